@@ -1,0 +1,31 @@
+"""What every process's FastAPI app has in common."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import FastAPI
+
+from apicore.envelope import EnvelopeResponse
+from apicore.handlers import install_error_handlers
+from apicore.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from apicore.openapi import use_truthful_openapi
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None] | AsyncIterator[None]]
+
+
+def base_app(*, title: str, version: str, lifespan: Lifespan | None = None) -> FastAPI:
+    app = FastAPI(
+        title=title,
+        version=version,
+        lifespan=lifespan,
+        default_response_class=EnvelopeResponse,
+        redirect_slashes=False,
+    )
+    install_error_handlers(app)
+    # Added last = outermost: the request id is set before anything can fail.
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+    use_truthful_openapi(app)
+    return app

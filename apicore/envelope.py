@@ -1,0 +1,73 @@
+"""The success envelope: serialised once, with orjson, straight to bytes."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+import orjson
+from pydantic import BaseModel
+from starlette.responses import Response
+
+T = TypeVar("T")
+
+
+class ListMeta(BaseModel):
+    total: int
+    limit: int | None
+    offset: int
+
+
+class Envelope(BaseModel, Generic[T]):
+    """Documentation model of a success response (the bytes are built by hand)."""
+
+    success: Literal[True] = True
+    data: T
+
+
+class ListEnvelope(BaseModel, Generic[T]):
+    success: Literal[True] = True
+    data: list[T]
+    meta: ListMeta
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    success: Literal[False] = False
+    error: ErrorBody
+
+
+class IdOnly(BaseModel):
+    id: str
+
+
+class EnvelopeResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def ok(data: Any, *, status: int = 200, meta: dict[str, Any] | None = None) -> EnvelopeResponse:
+    body: dict[str, Any] = {"success": True, "data": data}
+    if meta is not None:
+        body["meta"] = meta
+    return EnvelopeResponse(body, status_code=status)
+
+
+def page(items: list[Any], *, total: int, limit: int | None, offset: int) -> EnvelopeResponse:
+    return ok(items, meta={"total": total, "limit": limit, "offset": offset})
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the error envelope."""
+    return {status: {"model": ErrorEnvelope} for status in statuses}

@@ -1,0 +1,40 @@
+"""Query parameters both services (and the gateway) read the same way."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Query
+
+from apicore.errors import validation_error
+
+MAX_BATCH_IDS = 500
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+Limit = Annotated[int | None, Query(ge=0, le=MAX_LIMIT, description="Page size (default 100)")]
+Offset = Annotated[int, Query(ge=0, description="Rows to skip")]
+
+
+def parse_id_list(raw: str | None, *, field: str) -> list[uuid.UUID] | None:
+    """`a,b,c` -> UUIDs, at most 500, duplicates dropped; None when the filter is absent."""
+    if raw is None:
+        return None
+    parts = [part.strip() for part in raw.split(",") if part.strip()]
+    if len(parts) > MAX_BATCH_IDS:
+        raise validation_error(field, f"At most {MAX_BATCH_IDS} ids per request")
+    ids: dict[uuid.UUID, None] = {}
+    for part in parts:
+        try:
+            ids[uuid.UUID(part)] = None
+        except ValueError:
+            raise validation_error(field, f"Not a valid UUID: {part[:64]}") from None
+    return list(ids)
+
+
+def effective_limit(limit: int | None, *, batch: bool) -> int | None:
+    """A batch filter returns every match unless a limit is given; a plain list pages by 100."""
+    if limit is not None:
+        return limit
+    return None if batch else DEFAULT_LIMIT

@@ -1,0 +1,64 @@
+"""What both services share beyond the wire format: engine lifecycle and /health."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from apicore.app import base_app
+from apicore.db import create_engine
+from apicore.envelope import EnvelopeResponse, ok
+from apicore.errors import SERVICE_UNAVAILABLE, ApiError
+
+logger = logging.getLogger("apicore.service")
+HEALTH_TIMEOUT_S = 2.0
+
+
+def get_engine(request: Request) -> AsyncEngine:
+    return request.app.state.engine
+
+
+EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
+
+
+async def _ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql("SELECT 1")
+
+
+def health_router(service: str) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health", operation_id="health", response_model=None)
+    async def health(engine: EngineDep) -> EnvelopeResponse:
+        try:
+            await asyncio.wait_for(_ping(engine), HEALTH_TIMEOUT_S)
+        except Exception as exc:
+            logger.warning("Health check failed: %r", exc)
+            raise ApiError(SERVICE_UNAVAILABLE, f"{service} database unreachable") from None
+        return ok({"status": "OK", "service": service, "database": "reachable"})
+
+    return router
+
+
+def service_app(
+    *, title: str, service: str, database_url: str, pool_size: int, routers: list[APIRouter]
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = create_engine(database_url, pool_size=pool_size, max_overflow=pool_size)
+        try:
+            yield
+        finally:
+            await app.state.engine.dispose()
+
+    app = base_app(title=title, version="1.0.0", lifespan=lifespan)
+    for router in [health_router(service), *routers]:
+        app.include_router(router)
+    return app

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from apicore.service import service_app
+from service_orders.config import Settings
+from service_orders.routes import router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    return service_app(
+        title="Orders service",
+        service="orders",
+        database_url=settings.database_url,
+        pool_size=settings.db_pool_size,
+        routers=[router],
+    )

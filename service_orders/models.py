@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import CheckConstraint, DateTime, Index, MetaData, Numeric, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from apicore.db import NAMING_CONVENTION
+
+STATUSES = ("created", "in_progress", "completed", "cancelled")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    user_id: Mapped[uuid.UUID]
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(Text, server_default="created")
+    total_amount: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (%s)" % ", ".join(f"'{status}'" for status in STATUSES),
+            name="status_known",
+        ),
+        CheckConstraint("total_amount >= 0", name="total_amount_non_negative"),
+        Index("ix_orders_user_id", "user_id"),
+        Index("ix_orders_created_at_id", "created_at", "id"),
+    )

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from apicore.envelope import (
+    Envelope,
+    EnvelopeResponse,
+    IdOnly,
+    ListEnvelope,
+    error_responses,
+    ok,
+    page,
+)
+from apicore.errors import not_found
+from apicore.params import Limit, Offset, effective_limit, parse_id_list
+from apicore.service import EngineDep
+from service_orders import repository
+from service_orders.schemas import OrderCreate, OrderPublic, OrderStatus, OrderUpdate, order_total
+
+router = APIRouter(prefix="/orders", tags=["orders"])
+
+UserIdQuery = Annotated[uuid.UUID | None, Query(alias="userId", description="Orders of one user")]
+UserIdsQuery = Annotated[
+    str | None,
+    Query(alias="userIds", description="Comma-separated user ids (at most 500): every match"),
+]
+StatusQuery = Annotated[OrderStatus | None, Query(description="Only orders in this status")]
+
+
+@router.get(
+    "",
+    operation_id="listOrders",
+    response_model=ListEnvelope[OrderPublic],
+    responses=error_responses(400),
+)
+async def list_orders(
+    engine: EngineDep,
+    user_id: UserIdQuery = None,
+    user_ids: UserIdsQuery = None,
+    status: StatusQuery = None,
+    limit: Limit = None,
+    offset: Offset = 0,
+) -> EnvelopeResponse:
+    id_list = parse_id_list(user_ids, field="userIds")
+    size = effective_limit(limit, batch=id_list is not None)
+    items, total = await repository.list_orders(
+        engine, limit=size, offset=offset, user_id=user_id, user_ids=id_list, status=status
+    )
+    return page(items, total=total, limit=size, offset=offset)
+
+
+@router.post(
+    "",
+    operation_id="createOrder",
+    status_code=201,
+    response_model=Envelope[OrderPublic],
+    responses=error_responses(400, 413),
+)
+async def create_order(engine: EngineDep, body: OrderCreate) -> EnvelopeResponse:
+    order = await repository.create_order(
+        engine,
+        user_id=body.user_id,
+        items=[item.stored() for item in body.items],
+        total=order_total(body.items),
+        status=body.status,
+    )
+    return ok(order, status=201)
+
+
+@router.get(
+    "/{order_id}",
+    operation_id="getOrder",
+    response_model=Envelope[OrderPublic],
+    responses=error_responses(400, 404),
+)
+async def get_order(engine: EngineDep, order_id: uuid.UUID) -> EnvelopeResponse:
+    order = await repository.get_order(engine, order_id=order_id)
+    if order is None:
+        raise not_found("Order")
+    return ok(order)
+
+
+@router.put(
+    "/{order_id}",
+    operation_id="updateOrder",
+    response_model=Envelope[OrderPublic],
+    responses=error_responses(400, 404, 409, 413),
+)
+async def update_order(
+    engine: EngineDep, order_id: uuid.UUID, body: OrderUpdate
+) -> EnvelopeResponse:
+    items = body.items
+    order = await repository.update_order(
+        engine,
+        order_id=order_id,
+        user_id=body.user_id,
+        items=[item.stored() for item in items] if items is not None else None,
+        total=order_total(items) if items is not None else None,
+        status=body.status,
+    )
+    return ok(order)
+
+
+@router.delete(
+    "/{order_id}",
+    operation_id="deleteOrder",
+    response_model=Envelope[IdOnly],
+    responses=error_responses(400, 404),
+)
+async def delete_order(engine: EngineDep, order_id: uuid.UUID) -> EnvelopeResponse:
+    if not await repository.delete_order(engine, order_id=order_id):
+        raise not_found("Order")
+    return ok({"id": order_id})

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from apicore.service import service_app
+from service_users.config import Settings
+from service_users.routes import router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    return service_app(
+        title="Users service",
+        service="users",
+        database_url=settings.database_url,
+        pool_size=settings.db_pool_size,
+        routers=[router],
+    )

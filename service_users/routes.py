@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from apicore.envelope import (
+    Envelope,
+    EnvelopeResponse,
+    IdOnly,
+    ListEnvelope,
+    error_responses,
+    ok,
+    page,
+)
+from apicore.errors import not_found
+from apicore.params import Limit, Offset, effective_limit, parse_id_list
+from apicore.service import EngineDep
+from service_users import repository
+from service_users.passwords import hash_password
+from service_users.schemas import UserCreate, UserPublic, UserUpdate
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+IdsQuery = Annotated[
+    str | None, Query(description="Comma-separated user ids (at most 500): every match")
+]
+
+
+@router.get(
+    "",
+    operation_id="listUsers",
+    response_model=ListEnvelope[UserPublic],
+    responses=error_responses(400),
+)
+async def list_users(
+    engine: EngineDep, limit: Limit = None, offset: Offset = 0, ids: IdsQuery = None
+) -> EnvelopeResponse:
+    id_list = parse_id_list(ids, field="ids")
+    size = effective_limit(limit, batch=id_list is not None)
+    items, total = await repository.list_users(engine, limit=size, offset=offset, ids=id_list)
+    return page(items, total=total, limit=size, offset=offset)
+
+
+@router.post(
+    "",
+    operation_id="createUser",
+    status_code=201,
+    response_model=Envelope[UserPublic],
+    responses=error_responses(400, 409, 413),
+)
+async def create_user(engine: EngineDep, body: UserCreate) -> EnvelopeResponse:
+    password_hash = await hash_password(body.password) if body.password else None
+    user = await repository.create_user(
+        engine, email=body.email, name=body.name, roles=body.roles, password_hash=password_hash
+    )
+    return ok(user, status=201)
+
+
+@router.get(
+    "/{user_id}",
+    operation_id="getUser",
+    response_model=Envelope[UserPublic],
+    responses=error_responses(400, 404),
+)
+async def get_user(engine: EngineDep, user_id: uuid.UUID) -> EnvelopeResponse:
+    user = await repository.get_user(engine, user_id=user_id)
+    if user is None:
+        raise not_found("User")
+    return ok(user)
+
+
+@router.put(
+    "/{user_id}",
+    operation_id="updateUser",
+    response_model=Envelope[UserPublic],
+    responses=error_responses(400, 404, 409, 413),
+)
+async def update_user(engine: EngineDep, user_id: uuid.UUID, body: UserUpdate) -> EnvelopeResponse:
+    changes = body.model_dump(exclude_none=True, exclude={"password"})
+    if body.password is not None:
+        changes["password_hash"] = await hash_password(body.password)
+    user = await repository.update_user(engine, user_id=user_id, changes=changes)
+    if user is None:
+        raise not_found("User")
+    return ok(user)
+
+
+@router.delete(
+    "/{user_id}",
+    operation_id="deleteUser",
+    response_model=Envelope[IdOnly],
+    responses=error_responses(400, 404),
+)
+async def delete_user(engine: EngineDep, user_id: uuid.UUID) -> EnvelopeResponse:
+    if not await repository.delete_user(engine, user_id=user_id):
+        raise not_found("User")
+    return ok({"id": user_id})

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, EmailStr, Field
+
+from apicore.validation import NonBlank200, StrictModel
+
+Role = Literal["user", "engineer", "manager", "director", "customer", "admin"]
+
+
+def _unique(roles: list[str]) -> list[str]:
+    return list(dict.fromkeys(roles))
+
+
+Roles = Annotated[list[Role], Field(min_length=1, max_length=6), AfterValidator(_unique)]
+Password = Annotated[str, Field(min_length=8, max_length=128)]
+
+
+class UserCreate(StrictModel):
+    email: EmailStr
+    name: NonBlank200
+    password: Password | None = None
+    roles: Roles = Field(default_factory=lambda: ["user"])
+
+
+class UserUpdate(StrictModel):
+    email: EmailStr | None = None
+    name: NonBlank200 | None = None
+    password: Password | None = None
+    roles: Roles | None = None
+
+
+class UserPublic(BaseModel):
+    id: uuid.UUID
+    email: str
+    name: str
+    roles: list[str]
+    created_at: datetime
+    updated_at: datetime
