@@ -38,7 +38,7 @@ def internal_error() -> ApiError:
 
 
 def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """One {"field", "message"} per problem; the location's first part (body, query...) is dropped."""
+    """One {"field", "message"} per problem, without the location's part (body, query...)."""
     details = []
     for err in errors:
         loc = [str(part) for part in err.get("loc", ())]

@@ -14,6 +14,10 @@ from apicore.db import NAMING_CONVENTION
 STATUSES = ("created", "in_progress", "completed", "cancelled")
 
 
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -33,7 +37,7 @@ class Order(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "status IN (%s)" % ", ".join(f"'{status}'" for status in STATUSES),
+            f"status IN ({_quoted(STATUSES)})",
             name="status_known",
         ),
         CheckConstraint("total_amount >= 0", name="total_amount_non_negative"),

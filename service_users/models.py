@@ -30,8 +30,8 @@ class User(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "roles <@ ARRAY[%s]::text[] AND cardinality(roles) >= 1"
-            % ", ".join(f"'{role}'" for role in ROLES),
+            f"roles <@ ARRAY[{', '.join(repr(role) for role in ROLES)}]::text[]"
+            " AND cardinality(roles) >= 1",
             name="roles_known",
         ),
         Index("uq_users_email_lower", func.lower(email), unique=True),
