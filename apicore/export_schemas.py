@@ -1,0 +1,59 @@
+"""Write the contract documents under schema/: each service's OpenAPI (and the GraphQL SDL).
+
+    python -m apicore.export_schemas          # write
+    python -m apicore.export_schemas --check  # exit 1 when a file differs from the code
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
+
+
+def _openapi(create_app: Callable) -> str:
+    return json.dumps(create_app().openapi(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def documents() -> dict[str, str]:
+    from service_orders.app import create_app as orders_app
+    from service_users.app import create_app as users_app
+
+    docs = {
+        "users.openapi.json": _openapi(users_app),
+        "orders.openapi.json": _openapi(orders_app),
+    }
+    try:
+        from graphql_gateway.graphql.schema import export_sdl
+    except ImportError:  # the gateway's GraphQL layer is optional while it is being built
+        return docs
+    docs["schema.graphql"] = export_sdl()
+    return docs
+
+
+def stale() -> list[str]:
+    return [
+        name
+        for name, text in documents().items()
+        if not (SCHEMA_DIR / name).exists() or (SCHEMA_DIR / name).read_text() != text
+    ]
+
+
+def main(argv: list[str]) -> int:
+    if "--check" in argv:
+        names = stale()
+        for name in names:
+            print(f"schema/{name} differs from the code; run `make schema`", file=sys.stderr)
+        return 1 if names else 0
+    SCHEMA_DIR.mkdir(exist_ok=True)
+    for name, text in documents().items():
+        (SCHEMA_DIR / name).write_text(text)
+        print(f"wrote schema/{name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
