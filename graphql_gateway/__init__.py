@@ -1,0 +1,3 @@
+"""The public entry point: GraphQL at /graphql and the legacy REST routes."""
+
+__version__ = "1.0.0"

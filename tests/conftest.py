@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from graphql_gateway.app import create_app as create_gateway_app
+from graphql_gateway.config import Settings as GatewaySettings
 from service_orders import init_db as orders_init_db
 from service_orders.app import create_app as create_orders_app
 from service_orders.config import Settings as OrdersSettings
@@ -96,3 +99,42 @@ def orders_process(orders_db_url: str, logs_dir: Path) -> Iterator[RunningProces
     env = {"ORDERS_DATABASE_URL": orders_db_url, "ORDERS_DB_POOL_SIZE": "5"}
     with running("service_orders", "ORDERS_", env, log_path=str(logs_dir / "orders.log")) as proc:
         yield proc
+
+
+@asynccontextmanager
+async def gateway_for(
+    users_url: str, orders_url: str, **overrides: object
+) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
+    """A fresh gateway in process (fresh breakers) over the given service URLs."""
+    settings = GatewaySettings(users_url=users_url, orders_url=orders_url, **overrides)
+    app = create_gateway_app(settings)
+    async with app.router.lifespan_context(app), asgi_client(app) as client:
+        yield client, app
+
+
+@pytest.fixture
+async def gateway(
+    users_process: RunningProcess,
+    orders_process: RunningProcess,
+    users_app: FastAPI,
+    orders_app: FastAPI,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway in process over both services as real processes, on empty tables."""
+    await _truncate(users_app, "users")
+    await _truncate(orders_app, "orders")
+    async with gateway_for(users_process.url, orders_process.url) as (client, _):
+        yield client
+
+
+@pytest.fixture
+async def gateway_app(
+    users_process: RunningProcess,
+    orders_process: RunningProcess,
+    users_app: FastAPI,
+    orders_app: FastAPI,
+) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
+    """Like `gateway`, with the app too (its `state.clients` count downstream calls)."""
+    await _truncate(users_app, "users")
+    await _truncate(orders_app, "orders")
+    async with gateway_for(users_process.url, orders_process.url) as pair:
+        yield pair

@@ -1,0 +1,48 @@
+"""Downstream services: one pooled client and one circuit breaker each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphql_gateway.clients.breaker import Breaker
+from graphql_gateway.clients.orders import OrdersClient
+from graphql_gateway.clients.users import UsersClient
+from graphql_gateway.config import Settings
+
+
+@dataclass(slots=True)
+class Clients:
+    users: UsersClient
+    orders: OrdersClient
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Clients:
+        def breaker(name: str) -> Breaker:
+            return Breaker(
+                name,
+                fail_max=settings.breaker_fail_max,
+                reset_timeout=settings.breaker_reset_timeout,
+            )
+
+        common = {
+            "timeout": settings.upstream_timeout,
+            "max_connections": settings.pool_max_connections,
+        }
+        return cls(
+            users=UsersClient(
+                label="Users service",
+                base_url=settings.users_url,
+                breaker=breaker("users_service"),
+                **common,
+            ),
+            orders=OrdersClient(
+                label="Orders service",
+                base_url=settings.orders_url,
+                breaker=breaker("orders_service"),
+                **common,
+            ),
+        )
+
+    async def aclose(self) -> None:
+        await self.users.aclose()
+        await self.orders.aclose()

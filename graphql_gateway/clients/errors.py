@@ -1,0 +1,68 @@
+"""The one place where downstream trouble becomes our error codes.
+
+    httpx.TimeoutException              -> 504 UPSTREAM_TIMEOUT
+    httpx.TransportError (refused, ...) -> 503 SERVICE_UNAVAILABLE + Retry-After
+    CircuitOpenError / CircuitBreakerError while open
+                                        -> 503 SERVICE_UNAVAILABLE + Retry-After
+    BadUpstreamResponse (5xx, not our envelope)
+                                        -> 502 UPSTREAM_ERROR
+
+aiobreaker raises CircuitBreakerError *from* the failure that tripped it; that
+call is mapped by its cause, since the network was touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from aiobreaker import CircuitBreakerError
+
+from apicore.errors import SERVICE_UNAVAILABLE, UPSTREAM_ERROR, UPSTREAM_TIMEOUT, ApiError
+from graphql_gateway.clients.breaker import Breaker, CircuitOpenError
+
+
+class BadUpstreamResponse(Exception):
+    """A service answered with a 5xx or with something that is not our envelope."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _unavailable(label: str, breaker: Breaker) -> ApiError:
+    return ApiError(
+        SERVICE_UNAVAILABLE,
+        f"{label} temporarily unavailable",
+        headers={"Retry-After": str(breaker.retry_after())},
+    )
+
+
+def translate(exc: BaseException, label: str, breaker: Breaker) -> ApiError | None:
+    if isinstance(exc, CircuitBreakerError) and exc.__cause__ is not None:
+        return translate(exc.__cause__, label, breaker) or _unavailable(label, breaker)
+    if isinstance(exc, CircuitOpenError | CircuitBreakerError):
+        return _unavailable(label, breaker)
+    if isinstance(exc, httpx.TimeoutException):
+        return ApiError(UPSTREAM_TIMEOUT, f"{label} did not answer in time")
+    if isinstance(exc, httpx.TransportError):
+        return _unavailable(label, breaker)
+    if isinstance(exc, BadUpstreamResponse):
+        return ApiError(UPSTREAM_ERROR, f"{label} returned an invalid response")
+    return None
+
+
+@contextmanager
+def mapped_upstream_errors(label: str, breaker: Breaker) -> Iterator[None]:
+    try:
+        yield
+    except (
+        CircuitBreakerError,
+        CircuitOpenError,
+        httpx.TransportError,
+        BadUpstreamResponse,
+    ) as exc:
+        error = translate(exc, label, breaker)
+        assert error is not None
+        raise error from exc

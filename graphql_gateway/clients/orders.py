@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from graphql_gateway.clients.base import ServiceClient
+from graphql_gateway.types import OrderData, PageMeta
+
+
+class OrdersClient(ServiceClient):
+    async def get_order(self, order_id: str) -> OrderData:
+        return (await self.fetch("GET", f"/orders/{order_id}")).data
+
+    async def get_orders_by_user_ids(self, user_ids: Iterable[str]) -> list[OrderData]:
+        """Every order of the given users (at most 500 users), oldest first."""
+        return (await self.fetch("GET", "/orders", params={"userIds": ",".join(user_ids)})).data
+
+    async def list_orders(
+        self,
+        *,
+        limit: int,
+        offset: int,
+        user_id: str | None = None,
+        status: str | None = None,
+    ) -> tuple[list[OrderData], PageMeta]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if user_id is not None:
+            params["userId"] = user_id
+        if status is not None:
+            params["status"] = status
+        body = (await self.fetch("GET", "/orders", params=params)).body
+        return body["data"], body["meta"]
+
+    async def count_orders(self, *, user_id: str, status: str) -> int:
+        _, meta = await self.list_orders(limit=0, offset=0, user_id=user_id, status=status)
+        return meta["total"]
+
+    async def create_order(self, payload: dict[str, Any]) -> OrderData:
+        return (await self.fetch("POST", "/orders", json=payload)).data
+
+    async def update_order(self, order_id: str, payload: dict[str, Any]) -> OrderData:
+        return (await self.fetch("PUT", f"/orders/{order_id}", json=payload)).data
+
+    async def delete_order(self, order_id: str) -> str:
+        return (await self.fetch("DELETE", f"/orders/{order_id}")).data["id"]

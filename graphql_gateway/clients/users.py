@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from graphql_gateway.clients.base import ServiceClient
+from graphql_gateway.types import PageMeta, UserData
+
+
+class UsersClient(ServiceClient):
+    async def get_user(self, user_id: str) -> UserData:
+        return (await self.fetch("GET", f"/users/{user_id}")).data
+
+    async def get_users_by_ids(self, ids: Iterable[str]) -> list[UserData]:
+        """Every user among `ids` (at most 500), in no particular order."""
+        return (await self.fetch("GET", "/users", params={"ids": ",".join(ids)})).data
+
+    async def list_users(self, *, limit: int, offset: int) -> tuple[list[UserData], PageMeta]:
+        body = (await self.fetch("GET", "/users", params={"limit": limit, "offset": offset})).body
+        return body["data"], body["meta"]
+
+    async def create_user(self, payload: dict[str, Any]) -> UserData:
+        return (await self.fetch("POST", "/users", json=payload)).data
+
+    async def update_user(self, user_id: str, payload: dict[str, Any]) -> UserData:
+        return (await self.fetch("PUT", f"/users/{user_id}", json=payload)).data
+
+    async def delete_user(self, user_id: str) -> str:
+        return (await self.fetch("DELETE", f"/users/{user_id}")).data["id"]

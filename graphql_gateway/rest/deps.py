@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Request
+from starlette.responses import Response
+
+from apicore.errors import BAD_REQUEST, ApiError
+from graphql_gateway.clients import Clients
+from graphql_gateway.clients.base import ServiceClient
+
+
+def get_clients(request: Request) -> Clients:
+    return request.app.state.clients
+
+
+ClientsDep = Annotated[Clients, Depends(get_clients)]
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, or 400 BAD_REQUEST like the services answer."""
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        raise ApiError(BAD_REQUEST, "Request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(BAD_REQUEST, "Request body must be a JSON object")
+    return body
+
+
+JsonBody = Annotated[dict[str, Any], Depends(json_object)]
+
+
+def json_response(content: bytes, status: int = 200) -> Response:
+    return Response(content, status_code=status, media_type="application/json")
+
+
+async def proxy(client: ServiceClient, request: Request, path: str) -> Response:
+    """Forward as it came (query string, body); answer what the service answered."""
+    query = request.scope["query_string"]
+    target = f"{path}?{query.decode('latin-1')}" if query else path
+    body = await request.body() if request.method in {"POST", "PUT"} else None
+    upstream = await client.send(request.method, target, content=body)
+    return json_response(upstream.raw, upstream.status)

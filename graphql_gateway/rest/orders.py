@@ -1,0 +1,49 @@
+"""Legacy REST routes for orders: the original API, envelope and codes, unchanged."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from apicore.envelope import EnvelopeResponse, error_responses, ok
+from graphql_gateway import integrity
+from graphql_gateway.rest.deps import ClientsDep, JsonBody, proxy
+
+router = APIRouter(prefix="/orders", tags=["orders"])
+UPSTREAM = (502, 503, 504)
+
+
+@router.get("", operation_id="listOrders", responses=error_responses(400, *UPSTREAM))
+async def list_orders(clients: ClientsDep, request: Request) -> Response:
+    return await proxy(clients.orders, request, "/orders")
+
+
+@router.post(
+    "",
+    operation_id="createOrder",
+    status_code=201,
+    responses=error_responses(400, 422, *UPSTREAM),
+)
+async def create_order(clients: ClientsDep, body: JsonBody) -> EnvelopeResponse:
+    return ok(await integrity.create_order(clients, body), status=201)
+
+
+@router.get("/{order_id}", operation_id="getOrder", responses=error_responses(400, 404, *UPSTREAM))
+async def get_order(clients: ClientsDep, request: Request, order_id: uuid.UUID) -> Response:
+    return await proxy(clients.orders, request, f"/orders/{order_id}")
+
+
+@router.put(
+    "/{order_id}", operation_id="updateOrder", responses=error_responses(400, 404, 409, *UPSTREAM)
+)
+async def update_order(clients: ClientsDep, request: Request, order_id: uuid.UUID) -> Response:
+    return await proxy(clients.orders, request, f"/orders/{order_id}")
+
+
+@router.delete(
+    "/{order_id}", operation_id="deleteOrder", responses=error_responses(400, 404, *UPSTREAM)
+)
+async def delete_order(clients: ClientsDep, request: Request, order_id: uuid.UUID) -> Response:
+    return await proxy(clients.orders, request, f"/orders/{order_id}")

@@ -1,0 +1,68 @@
+"""Health and status of the gateway itself."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from apicore.envelope import EnvelopeResponse, ok
+from graphql_gateway import __version__
+from graphql_gateway.clients.base import ServiceClient
+from graphql_gateway.rest.deps import ClientsDep
+
+router = APIRouter(tags=["system"])
+
+
+def _breaker_report(client: ServiceClient, reachable: bool) -> dict[str, Any]:
+    breaker = client.breaker
+    state = breaker.state
+    report: dict[str, Any] = {
+        "state": state,
+        "failures": breaker.failures,
+        "reachable": reachable,
+        "fail_max": breaker.fail_max,
+        "reset_timeout_s": breaker.reset_timeout,
+    }
+    if state == "open":
+        report["retry_after_s"] = breaker.retry_after()
+    return report
+
+
+@router.get("/health", operation_id="health")
+async def health(clients: ClientsDep, request: Request) -> EnvelopeResponse:
+    """DEGRADED when a service is unreachable or its circuit is not closed."""
+    timeout = request.app.state.settings.health_probe_timeout
+    services = {"users_service": clients.users, "orders_service": clients.orders}
+    reachable = await asyncio.gather(*(client.probe(timeout) for client in services.values()))
+    breakers = {
+        name: _breaker_report(client, up)
+        for (name, client), up in zip(services.items(), reachable, strict=True)
+    }
+    healthy = all(b["reachable"] and b["state"] == "closed" for b in breakers.values())
+    return ok(
+        {
+            "status": "OK" if healthy else "DEGRADED",
+            "service": "API Gateway",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "circuit_breakers": breakers,
+        }
+    )
+
+
+@router.get("/status", operation_id="status")
+async def status(clients: ClientsDep, request: Request) -> EnvelopeResponse:
+    return ok(
+        {
+            "status": "API Gateway is running",
+            "version": __version__,
+            "uptime_s": round(time.monotonic() - request.app.state.started_at, 3),
+            "downstream_calls": {
+                "users_service": clients.users.calls,
+                "orders_service": clients.orders.calls,
+            },
+        }
+    )
