@@ -68,6 +68,14 @@ class ApiError(Exception):
             error["details"] = self.details
         return {"success": False, "error": error}
 
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """What a GraphQL error built from this one carries (graphql-core reads it)."""
+        extensions: dict[str, Any] = {"code": self.code}
+        if self.details:
+            extensions["details"] = self.details
+        return extensions
+
     def __repr__(self) -> str:
         return f"ApiError({self.status} {self.code}: {self.message})"
 

@@ -10,6 +10,7 @@ from apicore.app import base_app
 from graphql_gateway import __version__
 from graphql_gateway.clients import Clients
 from graphql_gateway.config import Settings
+from graphql_gateway.graphql.router import graphql_router
 from graphql_gateway.rest import orders, system, users
 
 
@@ -27,6 +28,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = base_app(title="API Gateway", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.started_at = time.monotonic()
-    for router in (system.router, users.router, orders.router):
+    for router in (system.router, users.router, orders.router, graphql_router(settings)):
         app.include_router(router)
     return app

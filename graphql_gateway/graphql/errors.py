@@ -1,0 +1,52 @@
+"""GraphQL errors carry `extensions.code` from the wire contract; surprises are masked.
+
+- An ApiError (downstream trouble, a service's 4xx, an integrity rule) keeps its
+  code and details: graphql-core copies `extensions` from the original error.
+- A document that does not parse or validate: BAD_REQUEST.
+- Anything else is a bug: logged with its traceback, answered "Internal server
+  error" with INTERNAL_ERROR, nothing of the cause.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from apicore.errors import BAD_REQUEST, INTERNAL_ERROR, ApiError
+
+logger = logging.getLogger("graphql_gateway.graphql")
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, ApiError | GraphQLError)
+
+
+def _coded(error: GraphQLError) -> GraphQLError:
+    if is_unexpected(error):
+        return GraphQLError(
+            "Internal server error",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": INTERNAL_ERROR},
+        )
+    if "code" not in (error.extensions or {}):
+        error.extensions = {**(error.extensions or {}), "code": BAD_REQUEST}
+    return error
+
+
+class ErrorCodes(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and getattr(result, "errors", None):
+            result.errors = [_coded(error) for error in result.errors]
+
+
+def log_unexpected(errors: list[GraphQLError]) -> None:
+    for error in errors:
+        if is_unexpected(error):
+            logger.error("Unexpected error at %s", error.path, exc_info=error.original_error)

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
+from uuid import UUID
+
+import strawberry
+
+from graphql_gateway.graphql.context import Context
+from graphql_gateway.graphql.types.enums import OrderStatus
+from graphql_gateway.graphql.types.order_item import OrderItem
+from graphql_gateway.types import OrderData
+
+if TYPE_CHECKING:
+    from graphql_gateway.graphql.types.user import User
+
+
+@strawberry.type
+class Order:
+    """Resolved from the orders service's JSON: plain fields are plain dict reads."""
+
+    id: UUID
+    user_id: UUID
+
+    @strawberry.field(description="Null, with an error at this path, when users are unavailable")
+    async def user(
+        root: OrderData, info: strawberry.Info[Context, None]
+    ) -> Annotated[User, strawberry.lazy("graphql_gateway.graphql.types.user")] | None:
+        return await info.context.loaders.user_by_id.load(root["user_id"])  # type: ignore[return-value]
+
+    items: list[OrderItem]
+    status: OrderStatus
+    total_amount: Decimal
+    created_at: datetime
+    updated_at: datetime

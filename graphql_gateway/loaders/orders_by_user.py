@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from strawberry.dataloader import DataLoader
+
+from graphql_gateway.clients.orders import OrdersClient
+from graphql_gateway.loaders.batching import in_chunks
+from graphql_gateway.types import OrderData
+
+
+class OrdersByUserLoader(DataLoader[str, list[OrderData]]):
+    """Each user's orders, oldest first: one `GET /orders?userIds=…` per batch."""
+
+    def __init__(self, orders: OrdersClient) -> None:
+        self._orders = orders
+        super().__init__(load_fn=self._load)
+
+    async def _load(self, user_ids: Sequence[str]) -> list[list[OrderData]]:
+        found = await in_chunks(user_ids, self._orders.get_orders_by_user_ids)
+        by_user: dict[str, list[OrderData]] = {user_id: [] for user_id in user_ids}
+        for order in found:
+            bucket = by_user.get(order["user_id"])
+            if bucket is not None:
+                bucket.append(order)
+        return [by_user[user_id] for user_id in user_ids]
