@@ -14,7 +14,8 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
 Limit = Annotated[int | None, Query(ge=0, le=MAX_LIMIT, description="Page size (default 100)")]
-Offset = Annotated[int, Query(ge=0, description="Rows to skip")]
+MAX_OFFSET = 1_000_000_000  # far beyond any table here, far below PostgreSQL's bigint
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")]
 
 
 def parse_id_list(raw: str | None, *, field: str) -> list[uuid.UUID] | None:

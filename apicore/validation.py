@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-NonBlank200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text and jsonb cannot hold U+0000: refuse it here, not as a database error.
+    if "\x00" in value:
+        raise ValueError("Must not contain the NUL character")
+    return value
+
+
+NonBlank200 = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_nul),
+]
 
 
 class StrictModel(BaseModel):

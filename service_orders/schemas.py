@@ -15,7 +15,11 @@ CENT = Decimal("0.01")
 MAX_TOTAL = Decimal("99999999.99")
 
 Quantity = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
-Price = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False)]
+Price = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False),
+    AfterValidator(Decimal.copy_abs),  # -0 passes ge=0; it is served as 0.00
+]
 
 
 class OrderItem(StrictModel):

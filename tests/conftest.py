@@ -23,8 +23,8 @@ from tests.support.procs import RunningProcess, running
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with postgres_server(tmp_path_factory.mktemp("postgres")) as url:
+def pg_server() -> Iterator[str]:
+    with postgres_server() as url:
         yield url
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,17 +17,20 @@ from apicore.embedded import server_url, start_embedded, stop_embedded
 
 
 @contextmanager
-def postgres_server(tmp_dir: Path) -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
     """URL of a server: TEST_PG_URL when set, else an embedded one for this run."""
     url = os.environ.get("TEST_PG_URL")
     if url:
         yield url
         return
-    handle = start_embedded(tmp_dir / "pgdata", keep_data=False)
+    # Not under pytest's basetemp: pytest prunes old runs' folders, even one in use.
+    parent = Path(tempfile.mkdtemp(prefix="pgtest-"))
+    handle = start_embedded(parent / "pgdata", keep_data=False)
     try:
         yield server_url(handle)
     finally:
         stop_embedded(handle)
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 def database_url(server: str, prefix: str) -> str:
