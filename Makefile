@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test lint format schema clean
+.PHONY: install run seed test lint format schema clean
 
 install: $(STAMP)
 
@@ -14,6 +14,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m stack $(RUN_ARGS)
+
+# Demo data through the gateway of a running system (`make run` in another terminal).
+seed: $(STAMP)
+	$(BIN)/python -m stack.seed
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
