@@ -40,7 +40,8 @@ class Child:
         self._pump.start()
 
     def _prefix_output(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
+        assert self.process is not None
+        assert self.process.stdout is not None
         color = COLORS.get(self.name, "") if sys.stdout.isatty() else ""
         reset = RESET if color else ""
         prefix = f"{color}{self.name:>8} |{reset} ".encode()
