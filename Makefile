@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run seed test lint format schema clean
+.PHONY: install run seed test lint format schema bench bench-smoke clean
 
 install: $(STAMP)
 
@@ -24,6 +24,13 @@ seed: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Needs wrk (Debian/Ubuntu: apt-get install wrk) and, for the peers, node + npm.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-smoke: $(STAMP)
+	$(BIN)/python -m bench --smoke
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -15,6 +15,7 @@ from apicore.app import base_app
 from apicore.db import create_engine
 from apicore.envelope import EnvelopeResponse, ok
 from apicore.errors import SERVICE_UNAVAILABLE, ApiError
+from apicore.middleware import request_counter
 
 logger = logging.getLogger("apicore.service")
 HEALTH_TIMEOUT_S = 2.0
@@ -42,7 +43,14 @@ def health_router(service: str) -> APIRouter:
         except Exception as exc:
             logger.warning("Health check failed: %r", exc)
             raise ApiError(SERVICE_UNAVAILABLE, f"{service} database unreachable") from None
-        return ok({"status": "OK", "service": service, "database": "reachable"})
+        return ok(
+            {
+                "status": "OK",
+                "service": service,
+                "database": "reachable",
+                "requests_served": request_counter.served,
+            }
+        )
 
     return router
 

@@ -1,0 +1,199 @@
+"""Everything a benchmark run needs, on 127.0.0.1: PostgreSQL, both services, the gateways."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy.engine import make_url
+
+from apicore.db import drop_database
+from apicore.embedded import server_url, start_embedded, stop_embedded
+from bench.processes import ROOT, Proc, free_port, python_module, start
+from service_orders.init_db import main as init_orders_db
+from service_users.init_db import main as init_users_db
+
+PEER_SOURCE = ROOT.parent / "shared" / "bench" / "peer"
+PEER_DIR = ROOT / "bench" / ".peer"  # git-ignored copy with its node_modules
+
+STATUSES = ("created", "in_progress", "completed", "cancelled")
+WALK = {
+    "created": [],
+    "in_progress": ["in_progress"],
+    "completed": ["in_progress", "completed"],
+    "cancelled": ["cancelled"],
+}
+
+
+@dataclass
+class Environment:
+    logs: Path
+    users: Proc | None = None
+    orders: Proc | None = None
+    gateways: dict[str, Proc] = field(default_factory=dict)
+    open_circuit_gateway: Proc | None = None
+    user_ids: list[str] = field(default_factory=list)
+    stack: ExitStack = field(default_factory=ExitStack)
+
+    def service_requests(self) -> int:
+        """Requests the two services have served (each read of /health counts itself)."""
+        total = 0
+        for proc in (self.users, self.orders):
+            assert proc is not None
+            total += httpx.get(proc.url + "/health").json()["data"]["requests_served"]
+        return total
+
+
+def _postgres(stack: ExitStack) -> str:
+    url = os.environ.get("BENCH_PG_URL") or os.environ.get("TEST_PG_URL")
+    if url:
+        return url
+    parent = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+    handle = start_embedded(parent / "pgdata", keep_data=False)
+    stack.callback(shutil.rmtree, parent, ignore_errors=True)
+    stack.callback(stop_embedded, handle)
+    return server_url(handle)
+
+
+def _database(stack: ExitStack, server: str, prefix: str, init) -> str:
+    url = make_url(server).set(database=f"{prefix}_{uuid.uuid4().hex[:8]}")
+    rendered = url.render_as_string(hide_password=False)
+    init(rendered)
+    stack.callback(drop_database, rendered)
+    return rendered
+
+
+def _start_ours(env: Environment, name: str, users_url: str, orders_url: str, **extra: str) -> Proc:
+    port = free_port()
+    settings = {
+        "GATEWAY_PORT": str(port),
+        "GATEWAY_USERS_URL": users_url,
+        "GATEWAY_ORDERS_URL": orders_url,
+        "GATEWAY_ACCESS_LOG": "false",
+        **extra,
+    }
+    proc = start(
+        name,
+        python_module("graphql_gateway"),
+        env=settings,
+        url=f"http://127.0.0.1:{port}",
+        health_path="/status",
+        logs=env.logs,
+    )
+    env.stack.callback(proc.stop)
+    return proc
+
+
+def _ensure_peers_installed() -> None:
+    if not (PEER_DIR / "package.json").exists():
+        shutil.copytree(PEER_SOURCE, PEER_DIR, dirs_exist_ok=True)
+    for folder in (PEER_DIR, PEER_DIR / "apollo"):
+        if not (folder / "node_modules").exists():
+            print(f"npm ci in {folder} (once)…", flush=True)
+            subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund"],
+                cwd=folder,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+
+
+def _start_peers(env: Environment) -> None:
+    assert env.users is not None
+    assert env.orders is not None
+    _ensure_peers_installed()
+    common = {"USERS_URL": env.users.url, "ORDERS_URL": env.orders.url, "HOST": "127.0.0.1"}
+    for name, script in (
+        ("mesh", PEER_DIR / "start.sh"),
+        ("apollo", PEER_DIR / "apollo" / "start.sh"),
+    ):
+        port = free_port()
+        proc = start(
+            name,
+            ["bash", str(script)],
+            env={**common, "PORT": str(port)},
+            url=f"http://127.0.0.1:{port}",
+            health_path="/graphql?query=%7B__typename%7D",
+            logs=env.logs,
+            cwd=script.parent,
+            timeout=180,
+        )
+        env.stack.callback(proc.stop)
+        env.gateways[name] = proc
+
+
+async def _seed(users_url: str, orders_url: str, n_users: int, per_user: int) -> list[str]:
+    """Users and orders straight into the services, orders spread over every status."""
+    limits = httpx.Limits(max_connections=32)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        semaphore = asyncio.Semaphore(32)
+
+        async def one_user(i: int) -> str:
+            async with semaphore:
+                body = {
+                    "email": f"bench{i}@site.example",
+                    "name": f"Инженер {i}",
+                    "roles": ["engineer"],
+                }
+                user = (await client.post(f"{users_url}/users", json=body)).json()["data"]
+                for j in range(per_user):
+                    items = [{"product": f"Материал {j}", "quantity": j + 1, "price": "52.00"}]
+                    order = await client.post(
+                        f"{orders_url}/orders", json={"user_id": user["id"], "items": items}
+                    )
+                    order_id = order.json()["data"]["id"]
+                    for step in WALK[STATUSES[j % len(STATUSES)]]:
+                        await client.put(f"{orders_url}/orders/{order_id}", json={"status": step})
+                return user["id"]
+
+        return list(await asyncio.gather(*(one_user(i) for i in range(n_users))))
+
+
+def bring_up(*, logs: Path, users: int, orders_per_user: int, peers: bool) -> Environment:
+    env = Environment(logs=logs)
+    try:
+        server = _postgres(env.stack)
+        users_db = _database(env.stack, server, "bench_users", init_users_db)
+        orders_db = _database(env.stack, server, "bench_orders", init_orders_db)
+        for name, prefix, db in (("users", "USERS_", users_db), ("orders", "ORDERS_", orders_db)):
+            port = free_port()
+            proc = start(
+                name,
+                python_module(f"service_{name}"),
+                env={
+                    f"{prefix}DATABASE_URL": db,
+                    f"{prefix}PORT": str(port),
+                    f"{prefix}ACCESS_LOG": "false",
+                },
+                url=f"http://127.0.0.1:{port}",
+                health_path="/health",
+                logs=logs,
+            )
+            env.stack.callback(proc.stop)
+            setattr(env, name, proc)
+        assert env.users is not None
+        assert env.orders is not None
+        print(f"Seeding {users} users × {orders_per_user} orders…", flush=True)
+        env.user_ids = asyncio.run(_seed(env.users.url, env.orders.url, users, orders_per_user))
+        env.gateways["ours"] = _start_ours(env, "ours", env.users.url, env.orders.url)
+        # A second gateway of ours whose orders service is gone, its circuit held open (S6).
+        dead = f"http://127.0.0.1:{free_port()}"
+        env.open_circuit_gateway = _start_ours(
+            env, "ours-open-circuit", env.users.url, dead, GATEWAY_BREAKER_RESET_TIMEOUT="3600"
+        )
+        for _ in range(10):
+            httpx.get(env.open_circuit_gateway.url + "/orders")
+        if peers:
+            _start_peers(env)
+    except BaseException:
+        env.stack.close()
+        raise
+    return env
