@@ -59,9 +59,10 @@ class OrderCreate(StrictModel):
 
 class OrderUpdate(StrictModel):
     # user_id is accepted only to say it cannot change (legacy clients send whole objects).
-    user_id: uuid.UUID | None = None
-    items: Items | None = None
-    status: OrderStatus | None = None
+    # A field sent as null is an error, not "no change".
+    user_id: uuid.UUID = None  # type: ignore[assignment]
+    items: Items = None  # type: ignore[assignment]
+    status: OrderStatus = None  # type: ignore[assignment]
 
 
 class OrderItemPublic(BaseModel):

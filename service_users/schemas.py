@@ -27,10 +27,12 @@ class UserCreate(StrictModel):
 
 
 class UserUpdate(StrictModel):
-    email: EmailStr | None = None
-    name: NonBlank200 | None = None
-    password: Password | None = None
-    roles: Roles | None = None
+    """Any subset of the fields; a field sent as null is an error, not "no change"."""
+
+    email: EmailStr = None  # type: ignore[assignment]
+    name: NonBlank200 = None  # type: ignore[assignment]
+    password: Password = None  # type: ignore[assignment]
+    roles: Roles = None  # type: ignore[assignment]
 
 
 class UserPublic(BaseModel):
