@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,7 @@ class ServiceClient:
         self.label = label
         self.breaker = breaker
         self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
         self.calls = 0  # HTTP requests actually sent (tests and benchmarks count them)
         self.http = httpx.AsyncClient(
             base_url=self.base_url,
@@ -99,9 +101,15 @@ class ServiceClient:
             headers = {"x-request-id": request_id_var.get()}
             if content is not None:
                 headers["content-type"] = "application/json"
-            response = await self.http.request(
-                method, path, params=params, json=json, content=content, headers=headers
-            )
+            # httpx's timeouts bound each read; this bounds the whole answer, so a
+            # service that drips bytes cannot hold a request past the deadline.
+            try:
+                async with asyncio.timeout(self.timeout):
+                    response = await self.http.request(
+                        method, path, params=params, json=json, content=content, headers=headers
+                    )
+            except TimeoutError:
+                raise httpx.ReadTimeout(f"no complete answer in {self.timeout}s") from None
             return _parse(response)
 
         with mapped_upstream_errors(self.label, self.breaker):

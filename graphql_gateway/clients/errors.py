@@ -4,7 +4,7 @@
     httpx.TransportError (refused, ...) -> 503 SERVICE_UNAVAILABLE + Retry-After
     CircuitOpenError / CircuitBreakerError while open
                                         -> 503 SERVICE_UNAVAILABLE + Retry-After
-    BadUpstreamResponse (5xx, not our envelope)
+    BadUpstreamResponse (5xx, not our envelope), httpx.DecodingError
                                         -> 502 UPSTREAM_ERROR
 
 aiobreaker raises CircuitBreakerError *from* the failure that tripped it; that
@@ -48,7 +48,7 @@ def translate(exc: BaseException, label: str, breaker: Breaker) -> ApiError | No
         return ApiError(UPSTREAM_TIMEOUT, f"{label} did not answer in time")
     if isinstance(exc, httpx.TransportError):
         return _unavailable(label, breaker)
-    if isinstance(exc, BadUpstreamResponse):
+    if isinstance(exc, BadUpstreamResponse | httpx.DecodingError):
         return ApiError(UPSTREAM_ERROR, f"{label} returned an invalid response")
     return None
 
@@ -61,6 +61,7 @@ def mapped_upstream_errors(label: str, breaker: Breaker) -> Iterator[None]:
         CircuitBreakerError,
         CircuitOpenError,
         httpx.TransportError,
+        httpx.DecodingError,
         BadUpstreamResponse,
     ) as exc:
         error = translate(exc, label, breaker)

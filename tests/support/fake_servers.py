@@ -1,7 +1,8 @@
 """Tiny asyncio HTTP servers on 127.0.0.1 that misbehave on purpose.
 
 `FakeServer(response)` answers every request with the same bytes (then closes the
-connection); `FakeServer(None)` accepts, reads the request and never answers. Either
+connection; `response` may be swapped between requests); `FakeServer(None)` accepts,
+reads the request and never answers; `drip=` sends the answer one byte at a time. Each
 counts the connections it accepted and the request heads it read, and closes every
 connection it holds when its `async with` block ends.
 """
@@ -38,11 +39,17 @@ def http_response(
 
 
 class FakeServer:
-    """Answers every request with `response` after `delay` seconds; hangs when it is None."""
+    """Answers every request with `response` after `delay` seconds; hangs when it is None.
 
-    def __init__(self, response: bytes | None, *, delay: float = 0.0) -> None:
+    With `drip`, the answer goes out one byte every `drip` seconds.
+    """
+
+    def __init__(
+        self, response: bytes | None, *, delay: float = 0.0, drip: float | None = None
+    ) -> None:
         self.response = response
         self.delay = delay
+        self.drip = drip
         self.connections = 0  # connections accepted
         self.requests: list[bytes] = []  # request heads read (request line + headers)
         self.port = 0
@@ -80,14 +87,21 @@ class FakeServer:
             head = await reader.readuntil(b"\r\n\r\n")
             self.requests.append(head)
             await reader.readexactly(_content_length(head))
-            if self.response is None:
+            response = self.response
+            if response is None:
                 await self._closing.wait()  # accept, read, never answer
                 return
-            if self.delay:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._closing.wait(), self.delay)
-            writer.write(self.response)
-            await writer.drain()
+            if self.delay and await self._pause(self.delay):
+                return
+            if self.drip is None:
+                writer.write(response)
+                await writer.drain()
+                return
+            for i in range(len(response)):
+                writer.write(response[i : i + 1])
+                await writer.drain()
+                if await self._pause(self.drip):
+                    return
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass  # the client went away: nothing to answer
         finally:
@@ -95,6 +109,12 @@ class FakeServer:
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
             self._handlers.discard(task)
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep; True when the server is closing meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+        return self._closing.is_set()
 
 
 def _content_length(head: bytes) -> int:
