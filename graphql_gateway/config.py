@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 2000
     graphql_introspection: bool = True
+    graphql_compile: bool = Field(True, description="Run compiled plans where they apply")
 
     log_level: str = "info"
     access_log: bool = True

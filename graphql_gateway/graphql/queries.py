@@ -4,7 +4,7 @@ from uuid import UUID
 
 import strawberry
 
-from apicore.errors import ApiError
+from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
 from graphql_gateway.graphql.types.enums import OrderStatus
 from graphql_gateway.graphql.types.order import Order
@@ -18,7 +18,7 @@ Info = strawberry.Info[Context, None]
 class Query:
     @strawberry.field
     async def user(self, info: Info, id: UUID) -> User | None:
-        return await info.context.loaders.user_by_id.load(str(id))  # type: ignore[return-value]
+        return await resolvers.user(info.context, str(id))  # type: ignore[return-value]
 
     @strawberry.field
     async def users(
@@ -28,24 +28,13 @@ class Query:
         offset: int = 0,
         ids: list[UUID] | None = strawberry.UNSET,
     ) -> UserPage:
-        loader = info.context.loaders.user_by_id
-        if ids:
-            found = [user for user in await loader.load_many([str(i) for i in ids]) if user]
-            return UserPage(items=found[offset : offset + limit], total=len(found))  # type: ignore[arg-type]
-        if ids is not None and ids is not strawberry.UNSET:  # an empty list asks for no one
-            return UserPage(items=[], total=0)
-        items, meta = await info.context.clients.users.list_users(limit=limit, offset=offset)
-        loader.prime_many({user["id"]: user for user in items})
-        return UserPage(items=items, total=meta["total"])  # type: ignore[arg-type]
+        # Absent or null: no filter. A list, even an empty one: exactly those users.
+        id_list = None if ids is None or ids is strawberry.UNSET else [str(i) for i in ids]
+        return await resolvers.users(info.context, limit=limit, offset=offset, ids=id_list)  # type: ignore[return-value]
 
     @strawberry.field
     async def order(self, info: Info, id: UUID) -> Order | None:
-        try:
-            return await info.context.clients.orders.get_order(str(id))  # type: ignore[return-value]
-        except ApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return await resolvers.order(info.context, str(id))  # type: ignore[return-value]
 
     @strawberry.field
     async def orders(
@@ -56,10 +45,10 @@ class Query:
         limit: int = 100,
         offset: int = 0,
     ) -> OrderPage:
-        items, meta = await info.context.clients.orders.list_orders(
-            limit=limit,
-            offset=offset,
+        return await resolvers.orders(  # type: ignore[return-value]
+            info.context,
             user_id=str(user_id) if user_id else None,
             status=status.value if status else None,
+            limit=limit,
+            offset=offset,
         )
-        return OrderPage(items=items, total=meta["total"])  # type: ignore[arg-type]

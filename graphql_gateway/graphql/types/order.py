@@ -7,6 +7,7 @@ from uuid import UUID
 
 import strawberry
 
+from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
 from graphql_gateway.graphql.types.enums import OrderStatus
 from graphql_gateway.graphql.types.order_item import OrderItem
@@ -27,7 +28,7 @@ class Order:
     async def user(
         root: OrderData, info: strawberry.Info[Context, None]
     ) -> Annotated[User, strawberry.lazy("graphql_gateway.graphql.types.user")] | None:
-        return await info.context.loaders.user_by_id.load(root["user_id"])  # type: ignore[return-value]
+        return await resolvers.user(info.context, root["user_id"])  # type: ignore[return-value]
 
     items: list[OrderItem]
     status: OrderStatus

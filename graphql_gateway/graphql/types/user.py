@@ -6,9 +6,10 @@ from uuid import UUID
 
 import strawberry
 
+from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
 from graphql_gateway.graphql.types.enums import OrderStatus
-from graphql_gateway.types import OrderData, UserData
+from graphql_gateway.types import UserData
 
 if TYPE_CHECKING:
     from graphql_gateway.graphql.types.order import Order
@@ -31,7 +32,5 @@ class User:
         info: strawberry.Info[Context, None],
         status: OrderStatus | None = strawberry.UNSET,
     ) -> list[Annotated[Order, strawberry.lazy("graphql_gateway.graphql.types.order")]] | None:
-        orders: list[OrderData] = await info.context.loaders.orders_by_user.load(root["id"])
-        if status:
-            return [order for order in orders if order["status"] == status.value]  # type: ignore[misc]
-        return orders  # type: ignore[return-value]
+        chosen = status.value if status else None
+        return await resolvers.orders_of_user(info.context, root["id"], chosen)  # type: ignore[return-value]

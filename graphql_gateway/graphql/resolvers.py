@@ -1,0 +1,69 @@
+"""What every field that needs a service does, shared by both executors.
+
+The stock Strawberry resolvers and the compiled plans (`compiled.py`) call these, so
+a query gives the same result and the same downstream calls either way. Batch forms
+take every parent of one level at once; DataLoaders batch the single forms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from apicore.errors import ApiError
+from graphql_gateway.graphql.context import Context
+from graphql_gateway.types import OrderData, UserData
+
+Page = dict[str, Any]  # {"items": [...], "total": int}, read like any object
+
+
+async def user(context: Context, user_id: str) -> UserData | None:
+    return await context.loaders.user_by_id.load(user_id)
+
+
+async def users(context: Context, *, limit: int, offset: int, ids: Sequence[str] | None) -> Page:
+    loader = context.loaders.user_by_id
+    if ids is not None:
+        found = [found for found in await loader.load_many(list(ids)) if found is not None]
+        return {"items": found[offset : offset + limit], "total": len(found)}
+    items, meta = await context.clients.users.list_users(limit=limit, offset=offset)
+    loader.prime_many({item["id"]: item for item in items})
+    return {"items": items, "total": meta["total"]}
+
+
+async def order(context: Context, order_id: str) -> OrderData | None:
+    try:
+        return await context.clients.orders.get_order(order_id)
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+async def orders(
+    context: Context, *, user_id: str | None, status: str | None, limit: int, offset: int
+) -> Page:
+    items, meta = await context.clients.orders.list_orders(
+        limit=limit, offset=offset, user_id=user_id, status=status
+    )
+    return {"items": items, "total": meta["total"]}
+
+
+def _with_status(found: list[OrderData], status: str | None) -> list[OrderData]:
+    """`User.orders(status:)` filters in memory: one call whatever the filter."""
+    return found if status is None else [o for o in found if o["status"] == status]
+
+
+async def orders_of_users(
+    context: Context, user_ids: Sequence[str], status: str | None
+) -> list[list[OrderData]]:
+    found = await context.loaders.orders_by_user.load_many(list(user_ids))
+    return [_with_status(each, status) for each in found]
+
+
+async def orders_of_user(context: Context, user_id: str, status: str | None) -> list[OrderData]:
+    return _with_status(await context.loaders.orders_by_user.load(user_id), status)
+
+
+async def users_of_orders(context: Context, user_ids: Sequence[str]) -> list[UserData | None]:
+    return await context.loaders.user_by_id.load_many(list(user_ids))
