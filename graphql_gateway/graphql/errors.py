@@ -10,10 +10,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 
 from apicore.errors import BAD_REQUEST, INTERNAL_ERROR, ApiError
 
@@ -25,7 +23,7 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, ApiError | GraphQLError)
 
 
-def _coded(error: GraphQLError) -> GraphQLError:
+def coded(error: GraphQLError) -> GraphQLError:
     if is_unexpected(error):
         return GraphQLError(
             "Internal server error",
@@ -36,14 +34,6 @@ def _coded(error: GraphQLError) -> GraphQLError:
     if "code" not in (error.extensions or {}):
         error.extensions = {**(error.extensions or {}), "code": BAD_REQUEST}
     return error
-
-
-class ErrorCodes(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is not None and getattr(result, "errors", None):
-            result.errors = [_coded(error) for error in result.errors]
 
 
 def log_unexpected(errors: list[GraphQLError]) -> None:

@@ -42,7 +42,8 @@ class Mutation:
     @strawberry.mutation
     async def delete_user(self, info: Info, id: UUID) -> UUID:
         deleted = await integrity.delete_user(info.context.clients, str(id))
-        info.context.loaders.user_by_id.clear(str(id))
+        # Gone for the rest of this request too.
+        info.context.loaders.user_by_id.prime(str(id), None, force=True)
         return UUID(deleted)
 
     @strawberry.mutation

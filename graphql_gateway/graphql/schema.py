@@ -6,6 +6,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -14,10 +15,11 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from graphql_gateway.config import Settings
-from graphql_gateway.graphql.errors import ErrorCodes, log_unexpected
+from graphql_gateway.graphql.compiled import CompiledExecution
+from graphql_gateway.graphql.errors import coded, log_unexpected
 from graphql_gateway.graphql.mutations import Mutation
 from graphql_gateway.graphql.queries import Query
 from graphql_gateway.graphql.scalars import SCALAR_OVERRIDES
@@ -31,6 +33,13 @@ def field_value(source: Any, name: str) -> Any:
 
 
 class GatewaySchema(strawberry.Schema):
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        # Every answer passes here, parse errors included: codes and masking in one place.
+        result = await super().execute(*args, **kwargs)
+        if result.errors:
+            result.errors = [coded(error) for error in result.errors]
+        return result
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -38,18 +47,31 @@ class GatewaySchema(strawberry.Schema):
         log_unexpected(errors)
 
 
+def _abuse_rules(settings: Settings) -> list[Any]:
+    """Depth, alias and introspection rules, built once per schema.
+
+    The stock limiters build a new rule class for every request they are created for,
+    and ValidationCache keys on the rule classes: it would never hit.
+    """
+    limiters: list[Any] = [
+        QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+    ]
+    if not settings.graphql_introspection:
+        limiters.append(DisableIntrospection())
+    return [rule for limiter in limiters for rule in limiter.validation_rules]
+
+
 def _extensions(settings: Settings) -> list[Any]:
     """Classes or factories, never instances: each request gets its own."""
     extensions: list[Any] = [
-        ErrorCodes,
         functools.partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
         ParserCache,
-        functools.partial(QueryDepthLimiter, max_depth=settings.graphql_max_depth),
-        functools.partial(MaxAliasesLimiter, max_alias_count=settings.graphql_max_aliases),
+        functools.partial(AddValidationRules, _abuse_rules(settings)),
         ValidationCache,
     ]
-    if not settings.graphql_introspection:
-        extensions.append(DisableIntrospection)
+    if settings.graphql_compile:
+        extensions.append(CompiledExecution)
     return extensions
 
 
