@@ -57,6 +57,9 @@ class EnvelopeResponse(Response):
         return orjson.dumps(content)
 
 
+RawJson = orjson.Fragment  # JSON text that goes into a response as it is
+
+
 def ok(data: Any, *, status: int = 200, meta: dict[str, Any] | None = None) -> EnvelopeResponse:
     body: dict[str, Any] = {"success": True, "data": data}
     if meta is not None:
@@ -64,7 +67,7 @@ def ok(data: Any, *, status: int = 200, meta: dict[str, Any] | None = None) -> E
     return EnvelopeResponse(body, status_code=status)
 
 
-def page(items: list[Any], *, total: int, limit: int | None, offset: int) -> EnvelopeResponse:
+def page(items: Any, *, total: int, limit: int | None, offset: int) -> EnvelopeResponse:
     return ok(items, meta={"total": total, "limit": limit, "offset": offset})
 
 

@@ -1,4 +1,7 @@
-"""Orders persistence: one SQL round trip per read, one for a page plus one for its count."""
+"""Orders persistence: one SQL round trip per read, one for a page plus one for its count.
+
+Reads and writes answer with the order's public JSON, built by PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -10,25 +13,26 @@ from sqlalchemy import Text, cast, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.errors import not_found, validation_error
+from apicore.sqljson import json_array_page, json_object
 from service_orders.lifecycle import check_items_editable, check_transition
 from service_orders.models import Order
 
-# Money leaves the database as text with two decimals: no Decimal round trip in Python.
-PUBLIC_COLUMNS = (
-    Order.id,
-    Order.user_id,
-    Order.items,
-    Order.status,
-    cast(Order.total_amount, Text).label("total_amount"),
-    Order.created_at,
-    Order.updated_at,
-)
+PUBLIC = {
+    "id": Order.id,
+    "user_id": Order.user_id,
+    "items": Order.items,
+    "status": Order.status,
+    "total_amount": cast(Order.total_amount, Text),  # "520.00": NUMERIC(10,2) as text
+    "created_at": Order.created_at,
+    "updated_at": Order.updated_at,
+}
+ORDER_JSON = json_object(PUBLIC)
+ORDERING = ("created_at", "id")
 
 
-async def get_order(engine: AsyncEngine, *, order_id: uuid.UUID) -> dict[str, Any] | None:
+async def get_order(engine: AsyncEngine, *, order_id: uuid.UUID) -> str | None:
     async with engine.connect() as conn:
-        row = (await conn.execute(select(*PUBLIC_COLUMNS).where(Order.id == order_id))).first()
-    return row._asdict() if row else None
+        return (await conn.execute(select(ORDER_JSON).where(Order.id == order_id))).scalar()
 
 
 async def list_orders(
@@ -39,7 +43,8 @@ async def list_orders(
     user_id: uuid.UUID | None = None,
     user_ids: list[uuid.UUID] | None = None,
     status: str | None = None,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[str, int]:
+    """The page as a JSON array, and the total count of matches."""
     conditions = []
     if user_id is not None:
         conditions.append(Order.user_id == user_id)
@@ -47,21 +52,14 @@ async def list_orders(
         conditions.append(Order.user_id.in_(user_ids))
     if status is not None:
         conditions.append(Order.status == status)
-    query = (
-        select(*PUBLIC_COLUMNS)
-        .where(*conditions)
-        .order_by(Order.created_at, Order.id)
-        .offset(offset)
-    )
-    if limit is not None:
-        query = query.limit(limit)
     async with engine.connect() as conn:
-        rows = [row._asdict() for row in await conn.execute(query)]
+        items, length = await json_array_page(
+            conn, PUBLIC, where=conditions, order_by=ORDERING, limit=limit, offset=offset
+        )
         if limit is None and offset == 0:
-            return rows, len(rows)
+            return items, length
         count = select(func.count()).select_from(Order).where(*conditions)
-        total = (await conn.execute(count)).scalar_one()
-    return rows, total
+        return items, (await conn.execute(count)).scalar_one()
 
 
 async def create_order(
@@ -71,14 +69,14 @@ async def create_order(
     items: list[dict[str, Any]],
     total: Decimal,
     status: str,
-) -> dict[str, Any]:
+) -> str:
     statement = (
         insert(Order)
         .values(user_id=user_id, items=items, total_amount=total, status=status)
-        .returning(*PUBLIC_COLUMNS)
+        .returning(ORDER_JSON)
     )
     async with engine.begin() as conn:
-        return (await conn.execute(statement)).one()._asdict()
+        return (await conn.execute(statement)).scalar_one()
 
 
 async def update_order(
@@ -89,7 +87,7 @@ async def update_order(
     items: list[dict[str, Any]] | None,
     total: Decimal | None,
     status: str | None,
-) -> dict[str, Any]:
+) -> str:
     """Apply a change under a row lock, so concurrent transitions cannot both pass the check."""
     async with engine.begin() as conn:
         locked = select(Order.status, Order.user_id).where(Order.id == order_id).with_for_update()
@@ -105,10 +103,8 @@ async def update_order(
         if status is not None:
             check_transition(current.status, status)
             values["status"] = status
-        statement = (
-            update(Order).where(Order.id == order_id).values(**values).returning(*PUBLIC_COLUMNS)
-        )
-        return (await conn.execute(statement)).one()._asdict()
+        statement = update(Order).where(Order.id == order_id).values(**values).returning(ORDER_JSON)
+        return (await conn.execute(statement)).scalar_one()
 
 
 async def delete_order(engine: AsyncEngine, *, order_id: uuid.UUID) -> bool:

@@ -10,6 +10,7 @@ from apicore.envelope import (
     EnvelopeResponse,
     IdOnly,
     ListEnvelope,
+    RawJson,
     error_responses,
     ok,
     page,
@@ -49,7 +50,7 @@ async def list_orders(
     items, total = await repository.list_orders(
         engine, limit=size, offset=offset, user_id=user_id, user_ids=id_list, status=status
     )
-    return page(items, total=total, limit=size, offset=offset)
+    return page(RawJson(items), total=total, limit=size, offset=offset)
 
 
 @router.post(
@@ -67,7 +68,7 @@ async def create_order(engine: EngineDep, body: OrderCreate) -> EnvelopeResponse
         total=order_total(body.items),
         status=body.status,
     )
-    return ok(order, status=201)
+    return ok(RawJson(order), status=201)
 
 
 @router.get(
@@ -80,7 +81,7 @@ async def get_order(engine: EngineDep, order_id: uuid.UUID) -> EnvelopeResponse:
     order = await repository.get_order(engine, order_id=order_id)
     if order is None:
         raise not_found("Order")
-    return ok(order)
+    return ok(RawJson(order))
 
 
 @router.put(
@@ -101,7 +102,7 @@ async def update_order(
         total=order_total(items) if items is not None else None,
         status=body.status,
     )
-    return ok(order)
+    return ok(RawJson(order))
 
 
 @router.delete(

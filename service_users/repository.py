@@ -1,4 +1,8 @@
-"""Users persistence: one SQL round trip per read, one for a page plus one for its count."""
+"""Users persistence: one SQL round trip per read, one for a page plus one for its count.
+
+Reads and writes answer with the user's public JSON, built by PostgreSQL; the
+password hash is never part of it.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.errors import EMAIL_EXISTS, ApiError
+from apicore.sqljson import json_array_page, json_object
 from service_users.models import User
 
-PUBLIC_COLUMNS = (User.id, User.email, User.name, User.roles, User.created_at, User.updated_at)
+PUBLIC = {
+    "id": User.id,
+    "email": User.email,
+    "name": User.name,
+    "roles": User.roles,
+    "created_at": User.created_at,
+    "updated_at": User.updated_at,
+}
+USER_JSON = json_object(PUBLIC)
+ORDERING = ("created_at", "id")
 
 
 def _email_taken() -> ApiError:
@@ -23,65 +37,59 @@ def _is_email_conflict(exc: IntegrityError) -> bool:
     return "uq_users_email_lower" in str(exc.orig)
 
 
-async def get_user(engine: AsyncEngine, *, user_id: uuid.UUID) -> dict[str, Any] | None:
+async def get_user(engine: AsyncEngine, *, user_id: uuid.UUID) -> str | None:
     async with engine.connect() as conn:
-        row = (await conn.execute(select(*PUBLIC_COLUMNS).where(User.id == user_id))).first()
-    return row._asdict() if row else None
+        return (await conn.execute(select(USER_JSON).where(User.id == user_id))).scalar()
 
 
 async def list_users(
     engine: AsyncEngine, *, limit: int | None, offset: int, ids: list[uuid.UUID] | None
-) -> tuple[list[dict[str, Any]], int]:
-    query = select(*PUBLIC_COLUMNS).order_by(User.created_at, User.id).offset(offset)
-    count = select(func.count()).select_from(User)
-    if ids is not None:
-        query = query.where(User.id.in_(ids))
-        count = count.where(User.id.in_(ids))
-    if limit is not None:
-        query = query.limit(limit)
+) -> tuple[str, int]:
+    """The page as a JSON array, and the total count of matches."""
+    conditions = [User.id.in_(ids)] if ids is not None else []
     async with engine.connect() as conn:
-        rows = [row._asdict() for row in await conn.execute(query)]
+        items, length = await json_array_page(
+            conn, PUBLIC, where=conditions, order_by=ORDERING, limit=limit, offset=offset
+        )
         if limit is None and offset == 0:
-            return rows, len(rows)
-        total = (await conn.execute(count)).scalar_one()
-    return rows, total
+            return items, length
+        count = select(func.count()).select_from(User).where(*conditions)
+        return items, (await conn.execute(count)).scalar_one()
 
 
 async def create_user(
     engine: AsyncEngine, *, email: str, name: str, roles: list[str], password_hash: str | None
-) -> dict[str, Any]:
+) -> str:
     statement = (
         insert(User)
         .values(email=email, name=name, roles=roles, password_hash=password_hash)
-        .returning(*PUBLIC_COLUMNS)
+        .returning(USER_JSON)
     )
     try:
         async with engine.begin() as conn:
-            row = (await conn.execute(statement)).one()
+            return (await conn.execute(statement)).scalar_one()
     except IntegrityError as exc:
         if _is_email_conflict(exc):
             raise _email_taken() from None
         raise
-    return row._asdict()
 
 
 async def update_user(
     engine: AsyncEngine, *, user_id: uuid.UUID, changes: dict[str, Any]
-) -> dict[str, Any] | None:
+) -> str | None:
     statement = (
         update(User)
         .where(User.id == user_id)
         .values(**changes, updated_at=func.clock_timestamp())
-        .returning(*PUBLIC_COLUMNS)
+        .returning(USER_JSON)
     )
     try:
         async with engine.begin() as conn:
-            row = (await conn.execute(statement)).first()
+            return (await conn.execute(statement)).scalar()
     except IntegrityError as exc:
         if _is_email_conflict(exc):
             raise _email_taken() from None
         raise
-    return row._asdict() if row else None
 
 
 async def delete_user(engine: AsyncEngine, *, user_id: uuid.UUID) -> bool:

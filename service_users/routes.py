@@ -10,6 +10,7 @@ from apicore.envelope import (
     EnvelopeResponse,
     IdOnly,
     ListEnvelope,
+    RawJson,
     error_responses,
     ok,
     page,
@@ -40,7 +41,7 @@ async def list_users(
     id_list = parse_id_list(ids, field="ids")
     size = effective_limit(limit, batch=id_list is not None)
     items, total = await repository.list_users(engine, limit=size, offset=offset, ids=id_list)
-    return page(items, total=total, limit=size, offset=offset)
+    return page(RawJson(items), total=total, limit=size, offset=offset)
 
 
 @router.post(
@@ -55,7 +56,7 @@ async def create_user(engine: EngineDep, body: UserCreate) -> EnvelopeResponse:
     user = await repository.create_user(
         engine, email=body.email, name=body.name, roles=body.roles, password_hash=password_hash
     )
-    return ok(user, status=201)
+    return ok(RawJson(user), status=201)
 
 
 @router.get(
@@ -68,7 +69,7 @@ async def get_user(engine: EngineDep, user_id: uuid.UUID) -> EnvelopeResponse:
     user = await repository.get_user(engine, user_id=user_id)
     if user is None:
         raise not_found("User")
-    return ok(user)
+    return ok(RawJson(user))
 
 
 @router.put(
@@ -84,7 +85,7 @@ async def update_user(engine: EngineDep, user_id: uuid.UUID, body: UserUpdate) -
     user = await repository.update_user(engine, user_id=user_id, changes=changes)
     if user is None:
         raise not_found("User")
-    return ok(user)
+    return ok(RawJson(user))
 
 
 @router.delete(
