@@ -6,6 +6,8 @@ import uvicorn
 
 from apicore.logging import log_config
 
+KEEP_ALIVE_S = 30
+
 
 def serve(
     app: str, *, host: str, port: int, log_level: str = "info", access_log: bool = True
@@ -20,4 +22,7 @@ def serve(
         access_log=access_log,
         proxy_headers=False,
         server_header=False,
+        # Longer than any client pool keeps an idle connection (the gateway: 15 s), so a
+        # client never reuses a connection the server is closing at the same moment.
+        timeout_keep_alive=KEEP_ALIVE_S,
     )

@@ -132,7 +132,7 @@ def _start_peers(env: Environment) -> None:
 
 async def _seed(users_url: str, orders_url: str, n_users: int, per_user: int) -> list[str]:
     """Users and orders straight into the services, orders spread over every status."""
-    limits = httpx.Limits(max_connections=32)
+    limits = httpx.Limits(max_connections=32, keepalive_expiry=10)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
         semaphore = asyncio.Semaphore(32)
 

@@ -77,7 +77,10 @@ class ServiceClient:
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
+                max_connections=max_connections,
+                max_keepalive_connections=max_connections,
+                # Below the services' 30 s: we drop idle connections before they do.
+                keepalive_expiry=15.0,
             ),
             transport=transport,
         )
