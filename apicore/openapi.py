@@ -1,13 +1,17 @@
 """Make FastAPI's OpenAPI document tell the truth about our wire format.
 
 FastAPI documents a 422 with its own error schema on every route that takes
-parameters; our processes answer 400 with the error envelope instead. And the
-batch filters travel as one comma-separated value (`?ids=a,b,c`), which OpenAPI
-spells as an array of UUIDs with `style: form, explode: false`.
+parameters; our processes answer 400 with the error envelope instead. The batch
+filters travel as one comma-separated value (`?ids=a,b,c`), which OpenAPI spells
+as an array of UUIDs with `style: form, explode: false`. And the public shapes
+are published under their domain names (`UserPublic` in Python is `User` here):
+gateways generated from these documents name their types after them.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,6 +19,7 @@ from fastapi.openapi.utils import get_openapi
 
 BATCH_PARAMS = frozenset({"ids", "userIds"})
 _FASTAPI_422_SCHEMAS = ("HTTPValidationError", "ValidationError")
+_PUBLIC_SUFFIX = re.compile(r"([A-Z][A-Za-z]*?)Public(?=\b|_)")
 
 
 def _fix_operation(operation: dict[str, Any]) -> None:
@@ -41,7 +46,7 @@ def truthful_openapi(app: FastAPI) -> dict[str, Any]:
         components = schema.get("components", {}).get("schemas", {})
         for name in _FASTAPI_422_SCHEMAS:
             components.pop(name, None)
-        app.openapi_schema = schema
+        app.openapi_schema = json.loads(_PUBLIC_SUFFIX.sub(r"\1", json.dumps(schema)))
     return app.openapi_schema
 
 

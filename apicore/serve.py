@@ -5,21 +5,21 @@ from __future__ import annotations
 import uvicorn
 
 from apicore.logging import log_config
+from apicore.settings import ProcessSettings
 
 KEEP_ALIVE_S = 30
 
 
-def serve(
-    app: str, *, host: str, port: int, log_level: str = "info", access_log: bool = True
-) -> None:
+def serve(app: str, settings: ProcessSettings) -> None:
+    """Run the `module:create_app` factory with the process's host, port and logging."""
     uvicorn.run(
         app,
         factory=True,
-        host=host,
-        port=port,
-        log_config=log_config(log_level.upper()),
-        log_level=log_level,
-        access_log=access_log,
+        host=settings.host,
+        port=settings.port,
+        log_config=log_config(settings.log_level.upper()),
+        log_level=settings.log_level,
+        access_log=settings.access_log,
         proxy_headers=False,
         server_header=False,
         # Longer than any client pool keeps an idle connection (the gateway: 15 s), so a

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from apicore.settings import ProcessSettings
 
 
-class Settings(BaseSettings):
+class Settings(ProcessSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
-    host: str = "127.0.0.1"
     port: int = 8000
     users_url: str = "http://127.0.0.1:8001"
     orders_url: str = "http://127.0.0.1:8002"
@@ -23,6 +24,3 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = 2000
     graphql_introspection: bool = True
     graphql_compile: bool = Field(True, description="Run compiled plans where they apply")
-
-    log_level: str = "info"
-    access_log: bool = True

@@ -22,7 +22,7 @@ Price = Annotated[
 ]
 
 
-class OrderItem(StrictModel):
+class OrderItemCreate(StrictModel):
     product: NonBlank200
     quantity: Quantity
     price: Price
@@ -36,19 +36,21 @@ class OrderItem(StrictModel):
         }
 
 
-def order_total(items: list[OrderItem]) -> Decimal:
+def order_total(items: list[OrderItemCreate]) -> Decimal:
     """Σ quantity × price, rounded half-up to cents."""
     total = sum((item.price * item.quantity for item in items), Decimal(0))
     return total.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _total_fits(items: list[OrderItem]) -> list[OrderItem]:
+def _total_fits(items: list[OrderItemCreate]) -> list[OrderItemCreate]:
     if order_total(items) > MAX_TOTAL:
         raise ValueError(f"Order total exceeds {MAX_TOTAL}")
     return items
 
 
-Items = Annotated[list[OrderItem], Field(min_length=1, max_length=100), AfterValidator(_total_fits)]
+Items = Annotated[
+    list[OrderItemCreate], Field(min_length=1, max_length=100), AfterValidator(_total_fits)
+]
 
 
 class OrderCreate(StrictModel):

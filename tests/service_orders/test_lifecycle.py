@@ -16,7 +16,7 @@ from service_orders.lifecycle import (
     check_transition,
 )
 from service_orders.models import STATUSES
-from service_orders.schemas import MAX_TOTAL, OrderItem, OrderStatus, order_total
+from service_orders.schemas import MAX_TOTAL, OrderItemCreate, OrderStatus, order_total
 
 ALLOWED = {
     ("created", "in_progress"),
@@ -58,9 +58,9 @@ def test_items_editable_only_while_created() -> None:
         assert raised.value.status == 409
 
 
-def items(*pairs: tuple[int, str]) -> list[OrderItem]:
+def items(*pairs: tuple[int, str]) -> list[OrderItemCreate]:
     return [
-        OrderItem.model_validate({"product": "p", "quantity": quantity, "price": price})
+        OrderItemCreate.model_validate({"product": "p", "quantity": quantity, "price": price})
         for quantity, price in pairs
     ]
 
@@ -83,7 +83,7 @@ def test_order_total(pairs: list[tuple[int, str]], expected: str) -> None:
 
 
 def test_order_total_of_float_prices_is_exact() -> None:
-    three = [OrderItem.model_validate({"product": "p", "quantity": 1, "price": 0.1})] * 3
+    three = [OrderItemCreate.model_validate({"product": "p", "quantity": 1, "price": 0.1})] * 3
     assert str(order_total(three)) == "0.30"
 
 
@@ -93,7 +93,7 @@ def test_order_total_of_float_prices_is_exact() -> None:
 )
 def test_order_total_rounds_half_up(price: str, expected: str) -> None:
     """Validated prices have two decimals; the rounding rule itself is still half-up."""
-    item = OrderItem.model_construct(product="p", quantity=1, price=Decimal(price))
+    item = OrderItemCreate.model_construct(product="p", quantity=1, price=Decimal(price))
     assert str(order_total([item])) == expected
 
 
@@ -102,5 +102,5 @@ def test_max_total() -> None:
 
 
 def test_stored_item_serves_money_with_two_decimals() -> None:
-    stored = OrderItem.model_validate({"product": " p ", "quantity": 2, "price": 52}).stored()
+    stored = OrderItemCreate.model_validate({"product": " p ", "quantity": 2, "price": 52}).stored()
     assert stored == {"product": "p", "quantity": 2, "price": "52.00"}

@@ -1,0 +1,19 @@
+"""Settings every process has; each adds its own prefix (USERS_, ORDERS_, GATEWAY_)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ProcessSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int
+    log_level: str = "info"
+    access_log: bool = True
+
+
+class ServiceSettings(ProcessSettings):
+    database_url: str
+    db_pool_size: int = 10
