@@ -6,7 +6,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import orjson
 from pydantic import BaseModel
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 T = TypeVar("T")
 
@@ -50,8 +50,8 @@ class IdOnly(BaseModel):
     id: str
 
 
-class EnvelopeResponse(Response):
-    media_type = "application/json"
+class EnvelopeResponse(JSONResponse):
+    """JSON with orjson. A JSONResponse, so FastAPI documents each route's response_model."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)

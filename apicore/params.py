@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Path, Query
 
 from apicore.errors import validation_error
 
@@ -39,3 +39,7 @@ def effective_limit(limit: int | None, *, batch: bool) -> int | None:
     if limit is not None:
         return limit
     return None if batch else DEFAULT_LIMIT
+
+
+# `/users/{id}`, as the original API spells it (and generated clients call the argument).
+ResourceId = Annotated[uuid.UUID, Path(alias="id", description="The resource's id")]

@@ -25,4 +25,5 @@ def serve(app: str, settings: ProcessSettings) -> None:
         # Longer than any client pool keeps an idle connection (the gateway: 15 s), so a
         # client never reuses a connection the server is closing at the same moment.
         timeout_keep_alive=KEEP_ALIVE_S,
+        workers=settings.workers,
     )

@@ -9,16 +9,24 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.app import base_app
 from apicore.db import create_engine
-from apicore.envelope import EnvelopeResponse, ok
+from apicore.envelope import Envelope, EnvelopeResponse, error_responses, ok
 from apicore.errors import SERVICE_UNAVAILABLE, ApiError
 from apicore.middleware import request_counter
 
 logger = logging.getLogger("apicore.service")
 HEALTH_TIMEOUT_S = 2.0
+
+
+class HealthReport(BaseModel):
+    status: str
+    service: str
+    database: str
+    requests_served: int
 
 
 def get_engine(request: Request) -> AsyncEngine:
@@ -36,7 +44,12 @@ async def _ping(engine: AsyncEngine) -> None:
 def health_router(service: str) -> APIRouter:
     router = APIRouter(tags=["health"])
 
-    @router.get("/health", operation_id="health", response_model=None)
+    @router.get(
+        "/health",
+        operation_id="health",
+        response_model=Envelope[HealthReport],
+        responses=error_responses(503),
+    )
     async def health(engine: EngineDep) -> EnvelopeResponse:
         try:
             await asyncio.wait_for(_ping(engine), HEALTH_TIMEOUT_S)

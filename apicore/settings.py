@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -12,6 +13,7 @@ class ProcessSettings(BaseSettings):
     port: int
     log_level: str = "info"
     access_log: bool = True
+    workers: int = Field(1, ge=1, description="Server processes (each with its own state)")
 
 
 class ServiceSettings(ProcessSettings):

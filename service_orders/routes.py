@@ -16,7 +16,7 @@ from apicore.envelope import (
     page,
 )
 from apicore.errors import not_found
-from apicore.params import Limit, Offset, effective_limit, parse_id_list
+from apicore.params import Limit, Offset, ResourceId, effective_limit, parse_id_list
 from apicore.service import EngineDep
 from service_orders import repository
 from service_orders.schemas import OrderCreate, OrderPublic, OrderStatus, OrderUpdate, order_total
@@ -72,12 +72,12 @@ async def create_order(engine: EngineDep, body: OrderCreate) -> EnvelopeResponse
 
 
 @router.get(
-    "/{order_id}",
+    "/{id}",
     operation_id="getOrder",
     response_model=Envelope[OrderPublic],
     responses=error_responses(400, 404),
 )
-async def get_order(engine: EngineDep, order_id: uuid.UUID) -> EnvelopeResponse:
+async def get_order(engine: EngineDep, order_id: ResourceId) -> EnvelopeResponse:
     order = await repository.get_order(engine, order_id=order_id)
     if order is None:
         raise not_found("Order")
@@ -85,13 +85,13 @@ async def get_order(engine: EngineDep, order_id: uuid.UUID) -> EnvelopeResponse:
 
 
 @router.put(
-    "/{order_id}",
+    "/{id}",
     operation_id="updateOrder",
     response_model=Envelope[OrderPublic],
     responses=error_responses(400, 404, 409, 413),
 )
 async def update_order(
-    engine: EngineDep, order_id: uuid.UUID, body: OrderUpdate
+    engine: EngineDep, order_id: ResourceId, body: OrderUpdate
 ) -> EnvelopeResponse:
     items = body.items
     order = await repository.update_order(
@@ -106,12 +106,12 @@ async def update_order(
 
 
 @router.delete(
-    "/{order_id}",
+    "/{id}",
     operation_id="deleteOrder",
     response_model=Envelope[IdOnly],
     responses=error_responses(400, 404),
 )
-async def delete_order(engine: EngineDep, order_id: uuid.UUID) -> EnvelopeResponse:
+async def delete_order(engine: EngineDep, order_id: ResourceId) -> EnvelopeResponse:
     if not await repository.delete_order(engine, order_id=order_id):
         raise not_found("Order")
     return ok({"id": order_id})

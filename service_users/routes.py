@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -16,7 +15,7 @@ from apicore.envelope import (
     page,
 )
 from apicore.errors import not_found
-from apicore.params import Limit, Offset, effective_limit, parse_id_list
+from apicore.params import Limit, Offset, ResourceId, effective_limit, parse_id_list
 from apicore.service import EngineDep
 from service_users import repository
 from service_users.passwords import hash_password
@@ -60,12 +59,12 @@ async def create_user(engine: EngineDep, body: UserCreate) -> EnvelopeResponse:
 
 
 @router.get(
-    "/{user_id}",
+    "/{id}",
     operation_id="getUser",
     response_model=Envelope[UserPublic],
     responses=error_responses(400, 404),
 )
-async def get_user(engine: EngineDep, user_id: uuid.UUID) -> EnvelopeResponse:
+async def get_user(engine: EngineDep, user_id: ResourceId) -> EnvelopeResponse:
     user = await repository.get_user(engine, user_id=user_id)
     if user is None:
         raise not_found("User")
@@ -73,12 +72,12 @@ async def get_user(engine: EngineDep, user_id: uuid.UUID) -> EnvelopeResponse:
 
 
 @router.put(
-    "/{user_id}",
+    "/{id}",
     operation_id="updateUser",
     response_model=Envelope[UserPublic],
     responses=error_responses(400, 404, 409, 413),
 )
-async def update_user(engine: EngineDep, user_id: uuid.UUID, body: UserUpdate) -> EnvelopeResponse:
+async def update_user(engine: EngineDep, user_id: ResourceId, body: UserUpdate) -> EnvelopeResponse:
     changes = body.model_dump(exclude_none=True, exclude={"password"})
     if body.password is not None:
         changes["password_hash"] = await hash_password(body.password)
@@ -89,12 +88,12 @@ async def update_user(engine: EngineDep, user_id: uuid.UUID, body: UserUpdate) -
 
 
 @router.delete(
-    "/{user_id}",
+    "/{id}",
     operation_id="deleteUser",
     response_model=Envelope[IdOnly],
     responses=error_responses(400, 404),
 )
-async def delete_user(engine: EngineDep, user_id: uuid.UUID) -> EnvelopeResponse:
+async def delete_user(engine: EngineDep, user_id: ResourceId) -> EnvelopeResponse:
     if not await repository.delete_user(engine, user_id=user_id):
         raise not_found("User")
     return ok({"id": user_id})

@@ -114,3 +114,23 @@ def test_error_envelope_schema_shape(name):
     assert "error" in envelope["required"]
     body_ref = envelope["properties"]["error"]["$ref"].rsplit("/", 1)[-1]
     assert {"code", "message", "details"} <= set(schemas[body_ref]["properties"])
+
+
+PUBLIC_SHAPE = {"users.openapi.json": "User", "orders.openapi.json": "Order"}
+
+
+@pytest.mark.parametrize("name", OPENAPI_FILES)
+def test_every_success_response_documents_its_envelope(name):
+    """Gateways generated from these documents type their fields from the 2xx schemas."""
+    refs = {}
+    for path, method, operation in operations(committed(name)):
+        success = [code for code in operation["responses"] if code.startswith("2")]
+        assert len(success) == 1, (method, path)
+        content = operation["responses"][success[0]]["content"]["application/json"]
+        refs[(method, path)] = content["schema"].get("$ref", "")
+    assert all("Envelope_" in ref for ref in refs.values()), refs
+    shape = PUBLIC_SHAPE[name]
+    collection, _ = BATCH_PARAM[name]
+    assert refs[("get", collection)] == f"#/components/schemas/ListEnvelope_{shape}_"
+    assert refs[("get", collection + "/{id}")] == (f"#/components/schemas/Envelope_{shape}_")
+    assert shape in committed(name)["components"]["schemas"]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from apicore.envelope import EnvelopeResponse, error_responses, ok
+from apicore.params import ResourceId
 from graphql_gateway import integrity
 from graphql_gateway.rest.deps import ClientsDep, JsonBody, proxy
 
@@ -30,20 +29,18 @@ async def create_order(clients: ClientsDep, body: JsonBody) -> EnvelopeResponse:
     return ok(await integrity.create_order(clients, body), status=201)
 
 
-@router.get("/{order_id}", operation_id="getOrder", responses=error_responses(400, 404, *UPSTREAM))
-async def get_order(clients: ClientsDep, request: Request, order_id: uuid.UUID) -> Response:
+@router.get("/{id}", operation_id="getOrder", responses=error_responses(400, 404, *UPSTREAM))
+async def get_order(clients: ClientsDep, request: Request, order_id: ResourceId) -> Response:
     return await proxy(clients.orders, request, f"/orders/{order_id}")
 
 
 @router.put(
-    "/{order_id}", operation_id="updateOrder", responses=error_responses(400, 404, 409, *UPSTREAM)
+    "/{id}", operation_id="updateOrder", responses=error_responses(400, 404, 409, *UPSTREAM)
 )
-async def update_order(clients: ClientsDep, request: Request, order_id: uuid.UUID) -> Response:
+async def update_order(clients: ClientsDep, request: Request, order_id: ResourceId) -> Response:
     return await proxy(clients.orders, request, f"/orders/{order_id}")
 
 
-@router.delete(
-    "/{order_id}", operation_id="deleteOrder", responses=error_responses(400, 404, *UPSTREAM)
-)
-async def delete_order(clients: ClientsDep, request: Request, order_id: uuid.UUID) -> Response:
+@router.delete("/{id}", operation_id="deleteOrder", responses=error_responses(400, 404, *UPSTREAM))
+async def delete_order(clients: ClientsDep, request: Request, order_id: ResourceId) -> Response:
     return await proxy(clients.orders, request, f"/orders/{order_id}")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from apicore.envelope import EnvelopeResponse, error_responses, ok
+from apicore.params import ResourceId
 from graphql_gateway import integrity
 from graphql_gateway.rest.deps import ClientsDep, proxy
 
@@ -27,30 +26,28 @@ async def create_user(clients: ClientsDep, request: Request) -> Response:
     return await proxy(clients.users, request, "/users")
 
 
-@router.get("/{user_id}", operation_id="getUser", responses=error_responses(400, 404, *UPSTREAM))
-async def get_user(clients: ClientsDep, request: Request, user_id: uuid.UUID) -> Response:
+@router.get("/{id}", operation_id="getUser", responses=error_responses(400, 404, *UPSTREAM))
+async def get_user(clients: ClientsDep, request: Request, user_id: ResourceId) -> Response:
     return await proxy(clients.users, request, f"/users/{user_id}")
 
 
-@router.put(
-    "/{user_id}", operation_id="updateUser", responses=error_responses(400, 404, 409, *UPSTREAM)
-)
-async def update_user(clients: ClientsDep, request: Request, user_id: uuid.UUID) -> Response:
+@router.put("/{id}", operation_id="updateUser", responses=error_responses(400, 404, 409, *UPSTREAM))
+async def update_user(clients: ClientsDep, request: Request, user_id: ResourceId) -> Response:
     return await proxy(clients.users, request, f"/users/{user_id}")
 
 
 @router.delete(
-    "/{user_id}", operation_id="deleteUser", responses=error_responses(400, 404, 409, *UPSTREAM)
+    "/{id}", operation_id="deleteUser", responses=error_responses(400, 404, 409, *UPSTREAM)
 )
-async def delete_user(clients: ClientsDep, user_id: uuid.UUID) -> EnvelopeResponse:
+async def delete_user(clients: ClientsDep, user_id: ResourceId) -> EnvelopeResponse:
     return ok({"id": await integrity.delete_user(clients, str(user_id))})
 
 
 @router.get(
-    "/{user_id}/details",
+    "/{id}/details",
     operation_id="getUserDetails",
     responses=error_responses(400, 404, *UPSTREAM),
 )
-async def user_details(clients: ClientsDep, user_id: uuid.UUID) -> EnvelopeResponse:
+async def user_details(clients: ClientsDep, user_id: ResourceId) -> EnvelopeResponse:
     user, orders = await integrity.user_with_orders(clients, str(user_id))
     return ok({"user": user, "orders": orders})

@@ -555,7 +555,7 @@ async def test_unknown_id_is_404(orders_client: httpx.AsyncClient) -> None:
 async def test_malformed_id_in_path(orders_client: httpx.AsyncClient, method: str) -> None:
     kwargs: dict[str, Any] = {"json": {"status": "cancelled"}} if method == "PUT" else {}
     response = await orders_client.request(method, "/orders/not-a-uuid", **kwargs)
-    assert_validation(response, "order_id")
+    assert_validation(response, "id")
 
 
 async def test_delete(orders_client: httpx.AsyncClient) -> None:

@@ -251,8 +251,8 @@ async def test_unknown_id_is_404(users_client, method):
 async def test_malformed_uuid_in_path_is_a_validation_error(users_client, method, bad_id):
     body = {"name": "Nobody"} if method == "PUT" else None
     response = await users_client.request(method, f"/users/{bad_id}", json=body)
-    details = assert_validation(response, "user_id")
-    assert [detail["field"] for detail in details] == ["user_id"]
+    details = assert_validation(response, "id")
+    assert [detail["field"] for detail in details] == ["id"]
 
 
 # --- email ---------------------------------------------------------------------------------
