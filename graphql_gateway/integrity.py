@@ -42,12 +42,14 @@ async def ensure_user_exists(clients: Clients, user_id: str) -> UserData:
         raise
 
 
-async def create_order(clients: Clients, payload: Any) -> OrderData:
-    """A malformed body goes straight to the orders service, which says what is wrong."""
+async def create_order(clients: Clients, payload: Any) -> tuple[OrderData, UserData | None]:
+    """The order, and the user it was checked against (None when the body had no valid id).
+
+    A malformed body goes straight to the orders service, which says what is wrong.
+    """
     user_id = payload.get("user_id") if isinstance(payload, dict) else None
-    if _is_uuid(user_id):
-        await ensure_user_exists(clients, user_id)
-    return await clients.orders.create_order(payload)
+    user = await ensure_user_exists(clients, user_id) if _is_uuid(user_id) else None
+    return await clients.orders.create_order(payload), user
 
 
 async def delete_user(clients: Clients, user_id: str) -> str:

@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,10 @@ from stack.processes import Child, stop_all, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 logger = logging.getLogger("stack")
+
+
+# Ctrl-C, `kill`, and the terminal closing.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Stop(Exception):
@@ -95,8 +100,8 @@ def _banner(gateway_port: str) -> str:
 
 
 def run(*, data_dir: Path, seed: bool) -> int:
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _on_signal)
     children: list[Child] = []
     handle = None
     try:
@@ -126,9 +131,13 @@ def run(*, data_dir: Path, seed: bool) -> int:
     except (RuntimeError, TimeoutError) as exc:
         print(f"\nCould not start: {exc}", flush=True)
         return 1
+    except subprocess.CalledProcessError as exc:
+        log = data_dir / "postgres" / "log"
+        print(f"\nCould not start PostgreSQL ({exc.cmd[0]} failed); see {log}", flush=True)
+        return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
         stop_all(children)
         if handle is not None:
             stop_embedded(handle)

@@ -48,7 +48,10 @@ class Mutation:
 
     @strawberry.mutation
     async def create_order(self, info: Info, input: OrderCreateInput) -> Order:
-        return await integrity.create_order(info.context.clients, to_payload(input))  # type: ignore[return-value]
+        order, user = await integrity.create_order(info.context.clients, to_payload(input))
+        if user is not None:
+            _remember(info, user)  # type: ignore[arg-type]
+        return order  # type: ignore[return-value]
 
     @strawberry.mutation
     async def update_order(self, info: Info, id: UUID, input: OrderUpdateInput) -> Order:

@@ -26,7 +26,8 @@ async def list_orders(clients: ClientsDep, request: Request) -> Response:
     responses=error_responses(400, 422, *UPSTREAM),
 )
 async def create_order(clients: ClientsDep, body: JsonBody) -> EnvelopeResponse:
-    return ok(await integrity.create_order(clients, body), status=201)
+    order, _ = await integrity.create_order(clients, body)
+    return ok(order, status=201)
 
 
 @router.get("/{id}", operation_id="getOrder", responses=error_responses(400, 404, *UPSTREAM))

@@ -682,6 +682,24 @@ def only_error(body: dict[str, Any], path: list[Any]) -> dict[str, Any]:
     return error
 
 
+async def test_create_order_reuses_the_user_it_checked(
+    gateway_app: Gateway, users_process: RunningProcess
+) -> None:
+    (user,) = await seed_users(users_process.url, 1)
+    body, users_calls, orders_calls = await counted(
+        gateway_app,
+        "mutation($input: OrderCreateInput!) { createOrder(input: $input) { id user { name } } }",
+        {
+            "input": {
+                "userId": user["id"],
+                "items": [{"product": "Чокопай", "quantity": 1, "price": "1.00"}],
+            }
+        },
+    )
+    assert data_of(body)["createOrder"]["user"] == {"name": user["name"]}
+    assert (users_calls, orders_calls) == (1, 1)  # the existence check is the only users call
+
+
 async def test_create_order_for_unknown_user_is_user_not_found(gateway_app: Gateway) -> None:
     body, users_calls, orders_calls = await counted(
         gateway_app,

@@ -1,0 +1,306 @@
+"""README.md's commands and examples are the ones that work.
+
+Every `curl` line of its ```bash blocks runs, in order, against the gateway (in process,
+over both services as real processes on a real PostgreSQL), and every ```graphql block
+runs against the same gateway. The `make` commands it names exist, and CI runs `make test`.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import yaml
+
+from graphql_gateway.config import Settings as GatewaySettings
+from tests.support.procs import ROOT
+
+ROOT_DIR = Path(ROOT)
+README = (ROOT_DIR / "README.md").read_text(encoding="utf-8")
+README_BASE = "http://localhost:8000"
+PLACEHOLDER = "<user_uuid>"
+
+
+def fenced_blocks(language: str) -> list[str]:
+    return [
+        body
+        for lang, body in re.findall(
+            r"^```(\w*)[ \t]*\n(.*?)^```", README, re.MULTILINE | re.DOTALL
+        )
+        if lang == language
+    ]
+
+
+def command_lines(block: str) -> list[str]:
+    """The block's commands, with backslash-continued lines joined."""
+    joined = re.sub(r"\\\n\s*", " ", block)
+    return [line.strip() for line in joined.splitlines() if line.strip()]
+
+
+CURL_COMMANDS = [
+    line
+    for block in fenced_blocks("bash")
+    for line in command_lines(block)
+    if line.startswith("curl ")
+]
+GRAPHQL_EXAMPLES = fenced_blocks("graphql")
+
+
+# --------------------------------------------------------------------------- curl → httpx
+
+
+@dataclass
+class CurlRequest:
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+
+
+def parse_curl(command: str) -> CurlRequest:
+    """The curl options the README uses; anything else fails (nothing is skipped silently)."""
+    words = shlex.split(command, comments=True)
+    assert words[0] == "curl", command
+    method: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = {}
+    body: str | None = None
+    rest = iter(words[1:])
+    for word in rest:
+        if word in {"-X", "--request"}:
+            method = next(rest)
+        elif word in {"-H", "--header"}:
+            name, _, value = next(rest).partition(":")
+            headers[name.strip()] = value.strip()
+        elif word in {"-d", "--data", "--data-raw", "--data-binary"}:
+            body = next(rest)
+        elif word.startswith("-"):
+            raise AssertionError(f"unhandled curl option {word!r} in: {command}")
+        else:
+            assert url is None, f"two URLs in: {command}"
+            url = word
+    assert url is not None, f"no URL in: {command}"
+    assert url.startswith(README_BASE + "/"), f"{url} is not on the gateway ({README_BASE})"
+    return CurlRequest(
+        method=method or ("POST" if body is not None else "GET"),
+        path=url.removeprefix(README_BASE),
+        headers=headers,
+        body=body,
+    )
+
+
+def envelope_data(response: httpx.Response, what: str) -> Any:
+    assert 200 <= response.status_code < 300, f"{what}: {response.status_code} {response.text}"
+    body = response.json()
+    assert body.get("success") is True, f"{what}: {body}"
+    return body["data"]
+
+
+async def graphql(
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    response = await client.post("/graphql", json={"query": query, "variables": variables or {}})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert not body.get("errors"), body
+    assert body.get("data"), body
+    return body["data"]
+
+
+def operation_variables(query: str) -> set[str]:
+    header = query.split("{", 1)[0]
+    return set(re.findall(r"\$(\w+)\s*:", header))
+
+
+# --------------------------------------------------------------------------- curl examples
+
+
+def test_readme_has_the_curl_examples() -> None:
+    assert len(CURL_COMMANDS) >= 6, CURL_COMMANDS
+    assert all(parse_curl(command) for command in CURL_COMMANDS)
+
+
+def test_readme_base_url_is_the_gateway_default() -> None:
+    parts = urlsplit(README_BASE)
+    assert parts.port == GatewaySettings().port == 8000
+    assert f"{README_BASE}/graphql" in README
+
+
+async def test_curl_examples_work_in_order(gateway: httpx.AsyncClient) -> None:
+    user: dict[str, Any] | None = None
+    order: dict[str, Any] | None = None
+    details: dict[str, Any] | None = None
+    for command in CURL_COMMANDS:
+        if PLACEHOLDER in command:
+            assert user is not None, f"{command} comes before the README creates a user"
+            command = command.replace(PLACEHOLDER, user["id"])
+        request = parse_curl(command)
+        assert "<" not in request.path, f"unfilled placeholder in: {command}"
+        response = await gateway.request(
+            request.method,
+            request.path,
+            headers=request.headers,
+            content=request.body.encode() if request.body is not None else None,
+        )
+        data = envelope_data(response, command)
+        if request.method == "POST" and request.path == "/users":
+            assert response.status_code == 201
+            user = data
+        elif request.method == "POST" and request.path == "/orders":
+            assert response.status_code == 201
+            order = data
+        elif request.path.endswith("/details"):
+            details = data
+    assert user is not None, "the README creates no user"
+    assert order is not None, "the README creates no order"
+    assert details is not None, "the README shows no details example"
+    assert order["user_id"] == user["id"]
+    assert order["total_amount"] == "520.00", order
+    assert details["user"]["id"] == user["id"]
+    assert [o["id"] for o in details["orders"]] == [order["id"]]
+    assert details["orders"][0]["total_amount"] == "520.00"
+
+
+# --------------------------------------------------------------------------- GraphQL examples
+
+
+def test_readme_has_the_graphql_examples() -> None:
+    assert len(GRAPHQL_EXAMPLES) >= 3, GRAPHQL_EXAMPLES
+    assert any("createUser" in example for example in GRAPHQL_EXAMPLES)
+    assert any("$id" in example for example in GRAPHQL_EXAMPLES)
+
+
+async def user_with_an_order(client: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any]]:
+    email = f"readme-{uuid.uuid4().hex[:8]}@example.com"
+    user = envelope_data(
+        await client.post("/users", json={"email": email, "name": "Белов Ярослав"}), "user"
+    )
+    order = envelope_data(
+        await client.post(
+            "/orders",
+            json={
+                "user_id": user["id"],
+                "items": [{"product": "Чокопай", "quantity": 10, "price": 52.00}],
+            },
+        ),
+        "order",
+    )
+    return user, order
+
+
+@pytest.mark.parametrize(
+    "query", GRAPHQL_EXAMPLES, ids=[f"graphql-{i}" for i in range(len(GRAPHQL_EXAMPLES))]
+)
+async def test_graphql_example_works(gateway: httpx.AsyncClient, query: str) -> None:
+    user, order = await user_with_an_order(gateway)
+    names = operation_variables(query)
+    assert names <= {"id"}, f"no value known for variables {names - {'id'}}"
+    variables = {"id": user["id"]} if names else None
+    data = await graphql(gateway, query, variables)
+
+    if "createUser" in data:
+        created = data["createUser"]
+        uuid.UUID(created["id"])
+        stored = envelope_data(await gateway.get(f"/users/{created['id']}"), "created user")
+        assert stored["email"] == "engineer@example.com"
+        assert stored["roles"] == ["engineer"]
+    if "user" in data:
+        assert data["user"]["email"] == user["email"]
+        orders = data["user"]["orders"]
+        assert [o["id"] for o in orders] == [order["id"]]
+        assert str(orders[0]["totalAmount"]) == "520.00"
+    if "users" in data:
+        page = data["users"]
+        assert page["total"] >= 1
+        mine = [item for item in page["items"] if item["id"] == user["id"]]
+        assert len(mine) == 1, page
+        assert [o["id"] for o in mine[0]["orders"]] == [order["id"]]
+
+
+async def test_graphiql_opens_in_a_browser(gateway: httpx.AsyncClient) -> None:
+    response = await gateway.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "graphiql" in response.text.lower()
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def readme_commands() -> list[str]:
+    return [
+        re.sub(r"\s+#.*$", "", line)
+        for block in fenced_blocks("bash")
+        for line in command_lines(block)
+    ]
+
+
+def make_targets() -> set[str]:
+    makefile = (ROOT_DIR / "Makefile").read_text(encoding="utf-8")
+    return set(re.findall(r"^([A-Za-z][\w-]*):", makefile, re.MULTILINE))
+
+
+def test_readme_names_the_two_commands() -> None:
+    commands = readme_commands()
+    assert "make run" in commands, commands
+    assert "make test" in commands, commands
+    assert {"run", "test"} <= make_targets()
+
+
+def test_every_make_command_in_the_readme_exists() -> None:
+    named = set(re.findall(r"`make (\w+)", README)) | {
+        c.split()[1] for c in readme_commands() if c.startswith("make ")
+    }
+    assert {"run", "test", "seed", "lint", "format", "schema"} <= named
+    assert named <= make_targets(), named - make_targets()
+
+
+def test_make_run_passes_run_args_to_the_runner() -> None:
+    """`make run RUN_ARGS=--seed` (README) reaches `python -m stack --seed`."""
+    assert "make run RUN_ARGS=--seed" in README
+    dry = subprocess.run(
+        ["make", "-n", "run", "RUN_ARGS=--seed"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert re.search(r"python -m stack --seed\s*$", dry.stdout, re.MULTILINE), dry.stdout
+
+
+def test_ci_runs_make_test() -> None:
+    script = (ROOT_DIR / ".ci" / "run").read_text(encoding="utf-8")
+    lines = [line.strip() for line in script.splitlines() if not line.strip().startswith("#")]
+    assert "make test" in lines, lines
+
+
+def test_compose_file_works_with_both_compose_clis() -> None:
+    """The original README's `docker-compose …` (v1) must keep working beside `docker compose`.
+
+    v1 rejects a top-level `name:`; both read a file without one.
+    """
+    compose = yaml.safe_load((ROOT_DIR / "docker-compose.yml").read_text("utf-8"))
+    assert "name" not in compose
+    assert set(compose) <= {"services", "volumes", "networks", "x-service-defaults"}
+    docker = [c for c in readme_commands() if c.startswith("docker-compose")]
+    assert "docker-compose logs -f api_gateway" in docker, docker
+    assert {"docker-compose down", "docker-compose down -v"} <= set(docker), docker
+
+
+def test_docker_commands_name_real_compose_services() -> None:
+    services = set(yaml.safe_load((ROOT_DIR / "docker-compose.yml").read_text("utf-8"))["services"])
+    docker = [c for c in readme_commands() if c.startswith(("docker compose", "docker-compose"))]
+    assert docker, "the README shows no docker compose command"
+    for command in docker:
+        words = command.split()
+        if "logs" in words:
+            assert words[-1] in services, command

@@ -1,0 +1,488 @@
+"""`make run` for real: `python -m stack` as a subprocess over an embedded PostgreSQL.
+
+Each test starts the runner on free ports and a temporary data directory (no
+`*_DATABASE_URL` in its environment, so it starts the embedded server), talks to the
+gateway, then stops it the way a user would (Ctrl-C, SIGTERM) or makes a child die, and
+checks that nothing is left behind: not the runner, not its three children, not
+PostgreSQL. Whatever happens, every process a test caused is killed at teardown.
+
+These tests start whole systems, so they take a few seconds each; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from stack.seed import ORDERS, PEOPLE
+from stack.seed import seed as load_demo_data
+from tests.support.procs import ROOT, free_port
+
+START_TIMEOUT = 90.0  # runner start → gateway /health 200, cold data directory included
+STOP_TIMEOUT = 15.0  # signal → runner exited
+LEFTOVER_TIMEOUT = 5.0  # runner exited → every process of the run gone
+# "   users | …": the runner right-aligns each child's name in 8 columns.
+PREFIXES = {name: f"{name:>8} | " for name in ("users", "orders", "gateway")}
+CHILD_LINE = re.compile(r"^ *(users|orders|gateway) \| ")
+MODULES = {"users": "service_users", "orders": "service_orders", "gateway": "graphql_gateway"}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class Run:
+    """One `python -m stack` process and what it caused."""
+
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    log_path: Path
+    ports: dict[str, int]
+    started_at: float
+    seen: dict[int, psutil.Process] = field(default_factory=dict)
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    def runner_lines(self) -> list[str]:
+        """The runner's own output: every line not relayed from a child."""
+        return [line for line in self.log().splitlines() if not CHILD_LINE.match(line)]
+
+    def child_lines(self, name: str) -> list[str]:
+        return [line for line in self.log().splitlines() if line.startswith(PREFIXES[name])]
+
+    def collect(self) -> list[psutil.Process]:
+        """Remember every live process of this run (see `run_processes`)."""
+        for proc in run_processes(self.process.pid, self.data_dir) + strays(self.ports):
+            self.seen.setdefault(proc.pid, proc)
+        return list(self.seen.values())
+
+    def child(self, name: str) -> psutil.Process:
+        module = MODULES[name]
+        matches = [
+            proc for proc in self.collect() if alive(proc) and _cmdline(proc)[-2:] == ["-m", module]
+        ]
+        assert len(matches) == 1, f"expected one `-m {module}` child, found {matches}"
+        return matches[0]
+
+
+def _cmdline(proc: psutil.Process) -> list[str]:
+    try:
+        return proc.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return []
+
+
+def alive(proc: psutil.Process) -> bool:
+    """Running and not a zombie (an orphaned zombie is gone for every practical purpose)."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+
+
+def mentions(data_dir: Path) -> list[psutil.Process]:
+    """Live processes whose command line names the data directory (the postmaster does)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info.get("cmdline") or []
+        if any(str(data_dir) in arg for arg in cmdline) and alive(proc):
+            found.append(proc)
+    return found
+
+
+def run_processes(runner_pid: int, data_dir: Path) -> list[psutil.Process]:
+    """The runner, its descendants, and PostgreSQL with its children.
+
+    pg_ctl daemonizes the postmaster (its parent is init, not the runner), so it is
+    found by its command line (`-D <data-dir>/postgres`) and by `postmaster.pid`; its
+    children (`postgres: checkpointer` …) don't name the data directory.
+    """
+    roots: list[psutil.Process] = []
+    with contextlib.suppress(psutil.NoSuchProcess):
+        roots.append(psutil.Process(runner_pid))
+    roots.extend(mentions(data_dir))
+    pid_file = data_dir / "postgres" / "postmaster.pid"
+    with contextlib.suppress(OSError, ValueError, IndexError, psutil.NoSuchProcess):
+        roots.append(psutil.Process(int(pid_file.read_text().split()[0])))
+    found: dict[int, psutil.Process] = {}
+    for root in roots:
+        found.setdefault(root.pid, root)
+        try:
+            for child in root.children(recursive=True):
+                found.setdefault(child.pid, child)
+        except psutil.NoSuchProcess:
+            pass
+    return list(found.values())
+
+
+def strays(ports: dict[str, int]) -> list[psutil.Process]:
+    """Children of this run even once orphaned: `-m <module>` with this run's unique ports."""
+    wanted = {f"{name.upper()}_PORT": str(port) for name, port in ports.items()}
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info.get("cmdline") or []
+        if cmdline[-2:] not in [["-m", module] for module in MODULES.values()]:
+            continue
+        try:
+            environ = proc.environ()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+        if all(environ.get(key) == value for key, value in wanted.items()) and alive(proc):
+            found.append(proc)
+    return found
+
+
+def describe(procs: list[psutil.Process]) -> str:
+    return "; ".join(f"{proc.pid} {' '.join(_cmdline(proc))[:120]!r}" for proc in procs)
+
+
+def leftovers(run: Run, timeout: float = LEFTOVER_TIMEOUT) -> list[psutil.Process]:
+    """What is still alive of the run once `timeout` has passed (polls, returns early)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [proc for proc in run.seen.values() if alive(proc)]
+        others = mentions(run.data_dir) + strays(run.ports)
+        left += [proc for proc in others if proc.pid not in run.seen]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
+
+
+def kill_everything(run: Run) -> None:
+    """Last resort for a failed test: SIGKILL whatever of the run is still alive."""
+    run.collect()  # first: the runner's children live in sessions of their own
+    if run.process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.process.pid, signal.SIGKILL)
+    run.collect()
+    for proc in list(run.seen.values()) + mentions(run.data_dir) + strays(run.ports):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        run.process.wait(10)
+
+
+def runner_env(ports: dict[str, int]) -> dict[str, str]:
+    """Our environment minus every setting of the three processes, plus the ports."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("USERS_", "ORDERS_", "GATEWAY_"))
+    }
+    env["USERS_PORT"] = str(ports["users"])
+    env["ORDERS_PORT"] = str(ports["orders"])
+    env["GATEWAY_PORT"] = str(ports["gateway"])
+    return env
+
+
+@pytest.fixture
+def start_runner() -> Iterator[Callable[..., Run]]:
+    """`start_runner(data_dir, ...)` starts `python -m stack`; all runs are killed at teardown."""
+    runs: list[Run] = []
+    log_dir = Path(tempfile.mkdtemp(prefix="stack-logs-"))
+
+    def start(
+        data_dir: Path, *, ports: dict[str, int] | None = None, args: tuple[str, ...] = ()
+    ) -> Run:
+        ports = ports or {name: free_port() for name in ("users", "orders", "gateway")}
+        log_path = log_dir / f"run-{len(runs)}.log"
+        with log_path.open("wb") as out:  # the runner keeps its own descriptor
+            process = subprocess.Popen(
+                [sys.executable, "-m", "stack", "--data-dir", str(data_dir), *args],
+                cwd=ROOT,
+                env=runner_env(ports),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                # Its own process group: a terminal's Ctrl-C is SIGINT to the group.
+                start_new_session=True,
+            )
+        run = Run(process, data_dir, log_path, ports, time.monotonic())
+        runs.append(run)
+        return run
+
+    try:
+        yield start
+    finally:
+        for run in runs:
+            kill_everything(run)
+        shutil.rmtree(log_dir, ignore_errors=True)
+
+
+def _temporary_data_dir() -> Iterator[Path]:
+    # Not under pytest's basetemp, which pytest prunes, and short, so the server's Unix
+    # socket path fits.
+    path = Path(tempfile.mkdtemp(prefix="stack-data-"))
+    try:
+        yield path
+    finally:
+        for proc in mentions(path):  # a server a failed test left behind
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def data_dir() -> Iterator[Path]:
+    """One data directory for the module: cold for the first run, warm afterwards.
+
+    (Each test holds whatever order it runs in: initdb only costs a few seconds.)
+    """
+    yield from _temporary_data_dir()
+
+
+@pytest.fixture
+def fresh_data_dir() -> Iterator[Path]:
+    yield from _temporary_data_dir()
+
+
+def wait_healthy(run: Run, timeout: float = START_TIMEOUT) -> float:
+    """Seconds from the runner's start until the gateway answered /health with 200."""
+    deadline = run.started_at + timeout
+    while time.monotonic() < deadline:
+        code = run.process.poll()
+        assert code is None, f"the runner exited with {code} while starting:\n{run.tail()}"
+        try:
+            if httpx.get(f"{run.gateway_url}/health", timeout=1.0).status_code == 200:
+                return time.monotonic() - run.started_at
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"gateway not healthy within {timeout:.0f}s:\n{run.tail()}")
+
+
+def wait_for_log(run: Run, text: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in run.log():
+        assert run.process.poll() is None, f"runner exited before printing {text!r}:\n{run.tail()}"
+        assert time.monotonic() < deadline, f"{text!r} not printed within {timeout}s:\n{run.tail()}"
+        time.sleep(0.2)
+
+
+def wait_exit(run: Run, timeout: float) -> tuple[int, float]:
+    """(exit code, seconds it took); collects the process tree while waiting."""
+    start = time.monotonic()
+    deadline = start + timeout
+    while run.process.poll() is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"runner still running {timeout:.0f}s later:\n{run.tail()}")
+        run.collect()
+        time.sleep(0.1)
+    return run.process.returncode, time.monotonic() - start
+
+
+def assert_whole_system_running(run: Run) -> None:
+    """The three children and the embedded PostgreSQL are all there before we stop it."""
+    procs = run.collect()
+    for name in MODULES:
+        run.child(name)
+    postmasters = [proc for proc in procs if f"{run.data_dir}/postgres" in " ".join(_cmdline(proc))]
+    assert postmasters, f"no embedded postmaster found for {run.data_dir}: {describe(procs)}"
+    backends = [p for p in procs if _cmdline(p)[:1] and _cmdline(p)[0].startswith("postgres:")]
+    assert backends, f"no postgres child processes found: {describe(procs)}"
+
+
+def assert_nothing_left(run: Run) -> None:
+    left = leftovers(run)
+    assert not left, f"still alive after the runner stopped: {describe(left)}\n{run.tail()}"
+
+
+def assert_prefixed_logs(run: Run) -> None:
+    for name in MODULES:
+        lines = run.child_lines(name)
+        assert lines, f"no line prefixed {PREFIXES[name]!r} in the log:\n{run.tail()}"
+        # The service's own startup line arrives through the prefix.
+        assert any("Uvicorn running on" in line for line in lines), lines[:20]
+    # No child output escapes unprefixed (uvicorn's startup banner is a good witness).
+    for line in run.runner_lines():
+        assert "Uvicorn running on" not in line, line
+
+
+def data_of(response: httpx.Response, status: int = 200) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["success"] is True, body
+    return body["data"]
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_run_serves_stops_on_ctrl_c_and_finds_its_data_again(
+    start_runner: Callable[..., Run], data_dir: Path, record_property: Callable
+) -> None:
+    # ---- first run (cold when this test runs first): initdb, create + migrate both
+    # databases, start the three processes
+    first = start_runner(data_dir)
+    cold = wait_healthy(first)
+    record_property("cold_start_to_healthy_s", round(cold, 2))
+    print(f"\ncold start → gateway healthy: {cold:.1f}s")
+
+    with httpx.Client(base_url=first.gateway_url, timeout=10) as client:
+        user = data_of(
+            client.post("/users", json={"email": "run@example.com", "name": "Run Test"}), 201
+        )
+        order = data_of(
+            client.post(
+                "/orders",
+                json={
+                    "user_id": user["id"],
+                    "items": [{"product": "Бетон", "quantity": 2, "price": "10.50"}],
+                },
+            ),
+            201,
+        )
+        assert order["total_amount"] == "21.00"
+        details = data_of(client.get(f"/users/{user['id']}/details"))
+        assert [o["id"] for o in details["orders"]] == [order["id"]]
+
+    wait_for_log(first, "Ctrl-C", timeout=5)
+    log = first.log()
+    assert f"Starting embedded PostgreSQL (data in {data_dir})" in log
+    assert (data_dir / "postgres" / "PG_VERSION").is_file(), "data not under <data-dir>/postgres"
+    assert f"{first.gateway_url}/graphql" in log, "the banner does not print the GraphiQL URL"
+    assert_prefixed_logs(first)
+    assert_whole_system_running(first)
+
+    # ---- Ctrl-C: SIGINT to the runner's process group, as a terminal sends it
+    os.killpg(first.process.pid, signal.SIGINT)
+    code, took = wait_exit(first, STOP_TIMEOUT)
+    print(f"SIGINT → runner exited: {took:.1f}s")
+    assert code == 0, f"exit code {code} after Ctrl-C:\n{first.tail()}"
+    assert_nothing_left(first)
+    assert "Embedded PostgreSQL stopped." in first.log(), first.tail()
+
+    # ---- second run on the same data directory: the data is still there
+    second = start_runner(data_dir)
+    warm = wait_healthy(second)
+    record_property("warm_start_to_healthy_s", round(warm, 2))
+    print(f"second start → gateway healthy: {warm:.1f}s")
+    with httpx.Client(base_url=second.gateway_url, timeout=10) as client:
+        found = data_of(client.get(f"/users/{user['id']}"))
+        assert found["email"] == "run@example.com"
+        orders = data_of(client.get("/orders", params={"userId": user["id"]}))
+        assert [o["id"] for o in orders] == [order["id"]]
+    # Nothing was created again: the databases were found, only migrated (a no-op).
+    assert "Created database" not in second.log(), second.tail()
+    assert_whole_system_running(second)
+
+    # ---- SIGTERM (kill, systemd, docker stop) stops everything too
+    second.process.send_signal(signal.SIGTERM)
+    code, took = wait_exit(second, STOP_TIMEOUT)
+    print(f"SIGTERM → runner exited: {took:.1f}s")
+    assert code == 0, f"exit code {code} after SIGTERM:\n{second.tail()}"
+    assert_nothing_left(second)
+
+
+def test_a_child_that_cannot_start_stops_the_whole_run(
+    start_runner: Callable[..., Run], data_dir: Path
+) -> None:
+    # The gateway's port is taken: users and orders start, the gateway cannot bind and exits.
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        ports = {"users": free_port(), "orders": free_port(), "gateway": blocker.getsockname()[1]}
+        run = start_runner(data_dir, ports=ports)
+        code, _ = wait_exit(run, START_TIMEOUT)
+
+    assert code != 0, f"the runner exited 0 although the gateway never started:\n{run.tail()}"
+    # Users and orders had been started (and are now gone, below).
+    for name in ("users", "orders"):
+        assert any("Uvicorn running on" in line for line in run.child_lines(name)), run.tail()
+    # The gateway's own reason reaches the user, prefixed...
+    assert any("address already in use" in line.lower() for line in run.child_lines("gateway")), (
+        run.tail()
+    )
+    # ...and the runner says which process failed.
+    verdict = [
+        line
+        for line in run.runner_lines()
+        if "gateway" in line and re.search(r"exit|could not|fail", line, re.IGNORECASE)
+    ]
+    assert verdict, f"no message of the runner names the gateway:\n{run.tail()}"
+    assert not any("All up" in line for line in run.runner_lines())
+    assert_nothing_left(run)
+
+
+def test_a_child_crashing_while_running_stops_the_whole_run(
+    start_runner: Callable[..., Run], data_dir: Path
+) -> None:
+    run = start_runner(data_dir, args=("--seed",))
+    wait_healthy(run)
+    # --seed loads the demo data before the banner; loading it again adds nothing.
+    wait_for_log(run, "All up", timeout=30)
+    with httpx.Client(base_url=run.gateway_url, timeout=10) as client:
+        users = data_of(client.get("/users", params={"limit": 1000}))
+        assert {u["email"] for u in users} >= {email for email, _, _ in PEOPLE}
+        orders = data_of(client.get("/orders", params={"limit": 1000}))
+        assert len(orders) >= len(PEOPLE) * len(ORDERS)
+        assert {o["status"] for o in orders} == {"created", "in_progress", "completed", "cancelled"}
+        assert load_demo_data(run.gateway_url) == 0
+        assert len(data_of(client.get("/users", params={"limit": 1000}))) == len(users)
+        assert len(data_of(client.get("/orders", params={"limit": 1000}))) == len(orders)
+    assert_whole_system_running(run)
+
+    run.child("orders").kill()
+    code, _ = wait_exit(run, STOP_TIMEOUT)
+    assert code != 0, f"the runner exited 0 although orders crashed:\n{run.tail()}"
+    verdict = [line for line in run.runner_lines() if "orders" in line and "exit" in line]
+    assert verdict, f"no message of the runner says orders exited:\n{run.tail()}"
+    assert_nothing_left(run)
+
+
+def test_ctrl_c_during_the_first_start_leaves_a_data_dir_that_works(
+    start_runner: Callable[..., Run], fresh_data_dir: Path
+) -> None:
+    """Ctrl-C while the embedded server is being initialized (the first seconds of the
+    very first `make run`): the runner stops cleanly, and the next run starts normally."""
+    pgdata = fresh_data_dir / "postgres"
+    first = start_runner(fresh_data_dir)
+    deadline = time.monotonic() + 30
+    # initdb is running: it has written PG_VERSION, the server is not up yet.
+    while not (pgdata / "PG_VERSION").exists():
+        assert first.process.poll() is None, first.tail()
+        assert time.monotonic() < deadline, f"initdb never started:\n{first.tail()}"
+        time.sleep(0.02)
+    os.killpg(first.process.pid, signal.SIGINT)
+    code, _ = wait_exit(first, STOP_TIMEOUT)
+    assert code == 0, f"exit code {code} after Ctrl-C:\n{first.tail()}"
+    assert_nothing_left(first)
+
+    second = start_runner(fresh_data_dir)
+    # A warm start takes 5-15 s; the runner's own PostgreSQL wait gives up after 60 s.
+    try:
+        wait_healthy(second, timeout=40)
+    except AssertionError as exc:
+        raise AssertionError(
+            "after a Ctrl-C during the first start, the next start does not work "
+            f"(an interrupted initdb left {pgdata} half-initialized)\n{exc}"
+        ) from None
+    with httpx.Client(base_url=second.gateway_url, timeout=10) as client:
+        data_of(client.post("/users", json={"email": "again@example.com", "name": "Again"}), 201)
+    second.process.send_signal(signal.SIGTERM)
+    code, _ = wait_exit(second, STOP_TIMEOUT)
+    assert code == 0, second.tail()
+    assert_nothing_left(second)
