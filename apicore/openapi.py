@@ -25,6 +25,10 @@ _PUBLIC_SUFFIX = re.compile(r"([A-Z][A-Za-z]*?)Public(?=\b|_)")
 def _fix_operation(operation: dict[str, Any]) -> None:
     operation.get("responses", {}).pop("422", None)
     for param in operation.get("parameters", []):
+        if param.get("in") == "query" and param.get("name") == "fields":
+            param["schema"] = {"type": "array", "items": {"type": "string"}}
+            param["style"] = "form"
+            param["explode"] = False
         if param.get("in") == "query" and param.get("name") in BATCH_PARAMS:
             param["schema"] = {
                 "type": "array",

@@ -34,6 +34,23 @@ def parse_id_list(raw: str | None, *, field: str) -> list[uuid.UUID] | None:
     return list(ids)
 
 
+FieldsQuery = Annotated[
+    str | None,
+    Query(description="Comma-separated public fields to return (default: all); id always"),
+]
+
+
+def parse_fields(raw: str | None, *, allowed: tuple[str, ...]) -> list[str] | None:
+    """`a,b` -> the public fields asked for, in their usual order, with `id` always first."""
+    if raw is None:
+        return None
+    asked = {part.strip() for part in raw.split(",") if part.strip()}
+    unknown = sorted(asked.difference(allowed))
+    if unknown:
+        raise validation_error("fields", f"Unknown field(s): {', '.join(unknown)[:200]}")
+    return [field for field in allowed if field in asked or field == "id"]
+
+
 def effective_limit(limit: int | None, *, batch: bool) -> int | None:
     """A batch filter returns every match unless a limit is given; a plain list pages by 100."""
     if limit is not None:

@@ -9,7 +9,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, func, insert, select, update
+from sqlalchemy import FromClause, Text, cast, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.errors import not_found, validation_error
@@ -17,16 +17,23 @@ from apicore.sqljson import json_array_page, json_object
 from service_orders.lifecycle import check_items_editable, check_transition
 from service_orders.models import Order
 
-PUBLIC = {
-    "id": Order.id,
-    "user_id": Order.user_id,
-    "items": Order.items,
-    "status": Order.status,
-    "total_amount": cast(Order.total_amount, Text),  # "520.00": NUMERIC(10,2) as text
-    "created_at": Order.created_at,
-    "updated_at": Order.updated_at,
-}
-ORDER_JSON = json_object(PUBLIC)
+
+def public(source: FromClause) -> dict[str, Any]:
+    """The order's public fields, read from the table or from a page of it."""
+    c = source.c
+    return {
+        "id": c.id,
+        "user_id": c.user_id,
+        "items": c["items"],
+        "status": c.status,
+        "total_amount": cast(c.total_amount, Text),  # "520.00": NUMERIC(10,2) as text
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    }
+
+
+PUBLIC_FIELDS = tuple(public(Order.__table__))
+ORDER_JSON = json_object(public(Order.__table__))
 ORDERING = ("created_at", "id")
 
 
@@ -43,8 +50,9 @@ async def list_orders(
     user_id: uuid.UUID | None = None,
     user_ids: list[uuid.UUID] | None = None,
     status: str | None = None,
+    fields: list[str] | None = None,
 ) -> tuple[str, int]:
-    """The page as a JSON array, and the total count of matches."""
+    """The page as a JSON array (only `fields`, when given), and the total count of matches."""
     conditions = []
     if user_id is not None:
         conditions.append(Order.user_id == user_id)
@@ -54,7 +62,14 @@ async def list_orders(
         conditions.append(Order.status == status)
     async with engine.connect() as conn:
         items, length = await json_array_page(
-            conn, PUBLIC, where=conditions, order_by=ORDERING, limit=limit, offset=offset
+            conn,
+            Order.__table__,
+            public,
+            where=conditions,
+            order_by=ORDERING,
+            limit=limit,
+            offset=offset,
+            fields=fields,
         )
         if limit is None and offset == 0:
             return items, length

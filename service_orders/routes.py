@@ -16,7 +16,15 @@ from apicore.envelope import (
     page,
 )
 from apicore.errors import not_found
-from apicore.params import Limit, Offset, ResourceId, effective_limit, parse_id_list
+from apicore.params import (
+    FieldsQuery,
+    Limit,
+    Offset,
+    ResourceId,
+    effective_limit,
+    parse_fields,
+    parse_id_list,
+)
 from apicore.service import EngineDep
 from service_orders import repository
 from service_orders.schemas import OrderCreate, OrderPublic, OrderStatus, OrderUpdate, order_total
@@ -44,11 +52,18 @@ async def list_orders(
     status: StatusQuery = None,
     limit: Limit = None,
     offset: Offset = 0,
+    fields: FieldsQuery = None,
 ) -> EnvelopeResponse:
     id_list = parse_id_list(user_ids, field="userIds")
     size = effective_limit(limit, batch=id_list is not None)
     items, total = await repository.list_orders(
-        engine, limit=size, offset=offset, user_id=user_id, user_ids=id_list, status=status
+        engine,
+        limit=size,
+        offset=offset,
+        user_id=user_id,
+        user_ids=id_list,
+        status=status,
+        fields=parse_fields(fields, allowed=repository.PUBLIC_FIELDS),
     )
     return page(RawJson(items), total=total, limit=size, offset=offset)
 

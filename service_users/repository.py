@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import FromClause, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,15 +17,22 @@ from apicore.errors import EMAIL_EXISTS, ApiError
 from apicore.sqljson import json_array_page, json_object
 from service_users.models import User
 
-PUBLIC = {
-    "id": User.id,
-    "email": User.email,
-    "name": User.name,
-    "roles": User.roles,
-    "created_at": User.created_at,
-    "updated_at": User.updated_at,
-}
-USER_JSON = json_object(PUBLIC)
+
+def public(source: FromClause) -> dict[str, Any]:
+    """The user's public fields (never the password hash), from the table or a page of it."""
+    c = source.c
+    return {
+        "id": c.id,
+        "email": c.email,
+        "name": c.name,
+        "roles": c.roles,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    }
+
+
+PUBLIC_FIELDS = tuple(public(User.__table__))
+USER_JSON = json_object(public(User.__table__))
 ORDERING = ("created_at", "id")
 
 
@@ -43,13 +50,25 @@ async def get_user(engine: AsyncEngine, *, user_id: uuid.UUID) -> str | None:
 
 
 async def list_users(
-    engine: AsyncEngine, *, limit: int | None, offset: int, ids: list[uuid.UUID] | None
+    engine: AsyncEngine,
+    *,
+    limit: int | None,
+    offset: int,
+    ids: list[uuid.UUID] | None,
+    fields: list[str] | None = None,
 ) -> tuple[str, int]:
-    """The page as a JSON array, and the total count of matches."""
+    """The page as a JSON array (only `fields`, when given), and the total count of matches."""
     conditions = [User.id.in_(ids)] if ids is not None else []
     async with engine.connect() as conn:
         items, length = await json_array_page(
-            conn, PUBLIC, where=conditions, order_by=ORDERING, limit=limit, offset=offset
+            conn,
+            User.__table__,
+            public,
+            where=conditions,
+            order_by=ORDERING,
+            limit=limit,
+            offset=offset,
+            fields=fields,
         )
         if limit is None and offset == 0:
             return items, length

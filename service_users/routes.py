@@ -15,7 +15,15 @@ from apicore.envelope import (
     page,
 )
 from apicore.errors import not_found
-from apicore.params import Limit, Offset, ResourceId, effective_limit, parse_id_list
+from apicore.params import (
+    FieldsQuery,
+    Limit,
+    Offset,
+    ResourceId,
+    effective_limit,
+    parse_fields,
+    parse_id_list,
+)
 from apicore.service import EngineDep
 from service_users import repository
 from service_users.passwords import hash_password
@@ -35,11 +43,21 @@ IdsQuery = Annotated[
     responses=error_responses(400),
 )
 async def list_users(
-    engine: EngineDep, limit: Limit = None, offset: Offset = 0, ids: IdsQuery = None
+    engine: EngineDep,
+    limit: Limit = None,
+    offset: Offset = 0,
+    ids: IdsQuery = None,
+    fields: FieldsQuery = None,
 ) -> EnvelopeResponse:
     id_list = parse_id_list(ids, field="ids")
     size = effective_limit(limit, batch=id_list is not None)
-    items, total = await repository.list_users(engine, limit=size, offset=offset, ids=id_list)
+    items, total = await repository.list_users(
+        engine,
+        limit=size,
+        offset=offset,
+        ids=id_list,
+        fields=parse_fields(fields, allowed=repository.PUBLIC_FIELDS),
+    )
     return page(RawJson(items), total=total, limit=size, offset=offset)
 
 

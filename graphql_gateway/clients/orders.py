@@ -11,9 +11,14 @@ class OrdersClient(ServiceClient):
     async def get_order(self, order_id: str) -> OrderData:
         return (await self.fetch("GET", f"/orders/{order_id}")).data
 
-    async def get_orders_by_user_ids(self, user_ids: Iterable[str]) -> list[OrderData]:
-        """Every order of the given users (at most 500 users), oldest first."""
-        return (await self.fetch("GET", "/orders", params={"userIds": ",".join(user_ids)})).data
+    async def get_orders_by_user_ids(
+        self, user_ids: Iterable[str], *, fields: str | None = None
+    ) -> list[OrderData]:
+        """Every order of the given users (at most 500 users), oldest first; `fields` if given."""
+        params = {"userIds": ",".join(user_ids)}
+        if fields is not None:
+            params["fields"] = fields
+        return (await self.fetch("GET", "/orders", params=params)).data
 
     async def list_orders(
         self,
@@ -22,8 +27,11 @@ class OrdersClient(ServiceClient):
         offset: int,
         user_id: str | None = None,
         status: str | None = None,
+        fields: str | None = None,
     ) -> tuple[list[OrderData], PageMeta]:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if fields is not None:
+            params["fields"] = fields
         if user_id is not None:
             params["userId"] = user_id
         if status is not None:

@@ -11,12 +11,22 @@ class UsersClient(ServiceClient):
     async def get_user(self, user_id: str) -> UserData:
         return (await self.fetch("GET", f"/users/{user_id}")).data
 
-    async def get_users_by_ids(self, ids: Iterable[str]) -> list[UserData]:
-        """Every user among `ids` (at most 500), in no particular order."""
-        return (await self.fetch("GET", "/users", params={"ids": ",".join(ids)})).data
+    async def get_users_by_ids(
+        self, ids: Iterable[str], *, fields: str | None = None
+    ) -> list[UserData]:
+        """Every user among `ids` (at most 500), in no particular order; only `fields` if given."""
+        params = {"ids": ",".join(ids)}
+        if fields is not None:
+            params["fields"] = fields
+        return (await self.fetch("GET", "/users", params=params)).data
 
-    async def list_users(self, *, limit: int, offset: int) -> tuple[list[UserData], PageMeta]:
-        body = (await self.fetch("GET", "/users", params={"limit": limit, "offset": offset})).body
+    async def list_users(
+        self, *, limit: int, offset: int, fields: str | None = None
+    ) -> tuple[list[UserData], PageMeta]:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if fields is not None:
+            params["fields"] = fields
+        body = (await self.fetch("GET", "/users", params=params)).body
         return body["data"], body["meta"]
 
     async def create_user(self, payload: dict[str, Any]) -> UserData:

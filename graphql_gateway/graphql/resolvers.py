@@ -26,7 +26,8 @@ async def users(context: Context, *, limit: int, offset: int, ids: Sequence[str]
     if ids is not None:
         found = [found for found in await loader.load_many(list(ids)) if found is not None]
         return {"items": found[offset : offset + limit], "total": len(found)}
-    items, meta = await context.clients.users.list_users(limit=limit, offset=offset)
+    fields = context.loaders.projection.get("User")
+    items, meta = await context.clients.users.list_users(limit=limit, offset=offset, fields=fields)
     loader.prime_many({item["id"]: item for item in items})
     return {"items": items, "total": meta["total"]}
 
@@ -44,7 +45,11 @@ async def orders(
     context: Context, *, user_id: str | None, status: str | None, limit: int, offset: int
 ) -> Page:
     items, meta = await context.clients.orders.list_orders(
-        limit=limit, offset=offset, user_id=user_id, status=status
+        limit=limit,
+        offset=offset,
+        user_id=user_id,
+        status=status,
+        fields=context.loaders.projection.get("Order"),
     )
     return {"items": items, "total": meta["total"]}
 

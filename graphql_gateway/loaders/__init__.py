@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graphql_gateway.clients import Clients
+from graphql_gateway.loaders.batching import Projection
 from graphql_gateway.loaders.orders_by_user import OrdersByUserLoader
 from graphql_gateway.loaders.user_by_id import UserByIdLoader
 
@@ -13,10 +14,13 @@ from graphql_gateway.loaders.user_by_id import UserByIdLoader
 class DataLoaders:
     user_by_id: UserByIdLoader
     orders_by_user: OrdersByUserLoader
+    projection: Projection = field(default_factory=dict)
 
     @classmethod
     def for_request(cls, clients: Clients) -> DataLoaders:
+        projection: Projection = {}
         return cls(
-            user_by_id=UserByIdLoader(clients.users),
-            orders_by_user=OrdersByUserLoader(clients.orders),
+            user_by_id=UserByIdLoader(clients.users, projection),
+            orders_by_user=OrdersByUserLoader(clients.orders, projection),
+            projection=projection,
         )

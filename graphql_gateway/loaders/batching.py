@@ -8,6 +8,10 @@ from apicore.params import MAX_BATCH_IDS
 
 T = TypeVar("T")
 
+# Type name -> the comma-separated fields this request reads of it (absent: all of them).
+# Compiled plans know the whole request's needs up front; the stock executor does not.
+Projection = dict[str, str]
+
 
 async def in_chunks(
     keys: Sequence[str], fetch: Callable[[Sequence[str]], Awaitable[list[T]]]

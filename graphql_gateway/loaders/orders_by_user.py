@@ -5,19 +5,23 @@ from collections.abc import Sequence
 from strawberry.dataloader import DataLoader
 
 from graphql_gateway.clients.orders import OrdersClient
-from graphql_gateway.loaders.batching import in_chunks
+from graphql_gateway.loaders.batching import Projection, in_chunks
 from graphql_gateway.types import OrderData
 
 
 class OrdersByUserLoader(DataLoader[str, list[OrderData]]):
     """Each user's orders, oldest first: one `GET /orders?userIds=…` per batch."""
 
-    def __init__(self, orders: OrdersClient) -> None:
+    def __init__(self, orders: OrdersClient, projection: Projection) -> None:
         self._orders = orders
+        self._projection = projection
         super().__init__(load_fn=self._load)
 
     async def _load(self, user_ids: Sequence[str]) -> list[list[OrderData]]:
-        found = await in_chunks(user_ids, self._orders.get_orders_by_user_ids)
+        fields = self._projection.get("Order")
+        found = await in_chunks(
+            user_ids, lambda chunk: self._orders.get_orders_by_user_ids(chunk, fields=fields)
+        )
         by_user: dict[str, list[OrderData]] = {user_id: [] for user_id in user_ids}
         for order in found:
             bucket = by_user.get(order["user_id"])

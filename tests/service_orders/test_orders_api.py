@@ -822,3 +822,28 @@ async def test_real_process_creates_and_reads_an_order(orders_process) -> None:
         assert [o["id"] for o in data] == [order["id"]]
         assert meta == {"total": 1, "limit": None, "offset": 0}
         assert data_of(await client.delete(f"/orders/{order['id']}")) == {"id": order["id"]}
+
+
+async def test_fields_projects_a_page(orders_client: httpx.AsyncClient) -> None:
+    user_id = str(uuid.uuid4())
+    for _ in range(2):
+        await orders_client.post(
+            "/orders",
+            json={"user_id": user_id, "items": [{"product": "p", "quantity": 3, "price": "0.10"}]},
+        )
+    response = await orders_client.get(
+        "/orders", params={"userIds": user_id, "fields": "status,total_amount"}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert [set(order) for order in body["data"]] == [{"id", "status", "total_amount"}] * 2
+    assert {order["total_amount"] for order in body["data"]} == {"0.30"}
+    assert body["meta"]["total"] == 2
+
+
+@pytest.mark.parametrize("fields", ["password_hash", "id,nope", "items;drop"])
+async def test_fields_refuses_what_is_not_public(
+    orders_client: httpx.AsyncClient, fields: str
+) -> None:
+    response = await orders_client.get("/orders", params={"fields": fields})
+    assert_validation(response, "fields")

@@ -829,3 +829,14 @@ async def test_create_and_get_over_a_real_socket(users_process):
         assert_error(await client.get("/nope"), 404, "NOT_FOUND")
         health = assert_ok(await client.get("/health"))
         assert health["status"] == "OK"
+
+
+async def test_fields_projects_a_page_and_never_reaches_the_password(users_client):
+    await users_client.post(
+        "/users", json={"email": "f@example.com", "name": "F", "password": "secret-123"}
+    )
+    response = await users_client.get("/users", params={"fields": "name"})
+    assert response.status_code == 200
+    assert [set(user) for user in response.json()["data"]] == [{"id", "name"}]
+    refused = await users_client.get("/users", params={"fields": "name,password_hash"})
+    assert_validation(refused, "fields")
