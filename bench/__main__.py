@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument(
+        "--gateway-workers", type=int, default=2, help="our gateway's processes (one per core)"
+    )
     parser.add_argument("--only", nargs="+", metavar="S1", help="run only these scenarios")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -119,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         users=args.users,
         orders_per_user=args.orders_per_user,
         peers=not args.no_peers,
+        gateway_workers=args.gateway_workers,
     )
     rows: list[dict] = []
     try:

@@ -157,7 +157,9 @@ async def _seed(users_url: str, orders_url: str, n_users: int, per_user: int) ->
         return list(await asyncio.gather(*(one_user(i) for i in range(n_users))))
 
 
-def bring_up(*, logs: Path, users: int, orders_per_user: int, peers: bool) -> Environment:
+def bring_up(
+    *, logs: Path, users: int, orders_per_user: int, peers: bool, gateway_workers: int = 1
+) -> Environment:
     env = Environment(logs=logs)
     try:
         server = _postgres(env.stack)
@@ -183,14 +185,22 @@ def bring_up(*, logs: Path, users: int, orders_per_user: int, peers: bool) -> En
         assert env.orders is not None
         print(f"Seeding {users} users × {orders_per_user} orders…", flush=True)
         env.user_ids = asyncio.run(_seed(env.users.url, env.orders.url, users, orders_per_user))
-        env.gateways["ours"] = _start_ours(env, "ours", env.users.url, env.orders.url)
+        workers = {"GATEWAY_WORKERS": str(gateway_workers)}
+        env.gateways["ours"] = _start_ours(env, "ours", env.users.url, env.orders.url, **workers)
         # A second gateway of ours whose orders service is gone, its circuit held open (S6).
         dead = f"http://127.0.0.1:{free_port()}"
         env.open_circuit_gateway = _start_ours(
-            env, "ours-open-circuit", env.users.url, dead, GATEWAY_BREAKER_RESET_TIMEOUT="3600"
+            env,
+            "ours-open-circuit",
+            env.users.url,
+            dead,
+            GATEWAY_BREAKER_RESET_TIMEOUT="3600",
+            **workers,
         )
-        for _ in range(10):
-            httpx.get(env.open_circuit_gateway.url + "/orders")
+        # Each worker has its own breakers: enough failures for every one of them to open.
+        with httpx.Client() as client:
+            for _ in range(20 * gateway_workers):
+                client.get(env.open_circuit_gateway.url + "/orders")
         if peers:
             _start_peers(env)
     except BaseException:

@@ -80,7 +80,9 @@ def document(rows: list[dict], *, stamp: str, machine: str, args: dict) -> str:
     settings = (
         f"{args['users']} users × {args['orders_per_user']} orders, "
         f"{args['rounds']} round(s) of {args['duration']:.0f} s after "
-        f"{args['warmup']:.0f} s warm-up, concurrency {args['concurrency']}"
+        f"{args['warmup']:.0f} s warm-up, concurrency {args['concurrency']}; "
+        f"our gateway with {args['gateway_workers']} worker process(es), "
+        f"the peers as their start scripts run them"
     )
     return (
         f"# Benchmark {stamp}\n\nMachine: {machine}. {settings}.\n\n{legend}\n\n"

@@ -17,7 +17,9 @@ class Settings(ProcessSettings):
     breaker_reset_timeout: float = Field(30.0, gt=0, description="Seconds until a half-open trial")
     upstream_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a service")
     health_probe_timeout: float = Field(1.0, gt=0, le=1.0)
-    pool_max_connections: int = Field(100, ge=1)
+    # httpcore checks every pooled connection on each request: a pool much larger than
+    # the concurrency a service can serve costs CPU and buys nothing.
+    pool_max_connections: int = Field(20, ge=1)
 
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 30
