@@ -19,7 +19,7 @@ class Settings(ProcessSettings):
     health_probe_timeout: float = Field(1.0, gt=0, le=1.0)
     # httpcore checks every pooled connection on each request: a pool much larger than
     # the concurrency a service can serve costs CPU and buys nothing.
-    pool_max_connections: int = Field(20, ge=1)
+    pool_max_connections: int = Field(8, ge=1)
 
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 30
