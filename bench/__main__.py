@@ -35,7 +35,7 @@ def _measure(
     stop = threading.Event()
 
     def sample() -> None:
-        while not stop.wait(0.2):
+        while not stop.wait(1.0):  # walking /proc costs CPU the measured processes need
             proc.sample_rss()
 
     sampler = threading.Thread(target=sample, daemon=True)
