@@ -18,40 +18,14 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import gateway_for
+from tests.support.graphql import Gateway, counted
 from tests.support.procs import RunningProcess, running
-
-Gateway = tuple[httpx.AsyncClient, FastAPI]
 
 USERS_WITH_ORDERS = "{ users { items { id name orders { id } } } }"
 ORDERS_WITH_USERS = "{ orders { total items { id userId user { name } } } }"
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def counters(app: FastAPI) -> tuple[int, int]:
-    return app.state.clients.users.calls, app.state.clients.orders.calls
-
-
-async def gql(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    payload: dict[str, Any] = {"query": query}
-    if variables is not None:
-        payload["variables"] = variables
-    response = await client.post("/graphql", json=payload)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def counted(
-    gateway: Gateway, query: str, variables: dict[str, Any] | None = None
-) -> tuple[dict[str, Any], int, int]:
-    client, app = gateway
-    users_before, orders_before = counters(app)
-    body = await gql(client, query, variables)
-    users_after, orders_after = counters(app)
-    return body, users_after - users_before, orders_after - orders_before
 
 
 def codes(body: dict[str, Any]) -> list[str | None]:

@@ -19,9 +19,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.support.graphql import Gateway, counted, gql
 from tests.support.procs import RunningProcess
-
-Gateway = tuple[httpx.AsyncClient, FastAPI]
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?\+00:00$")
 STATUS_NAMES = {
@@ -34,32 +33,6 @@ STATUS_CYCLE = ("created", "in_progress", "completed", "cancelled", "completed")
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def counters(app: FastAPI) -> tuple[int, int]:
-    return app.state.clients.users.calls, app.state.clients.orders.calls
-
-
-async def gql(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    payload: dict[str, Any] = {"query": query}
-    if variables is not None:
-        payload["variables"] = variables
-    response = await client.post("/graphql", json=payload)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def counted(
-    gateway: Gateway, query: str, variables: dict[str, Any] | None = None
-) -> tuple[dict[str, Any], int, int]:
-    """The response and the (users, orders) HTTP calls this one request cost."""
-    client, app = gateway
-    users_before, orders_before = counters(app)
-    body = await gql(client, query, variables)
-    users_after, orders_after = counters(app)
-    return body, users_after - users_before, orders_after - orders_before
 
 
 def data_of(body: dict[str, Any]) -> dict[str, Any]:

@@ -16,13 +16,10 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import gateway_for
+from tests.support.graphql import counters
 from tests.support.procs import RunningProcess
 
 Gateway = tuple[httpx.AsyncClient, FastAPI]
-
-
-def counters(app: FastAPI) -> tuple[int, int]:
-    return app.state.clients.users.calls, app.state.clients.orders.calls
 
 
 async def post(gateway: Gateway, query: str) -> tuple[dict[str, Any], tuple[int, int]]:

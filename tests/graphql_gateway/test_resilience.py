@@ -20,6 +20,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import gateway_for
+from tests.support.envelope import error_of
 from tests.support.fake_servers import FakeServer, http_response
 from tests.support.procs import RunningProcess, free_port, running
 
@@ -27,15 +28,6 @@ ORDERS_ENVELOPE = {"success": True, "data": [], "meta": {"total": 0, "limit": 10
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["success"] is False, body
-    assert set(body) == {"success", "error"}, body
-    assert body["error"]["code"] == code, body
-    return body["error"]
 
 
 def assert_unavailable(response: httpx.Response, service: str = "Orders service") -> int:

@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from graphql_gateway import __version__
 from tests.conftest import gateway_for
+from tests.support.envelope import data_of, error_of
 from tests.support.fake_servers import FakeServer, http_response
 
 USER_FIELDS = {"id", "email", "name", "roles", "created_at", "updated_at"}
@@ -41,26 +42,6 @@ SPEC_ORDER = (
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def data_of(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert body["success"] is True, body
-    return body["data"]
-
-
-def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"success", "error"}, body
-    assert body["success"] is False
-    assert body["error"]["code"] == code, body
-    assert isinstance(body["error"]["message"], str)
-    assert body["error"]["message"]
-    return body["error"]
 
 
 def detail_fields(error: dict[str, Any]) -> set[str]:

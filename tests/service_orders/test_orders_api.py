@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.envelope import data_of, error_of
+
 ORDER_FIELDS = {"id", "user_id", "items", "status", "total_amount", "created_at", "updated_at"}
 STATUSES = ("created", "in_progress", "completed", "cancelled")
 # How to reach each status from a fresh order through allowed transitions only.
@@ -35,25 +37,6 @@ def order_body(user_id: uuid.UUID | str | None = None, **fields: Any) -> dict[st
     body: dict[str, Any] = {"user_id": str(user_id or uuid.uuid4()), "items": [item()]}
     body.update(fields)
     return body
-
-
-def data_of(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["success"] is True, body
-    return body["data"]
-
-
-def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"success", "error"}, body
-    assert body["success"] is False
-    assert body["error"]["code"] == code, body
-    assert isinstance(body["error"]["message"], str)
-    assert body["error"]["message"]
-    return body["error"]
 
 
 def assert_validation(response: httpx.Response, field: str, message: str | None = None) -> None:
