@@ -129,6 +129,8 @@ class OperationPlan:
     projection: dict[str, str] = field(default_factory=dict)
 
 
+# ---------------------------------------------------------------- compiling
+
 # What loaders (keys), batch resolvers (keys) and the in-memory `orders(status:)` filter
 # need of an object besides what the query reads.
 KEYS_ALWAYS_FETCHED = {"User": ("id",), "Order": ("id", "user_id", "status")}
@@ -153,9 +155,6 @@ def _projection(root: ObjectPlan) -> dict[str, str]:
 
     walk(root)
     return {type_name: ",".join(sorted(keys)) for type_name, keys in needs.items()}
-
-
-# ---------------------------------------------------------------- compiling
 
 
 def _collect(
