@@ -17,6 +17,9 @@ def get_clients(request: Request) -> Clients:
 
 ClientsDep = Annotated[Clients, Depends(get_clients)]
 
+# What any route that calls a service may answer besides its own codes.
+UPSTREAM = (502, 503, 504)
+
 
 async def json_object(request: Request) -> dict[str, Any]:
     """The request body as a JSON object, or 400 BAD_REQUEST like the services answer."""

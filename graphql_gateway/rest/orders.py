@@ -8,10 +8,9 @@ from starlette.responses import Response
 from apicore.envelope import EnvelopeResponse, error_responses, ok
 from apicore.params import ResourceId
 from graphql_gateway import integrity
-from graphql_gateway.rest.deps import ClientsDep, JsonBody, proxy
+from graphql_gateway.rest.deps import UPSTREAM, ClientsDep, JsonBody, proxy
 
 router = APIRouter(prefix="/orders", tags=["orders"])
-UPSTREAM = (502, 503, 504)
 
 
 @router.get("", operation_id="listOrders", responses=error_responses(400, *UPSTREAM))

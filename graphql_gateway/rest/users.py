@@ -8,10 +8,9 @@ from starlette.responses import Response
 from apicore.envelope import EnvelopeResponse, error_responses, ok
 from apicore.params import ResourceId
 from graphql_gateway import integrity
-from graphql_gateway.rest.deps import ClientsDep, proxy
+from graphql_gateway.rest.deps import UPSTREAM, ClientsDep, proxy
 
 router = APIRouter(prefix="/users", tags=["users"])
-UPSTREAM = (502, 503, 504)
 
 
 @router.get("", operation_id="listUsers", responses=error_responses(400, *UPSTREAM))
