@@ -41,7 +41,10 @@ async def json_array_page(
     offset: int,
     fields: Sequence[str] | None = None,
 ) -> tuple[str, int]:
-    """A page of rows as one JSON array, with only `fields` when given, and its length."""
+    """A page of rows as one JSON array (only `fields`, when given) and the count of matches.
+
+    One round trip for the page; a second for the count unless the page is every match.
+    """
     ordering = [table.c[key] for key in order_by]
     rows = select(table).where(*where).order_by(*ordering).offset(offset).limit(limit)
     page = rows.subquery("page")
@@ -52,4 +55,7 @@ async def json_array_page(
     agg = func.coalesce(func.json_agg(ordered), literal_column("'[]'::json"))
     statement = select(cast(agg, Text), func.count()).select_from(page)
     text, length = (await conn.execute(statement)).one()
-    return text, length
+    if limit is None and offset == 0:
+        return text, length
+    count = select(func.count()).select_from(table).where(*where)
+    return text, (await conn.execute(count)).scalar_one()

@@ -61,7 +61,7 @@ async def list_orders(
     if status is not None:
         conditions.append(Order.status == status)
     async with engine.connect() as conn:
-        items, length = await json_array_page(
+        return await json_array_page(
             conn,
             Order.__table__,
             public,
@@ -71,10 +71,6 @@ async def list_orders(
             offset=offset,
             fields=fields,
         )
-        if limit is None and offset == 0:
-            return items, length
-        count = select(func.count()).select_from(Order).where(*conditions)
-        return items, (await conn.execute(count)).scalar_one()
 
 
 async def create_order(
