@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -14,6 +16,9 @@ class ProcessSettings(BaseSettings):
     log_level: str = "info"
     access_log: bool = True
     workers: int = Field(1, ge=1, description="Server processes (each with its own state)")
+    # `production` turns off what helps a developer and helps an attacker as much:
+    # GraphQL field suggestions and introspection, the interactive API docs.
+    env: Literal["development", "production"] = "development"
 
 
 class ServiceSettings(ProcessSettings):
