@@ -15,11 +15,16 @@ from apicore.openapi import use_truthful_openapi
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None] | AsyncIterator[None]]
 
 
-def base_app(*, title: str, version: str, lifespan: Lifespan | None = None) -> FastAPI:
+def base_app(
+    *, title: str, version: str, lifespan: Lifespan | None = None, docs: bool = True
+) -> FastAPI:
+    """`docs`: serve the interactive docs (/docs, /redoc); /openapi.json is always served."""
     app = FastAPI(
         title=title,
         version=version,
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
         default_response_class=EnvelopeResponse,
         redirect_slashes=False,
     )

@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from apicore.errors import PAYLOAD_TOO_LARGE, ApiError
 from apicore.handlers import error_response, internal_error
 from apicore.logging import request_id_var
+from apicore.security import security_headers
 
 logger = logging.getLogger("apicore.errors")
+access_logger = logging.getLogger("apicore.access")
 
 MAX_BODY_BYTES = 1024 * 1024
 REQUEST_ID_HEADER = "x-request-id"
+# A request id we log, return and forward as it came: a short token of safe characters.
+# Anything else (non-ASCII bytes, spaces, control characters, 200 characters) is replaced.
+SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+# The client that sent more than the limit may still be sending: close the connection
+# after the answer (the server lingers, so the client reads it; apicore/protocol.py).
+_CLOSE = {"Connection": "close"}
 
 
 class BodyTooLarge(HTTPException):
     def __init__(self) -> None:
-        super().__init__(status_code=413, detail="Request body exceeds 1 MiB")
+        super().__init__(status_code=413, detail="Request body exceeds 1 MiB", headers=_CLOSE)
 
 
 class BodyLimitMiddleware:
@@ -59,7 +69,7 @@ class BodyLimitMiddleware:
 
 
 async def _send_too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    error = ApiError(PAYLOAD_TOO_LARGE, "Request body exceeds 1 MiB")
+    error = ApiError(PAYLOAD_TOO_LARGE, "Request body exceeds 1 MiB", headers=_CLOSE)
     await error_response(error)(scope, receive, send)
 
 
@@ -72,12 +82,23 @@ class _RequestCounter:
 request_counter = _RequestCounter()
 
 
+def request_id_of(scope: Scope) -> str:
+    """The client's X-Request-ID when it is a safe token, else a fresh one."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            if SAFE_REQUEST_ID.fullmatch(value):
+                return value.decode("ascii")
+            break
+    return uuid.uuid4().hex
+
+
 class RequestContextMiddleware:
     """Takes X-Request-ID from the request (or makes one) for logs and the response.
 
-    It is also the last resort for unexpected exceptions: they are logged here,
-    with the request id still set, and answered with a 500 envelope that names
-    nothing of the cause.
+    Adds the security headers to every response (apicore/security.py). It is also the
+    last resort for unexpected exceptions: they are logged here, with the request id
+    still set, and answered with a 500 envelope that names nothing of the cause. A
+    client that went away is not an error: one INFO line.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -88,15 +109,9 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_counter.served += 1
-        request_id = ""
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                request_id = value.decode("latin-1")[:200]
-                break
-        if not request_id:
-            request_id = uuid.uuid4().hex
+        request_id = request_id_of(scope)
         token = request_id_var.set(request_id)
-        raw_id = request_id.encode("latin-1")
+        raw_id = request_id.encode("ascii")
 
         started = False
 
@@ -104,11 +119,20 @@ class RequestContextMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", raw_id)]
+                headers = message.get("headers", [])
+                message["headers"] = [
+                    *headers,
+                    *security_headers(headers),
+                    (b"x-request-id", raw_id),
+                ]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            access_logger.info(
+                "Client disconnected during %s %s", scope["method"], scope["path"]
+            )
         except Exception:
             logger.exception("Unhandled error on %s %s", scope["method"], scope["path"])
             if started:

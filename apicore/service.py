@@ -69,7 +69,13 @@ def health_router(service: str) -> APIRouter:
 
 
 def service_app(
-    *, title: str, service: str, database_url: str, pool_size: int, routers: list[APIRouter]
+    *,
+    title: str,
+    service: str,
+    database_url: str,
+    pool_size: int,
+    routers: list[APIRouter],
+    docs: bool = True,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -79,7 +85,7 @@ def service_app(
         finally:
             await app.state.engine.dispose()
 
-    app = base_app(title=title, version="1.0.0", lifespan=lifespan)
+    app = base_app(title=title, version="1.0.0", lifespan=lifespan, docs=docs)
     for router in [health_router(service), *routers]:
         app.include_router(router)
     return app

@@ -19,6 +19,18 @@ class ProcessSettings(BaseSettings):
     # `production` turns off what helps a developer and helps an attacker as much:
     # GraphQL field suggestions and introspection, the interactive API docs.
     env: Literal["development", "production"] = "development"
+    # The interactive API docs (/docs, /redoc); unset: on in development, off in production.
+    # /openapi.json stays: the contract is public, and clients and tests read it.
+    docs: bool | None = None
+    # Slow clients: the request line and headers must arrive within header_timeout of
+    # the first byte (of the connection, for a new one), and a body may pause at most
+    # body_timeout between two reads; otherwise 408 REQUEST_TIMEOUT (apicore/protocol.py).
+    header_timeout: float = Field(10.0, gt=0, description="Seconds to receive the headers")
+    body_timeout: float = Field(30.0, gt=0, description="Seconds between two reads of a body")
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.docs if self.docs is not None else self.env == "development"
 
 
 class ServiceSettings(ProcessSettings):

@@ -25,7 +25,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.clients.aclose()
 
-    app = base_app(title="API Gateway", version=__version__, lifespan=lifespan)
+    app = base_app(
+        title="API Gateway", version=__version__, lifespan=lifespan, docs=settings.docs_enabled
+    )
     app.state.settings = settings
     app.state.started_at = time.monotonic()
     for router in (system.router, users.router, orders.router, graphql_router(settings)):

@@ -14,5 +14,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service="orders",
         database_url=settings.database_url,
         pool_size=settings.db_pool_size,
+        docs=settings.docs_enabled,
         routers=[router],
     )

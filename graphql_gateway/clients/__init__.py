@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphql_gateway.clients.breaker import Breaker
+from graphql_gateway.clients.errors import is_service_fault
 from graphql_gateway.clients.orders import OrdersClient
 from graphql_gateway.clients.users import UsersClient
 from graphql_gateway.config import Settings
@@ -22,6 +23,7 @@ class Clients:
                 name,
                 fail_max=settings.breaker_fail_max,
                 reset_timeout=settings.breaker_reset_timeout,
+                is_fault=is_service_fault,
             )
 
         common = {

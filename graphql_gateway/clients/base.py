@@ -99,18 +99,21 @@ class ServiceClient:
     ) -> Upstream:
         """Send through the breaker; a 4xx comes back as an Upstream, trouble as ApiError."""
 
+        headers = {"x-request-id": request_id_var.get()}
+        if content is not None:
+            headers["content-type"] = "application/json"
+        # Built before the breaker: an error here is about our request, not the service.
+        request = self.http.build_request(
+            method, path, params=params, json=json, content=content, headers=headers
+        )
+
         async def attempt() -> Upstream:
             self.calls += 1
-            headers = {"x-request-id": request_id_var.get()}
-            if content is not None:
-                headers["content-type"] = "application/json"
             # httpx's timeouts bound each read; this bounds the whole answer, so a
             # service that drips bytes cannot hold a request past the deadline.
             try:
                 async with asyncio.timeout(self.timeout):
-                    response = await self.http.request(
-                        method, path, params=params, json=json, content=content, headers=headers
-                    )
+                    response = await self.http.send(request)
             except TimeoutError:
                 raise httpx.ReadTimeout(f"no complete answer in {self.timeout}s") from None
             return _parse(response)

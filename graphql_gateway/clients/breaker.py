@@ -6,6 +6,12 @@
 - It only moves OPEN → HALF_OPEN on the next call; `state` here answers as of now.
 - It lets every concurrent call through while half-open; here one trial call goes
   through and the others are refused as if the circuit were still open.
+- It counts every exception as a failure, and an excluded one as a success (which
+  resets the count and closes a half-open circuit). Here only what the service did
+  counts (`is_fault`: connection errors, timeouts, 5xx, garbage); anything else (an
+  error building our own request, a bug of ours) passes through untouched: neither a
+  failure nor a success. A cancelled call (the client went away) is a BaseException,
+  which aiobreaker does not see either.
 """
 
 from __future__ import annotations
@@ -30,6 +36,14 @@ _STATE_NAMES: dict[CircuitBreakerState, State] = {
 }
 
 
+class _NotTheService(BaseException):
+    """Carries an exception past aiobreaker, which only looks at `Exception`s."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+
 class CircuitOpenError(Exception):
     """Refused without touching the network; `retry_after` seconds until a trial call."""
 
@@ -50,8 +64,17 @@ class _LogStateChanges(CircuitBreakerListener):
 
 
 class Breaker:
-    def __init__(self, name: str, *, fail_max: int, reset_timeout: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        fail_max: int,
+        reset_timeout: float,
+        is_fault: Callable[[Exception], bool] = lambda _: True,
+    ) -> None:
+        """`is_fault`: is this exception the service's doing? Only those count."""
         self.name = name
+        self.is_fault = is_fault
         self.fail_max = fail_max
         self.reset_timeout = reset_timeout
         self._breaker = CircuitBreaker(
@@ -88,11 +111,27 @@ class Breaker:
         if state == "open":
             raise CircuitOpenError(self.name, self._seconds_until_trial())
         if state == "closed":
-            return await self._breaker.call_async(func)
+            return await self._counted(func)
         if self._trial_in_flight:
             raise CircuitOpenError(self.name, 1.0)
         self._trial_in_flight = True
         try:
-            return await self._breaker.call_async(func)
+            return await self._counted(func)
         finally:
             self._trial_in_flight = False
+
+    async def _counted(self, func: Callable[[], Awaitable[T]]) -> T:
+        is_fault = self.is_fault
+
+        async def guarded() -> T:
+            try:
+                return await func()
+            except Exception as exc:
+                if is_fault(exc):
+                    raise
+                raise _NotTheService(exc) from None
+
+        try:
+            return await self._breaker.call_async(guarded)
+        except _NotTheService as carried:
+            raise carried.error from None

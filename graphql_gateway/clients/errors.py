@@ -9,6 +9,11 @@
 
 aiobreaker raises CircuitBreakerError *from* the failure that tripped it; that
 call is mapped by its cause, since the network was touched.
+
+is_service_fault() says what counts against a service's breaker: what the service did.
+Not among them: httpx.LocalProtocolError (our request broke HTTP), errors building
+the request (encoding, serialisation; they happen before the breaker is entered),
+and cancellation when our client goes away.
 """
 
 from __future__ import annotations
@@ -29,6 +34,13 @@ class BadUpstreamResponse(Exception):
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+def is_service_fault(exc: Exception) -> bool:
+    """Does this failure count against the service's breaker? Only what the service did."""
+    if isinstance(exc, httpx.LocalProtocolError):
+        return False
+    return isinstance(exc, httpx.TransportError | httpx.DecodingError | BadUpstreamResponse)
 
 
 def _unavailable(label: str, breaker: Breaker) -> ApiError:
