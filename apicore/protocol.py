@@ -116,6 +116,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._phase = _IDLE
         self._head_started = 0.0
         self._head_seen = 0  # bytes received while the current head is incomplete
+        self._head_bytes = 0  # bytes of the current request's header names and values
         self._last_read = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._refusal = ""
@@ -178,6 +179,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._phase == _DONE:
             self._head_started = self._last_read
         self._phase = _HEAD
+        self._head_bytes = 0
         super().on_message_begin()
 
     def on_url(self, url: bytes) -> None:
@@ -189,6 +191,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         if len(self.headers) >= MAX_HEADERS:
             self._refusal = f"More than {MAX_HEADERS} request headers"
+            raise _Refused
+        self._head_bytes += len(name) + len(value)
+        if self._head_bytes + len(self.url) > MAX_HEAD_BYTES:
+            self._refusal = f"Request head over {MAX_HEAD_BYTES // 1024} KiB"
             raise _Refused
         name = name.lower()
         if name == b"expect" and value.lower() == b"100-continue":
