@@ -130,9 +130,7 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except ClientDisconnect:
-            access_logger.info(
-                "Client disconnected during %s %s", scope["method"], scope["path"]
-            )
+            access_logger.info("Client disconnected during %s %s", scope["method"], scope["path"])
         except Exception:
             logger.exception("Unhandled error on %s %s", scope["method"], scope["path"])
             if started:

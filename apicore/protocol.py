@@ -160,10 +160,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             # with two WARNING lines per request, which a client could flood).
             pass
         except httptools.HttpParserError as exc:
-            self._refuse(self._refusal or "Invalid HTTP request", reason="" if self._refusal else str(exc))
+            reason = "" if self._refusal else str(exc)
+            self._refuse(self._refusal or "Invalid HTTP request", reason=reason)
             return
         phase = self._phase
-        if phase == _HEAD or phase == _BODY:  # noqa: PLR1714 (the hot path: no tuple)
+        if phase in (_HEAD, _BODY):
             if phase == _HEAD and self._head_seen > MAX_HEAD_BYTES:
                 self._refuse(f"Request head over {MAX_HEAD_BYTES // 1024} KiB")
                 return
@@ -214,9 +215,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         self._refuse(msg)
-
-    def _unsupported_upgrade_warning(self) -> None:
-        pass  # see data_received
 
     # Timeouts
 
@@ -274,14 +272,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._close()
 
     def _peer(self) -> str:
-        return "%s:%d" % self.client if self.client else "?"
+        return f"{self.client[0]}:{self.client[1]}" if self.client else "?"
 
     def _close(self) -> None:
         """Close, lingering first when the client may still be sending its request."""
         raw = self._raw
         if raw is None or raw.is_closing() or self._lingering:
             return
-        if not (self._failed or self._phase == _HEAD or self._phase == _BODY):
+        if not (self._failed or self._phase in (_HEAD, _BODY)):
             raw.close()
             return
         try:

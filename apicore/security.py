@@ -26,5 +26,6 @@ def security_headers(headers: list[tuple[bytes, bytes]]) -> tuple[tuple[bytes, b
     """The headers to add to a response with these headers (HTML or not)."""
     for name, value in headers:
         if name == b"content-type":
-            return SECURITY_HEADERS_HTML if value.startswith(b"text/html") else SECURITY_HEADERS_JSON
+            html = value.startswith(b"text/html")
+            return SECURITY_HEADERS_HTML if html else SECURITY_HEADERS_JSON
     return SECURITY_HEADERS_JSON

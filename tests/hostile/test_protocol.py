@@ -189,7 +189,7 @@ async def test_our_own_request_error_is_no_trial_call_when_half_open() -> None:
     async with FakeServer(http_response(500, {"success": False})) as broken:
         client = _users_client(broken.url, fail_max=1, reset=0.2)
         try:
-            with pytest.raises(Exception, match="unavailable|invalid response"):
+            with pytest.raises(Exception, match=r"unavailable|invalid response"):
                 await client.get_user(str(uuid.uuid4()))
             assert client.breaker.state == "open"
             await asyncio.sleep(0.3)
@@ -372,7 +372,9 @@ PARSER_REFUSALS = {
         + b"".join(b"X-%d: y\r\n" % i for i in range(150))
         + b"\r\n"
     ),
-    "headers over 64 KiB": b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
+    "headers over 64 KiB": (
+        b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n"
+    ),
 }
 
 
@@ -398,7 +400,8 @@ def test_upgrade_requests_are_served_as_plain_http(gateway_process: RunningProce
         request = (
             b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, close\r\nUpgrade: "
             + upgrade
-            + b"\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+            + b"\r\nSec-WebSocket-Version: 13\r\n"
+            + b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
         )
         response = exchange(gateway_process.port, request)
         assert response.status == 200
@@ -420,9 +423,7 @@ def _log_problems(text: str) -> list[str]:
     return [line for line in text.splitlines() if " ERROR " in line or "Traceback" in line]
 
 
-def test_client_disconnects_are_not_errors(
-    orders_process: RunningProcess, tmp_path: Path
-) -> None:
+def test_client_disconnects_are_not_errors(orders_process: RunningProcess, tmp_path: Path) -> None:
     log = tmp_path / "gateway.log"
     hanging = _hanging_listener()
     env = {
@@ -438,9 +439,9 @@ def test_client_disconnects_are_not_errors(
         b"Content-Length: %d\r\n\r\n%s" % (len(query), query),
         # a body that stops halfway, then the client leaves
         b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Content-Length: 1000\r\n\r\n{\"query\": ",
+        b'Content-Length: 1000\r\n\r\n{"query": ',
         b"POST /users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b"Content-Length: 1000\r\n\r\n{\"email\": ",
+        b'Content-Length: 1000\r\n\r\n{"email": ',
     ]
     try:
         with running("graphql_gateway", "GATEWAY_", env, log_path=str(log)) as gateway:
