@@ -91,6 +91,8 @@ class GatewayGraphQLRouter(GraphQLRouter):
         # lone surrogates, numbers that overflow a double, nesting past 1,024 levels
         # (all as JSONDecodeError, which Strawberry answers as a bad request).
         decoded = orjson.loads(data)
+        if type(decoded) is not dict and type(decoded) is not list:
+            raise HTTPException(400, "The request body must be a JSON object")
         if json_depth_exceeds(decoded, self.max_json_depth):
             raise HTTPException(400, f"JSON nested deeper than {self.max_json_depth} levels")
         return decoded
@@ -102,7 +104,10 @@ class GatewayGraphQLRouter(GraphQLRouter):
             content_type, _ = parse_content_type(request.content_type or "")
             if content_type != JSON:
                 raise HTTPException(415, "Content-Type must be application/json")
-        return await super().parse_http_body(request)
+        parsed = await super().parse_http_body(request)
+        if not isinstance(parsed, list) and not isinstance(parsed.operation_name, str | None):
+            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string")
+        return parsed
 
     async def process_result(
         self, request: Request, result: ExecutionResult

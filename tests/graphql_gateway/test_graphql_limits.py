@@ -128,9 +128,9 @@ async def test_aliases_are_counted_across_nested_fields(gateway_app: Gateway) ->
 
 
 def with_ids(count: int) -> str:
-    """4 aliased `uN: users(ids: [...]) { total }`: 51 tokens (EOF too) around `count` strings.
+    """4 aliased `uN: users(ids: [...]) { total }`: 50 tokens around `count` strings.
 
-    At most 500 ids a list; 1,949 UUIDs are ~78 KB, over the 64 KiB document limit,
+    At most 500 ids a list; 1,950 UUIDs are ~78 KB, over the 64 KiB document limit,
     which the token tests lift (commas are not tokens).
     """
     ids = [f'"{uuid.uuid4()}"' for _ in range(count)]
@@ -153,15 +153,15 @@ async def large_documents(
 
 
 async def test_two_thousand_tokens_are_allowed(large_documents: Gateway) -> None:
-    body, calls = await post(large_documents, with_ids(1949))
+    body, calls = await post(large_documents, with_ids(1950))
 
     assert "errors" not in body, body
     assert body["data"] == {f"u{i}": {"total": 0} for i in range(4)}
-    assert calls == (4, 0)  # 1,949 ids: 4 batches of at most 500
+    assert calls == (4, 0)  # 1,950 ids: 4 batches of at most 500
 
 
 async def test_over_two_thousand_tokens_are_refused(large_documents: Gateway) -> None:
-    body, calls = await post(large_documents, with_ids(1950))
+    body, calls = await post(large_documents, with_ids(1951))
 
     assert_refused(body, calls, "more than 2000 tokens")
 
