@@ -92,7 +92,7 @@ class GatewayGraphQLRouter(GraphQLRouter):
         # (all as JSONDecodeError, which Strawberry answers as a bad request).
         decoded = orjson.loads(data)
         if type(decoded) is not dict and type(decoded) is not list:
-            raise HTTPException(400, "The request body must be a JSON object")
+            raise HTTPException(400, "Expected a JSON object")
         if json_depth_exceeds(decoded, self.max_json_depth):
             raise HTTPException(400, f"JSON nested deeper than {self.max_json_depth} levels")
         return decoded
