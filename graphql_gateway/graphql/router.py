@@ -80,6 +80,17 @@ def wants_graphql_response(request: Request) -> bool:
     return False
 
 
+def is_request_error(result: ExecutionResult) -> bool:
+    """Refused before execution: parse, validation, limits, and variables that do not coerce.
+
+    graphql-core answers the last ones from `execute`, as a result without data; every
+    field error has a path, a request error never does.
+    """
+    if isinstance(result, PreExecutionError):
+        return True
+    return result.data is None and bool(result.errors) and all(not e.path for e in result.errors)
+
+
 class GatewayGraphQLRouter(GraphQLRouter):
     max_json_depth = 32
 
@@ -113,7 +124,7 @@ class GatewayGraphQLRouter(GraphQLRouter):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         processed = await super().process_result(request, result)
-        if isinstance(result, PreExecutionError) and wants_graphql_response(request):
+        if is_request_error(result) and wants_graphql_response(request):
             # Refused before execution: no `data` entry, and a 4xx (set in `run`).
             processed.pop("data", None)
             code = (result.errors or [None])[0]
