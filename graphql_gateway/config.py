@@ -24,5 +24,26 @@ class Settings(ProcessSettings):
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 2000
-    graphql_introspection: bool = True
+    # Checked after parsing, before validation (graphql/limits.py).
+    graphql_max_document_bytes: int = Field(64 * 1024, ge=1)
+    graphql_max_fields: int = Field(250, ge=1, description="Field selections, fragments expanded")
+    graphql_max_cost: int = Field(50_000, ge=1, description="Estimated cost (demand control)")
+    graphql_assumed_list_size: int = Field(10, ge=0, description="Items of a list with no limit")
+    graphql_max_list_items: int = Field(500, ge=1, description="Items of any list argument")
+    graphql_max_json_depth: int = Field(32, ge=1, description="Nesting of variables, extensions")
+    graphql_document_cache_entries: int = Field(512, ge=0)
+    graphql_document_cache_bytes: int = Field(4 * 1024 * 1024, ge=0)
+    # None: on in development, off in production; set it to decide either way.
+    graphql_introspection: bool | None = None
     graphql_compile: bool = Field(True, description="Run compiled plans where they apply")
+
+    @property
+    def graphql_introspection_enabled(self) -> bool:
+        if self.graphql_introspection is not None:
+            return self.graphql_introspection
+        return self.env != "production"
+
+    @property
+    def graphql_suggestions(self) -> bool:
+        """ "Did you mean …?" in error messages: a map of the schema, for developers only."""
+        return self.env != "production"

@@ -47,6 +47,7 @@ from strawberry.extensions import SchemaExtension
 
 from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
+from graphql_gateway.graphql.limits import document_key
 
 LEAF, TYPENAME, NESTED, RESOLVED = range(4)
 STRAWBERRY_FIELD = "strawberry-definition"
@@ -396,17 +397,21 @@ async def run(plan: OperationPlan, context: Context, variables: Any) -> Executio
 # ---------------------------------------------------------------- hooking in
 
 _PLAN_CACHE_SIZE = 512
+_PLAN_CACHE_BYTES = 4 * 1024 * 1024  # of document text the plans keep alive
 
 
 class CompiledExecution(SchemaExtension):
     """Supplies the result of `execute` from a compiled plan when there is one."""
 
-    _plans: dict[tuple[int, str, str | None], OperationPlan | None] = {}  # noqa: RUF012
+    # Keyed by a digest of the text, never the text: 512 keys of 16 bytes. A plan keeps
+    # its document's nodes, and so its text: documents are capped in size (limits.py).
+    _plans: dict[tuple[int, bytes, str | None], OperationPlan | None] = {}  # noqa: RUF012
+    _bytes = [0]  # noqa: RUF012
 
     def _plan(self) -> OperationPlan | None:
         context = self.execution_context
         schema = context.schema._schema
-        key = (id(schema), context.query or "", context.operation_name)
+        key = (id(schema), document_key(context.query or ""), context.operation_name)
         try:
             return self._plans[key]
         except KeyError:
@@ -414,9 +419,12 @@ class CompiledExecution(SchemaExtension):
         if context.graphql_document is None:
             return None
         plan = compile_operation(schema, context.graphql_document, context.operation_name)
-        if len(self._plans) >= _PLAN_CACHE_SIZE:
+        size = len(context.query or "")
+        if len(self._plans) >= _PLAN_CACHE_SIZE or self._bytes[0] + size > _PLAN_CACHE_BYTES:
             self._plans.clear()
+            self._bytes[0] = 0
         self._plans[key] = plan
+        self._bytes[0] += size
         return plan
 
     async def on_execute(self) -> AsyncIterator[None]:

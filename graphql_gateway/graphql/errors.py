@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from graphql import GraphQLError
 
@@ -33,6 +34,17 @@ def coded(error: GraphQLError) -> GraphQLError:
         )
     if "code" not in (error.extensions or {}):
         error.extensions = {**(error.extensions or {}), "code": BAD_REQUEST}
+    return error
+
+
+# graphql-core appends its suggestions to the message: " Did you mean 'name'?"
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
+
+
+def without_suggestions(error: GraphQLError) -> GraphQLError:
+    """The message without "Did you mean …?" (names of the schema, for developers only)."""
+    if "Did you mean" in error.message:
+        error.message = _SUGGESTION.sub("", error.message)
     return error
 
 

@@ -10,11 +10,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from apicore.errors import ApiError
+from apicore.errors import VALIDATION_ERROR, ApiError
+from apicore.params import MAX_BATCH_IDS, MAX_LIMIT, MAX_OFFSET
 from graphql_gateway.graphql.context import Context
 from graphql_gateway.types import OrderData, UserData
 
 Page = dict[str, Any]  # {"items": [...], "total": int}, read like any object
+
+
+def _check_page(limit: int, offset: int, ids: Sequence[str] | None = None) -> None:
+    """The bounds REST has on the same arguments, checked before any call."""
+    details = []
+    if not 0 <= limit <= MAX_LIMIT:
+        details.append({"field": "limit", "message": f"must be between 0 and {MAX_LIMIT}"})
+    if not 0 <= offset <= MAX_OFFSET:
+        details.append({"field": "offset", "message": f"must be between 0 and {MAX_OFFSET}"})
+    if ids is not None and len(ids) > MAX_BATCH_IDS:
+        details.append({"field": "ids", "message": f"at most {MAX_BATCH_IDS} items"})
+    if details:
+        raise ApiError(VALIDATION_ERROR, "Validation failed", details=details)
 
 
 async def user(context: Context, user_id: str) -> UserData | None:
@@ -22,6 +36,7 @@ async def user(context: Context, user_id: str) -> UserData | None:
 
 
 async def users(context: Context, *, limit: int, offset: int, ids: Sequence[str] | None) -> Page:
+    _check_page(limit, offset, ids)
     loader = context.loaders.user_by_id
     if ids is not None:
         found = [found for found in await loader.load_many(list(ids)) if found is not None]
@@ -44,6 +59,7 @@ async def order(context: Context, order_id: str) -> OrderData | None:
 async def orders(
     context: Context, *, user_id: str | None, status: str | None, limit: int, offset: int
 ) -> Page:
+    _check_page(limit, offset)
     items, meta = await context.clients.orders.list_orders(
         limit=limit,
         offset=offset,

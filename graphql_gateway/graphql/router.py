@@ -1,24 +1,177 @@
+"""POST /graphql for clients, GraphiQL on GET /graphql from a browser, errors as GraphQL errors.
+
+GraphQL over HTTP (graphql.github.io/graphql-over-http): a client that accepts
+`application/graphql-response+json` gets that media type, and a 4xx when its document
+is refused before execution (does not parse, validate, or is over a limit); a client
+that accepts only `application/json` gets 200 for those, as before. A request that is
+not a GraphQL request at all (no JSON, no query, a batch, variables that are not an
+object, another content type) is a 4xx under both, and a mutation over GET is a 405.
+Every such answer is `{"errors": [{"message", "extensions": {"code"}}]}`, never the
+plain text Strawberry writes by default.
+"""
+
 from __future__ import annotations
 
-import orjson
-from strawberry.fastapi import GraphQLRouter
+from typing import Any
 
+import orjson
+from cross_web import HTTPException
+from fastapi import Request
+from starlette.responses import Response
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.unset import UNSET
+
+from apicore.errors import (
+    BAD_REQUEST,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    STATUS_OF,
+    UNSUPPORTED_MEDIA_TYPE,
+)
 from graphql_gateway.config import Settings
 from graphql_gateway.graphql.context import get_context
 from graphql_gateway.graphql.schema import build_schema
 
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+CODE_OF_STATUS = {
+    400: BAD_REQUEST,
+    404: NOT_FOUND,
+    405: METHOD_NOT_ALLOWED,
+    415: UNSUPPORTED_MEDIA_TYPE,
+}
+
+
+def json_depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether JSON input nests deeper than `limit` (iteratively: it may be very deep)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        current, depth = stack.pop()
+        if type(current) is dict:
+            children: Any = current.values()
+        elif type(current) is list:
+            children = current
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if type(child) in (dict, list))
+    return False
+
+
+def wants_graphql_response(request: Request) -> bool:
+    """The client lists `application/graphql-response+json` in Accept (q > 0)."""
+    accept = request.headers.get("accept", "")
+    if GRAPHQL_RESPONSE not in accept:
+        return False
+    for part in accept.split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        if media == GRAPHQL_RESPONSE:
+            quality = next((p[2:] for p in params if p.startswith("q=")), "1")
+            try:
+                return float(quality) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """Refused before execution: parse, validation, limits, and variables that do not coerce.
+
+    graphql-core answers the last ones from `execute`, as a result without data; every
+    field error has a path, a request error never does.
+    """
+    if isinstance(result, PreExecutionError):
+        return True
+    return result.data is None and bool(result.errors) and all(not e.path for e in result.errors)
+
 
 class GatewayGraphQLRouter(GraphQLRouter):
+    max_json_depth = 32
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson refuses what json.loads lets through to a 500: bytes that are not UTF-8,
+        # lone surrogates, numbers that overflow a double, nesting past 1,024 levels
+        # (all as JSONDecodeError, which Strawberry answers as a bad request).
+        decoded = orjson.loads(data)
+        if type(decoded) is not dict and type(decoded) is not list:
+            raise HTTPException(400, "Expected a JSON object")
+        if json_depth_exceeds(decoded, self.max_json_depth):
+            raise HTTPException(400, f"JSON nested deeper than {self.max_json_depth} levels")
+        return decoded
+
+    async def parse_http_body(self, request: Any) -> Any:
+        if request.method == "POST":
+            # Strawberry looks for "application/json" anywhere in the header and answers
+            # anything else with a plain-text 400; GraphQL over HTTP allows 415.
+            content_type, _ = parse_content_type(request.content_type or "")
+            if content_type != JSON:
+                raise HTTPException(415, "Content-Type must be application/json")
+        parsed = await super().parse_http_body(request)
+        if not isinstance(parsed, list) and not isinstance(parsed.operation_name, str | None):
+            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string")
+        return parsed
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        if is_request_error(result) and wants_graphql_response(request):
+            # Refused before execution: no `data` entry, and a 4xx (set in `run`).
+            processed.pop("data", None)
+            code = (result.errors or [None])[0]
+            status = 400
+            if code is not None:
+                status = STATUS_OF.get((code.extensions or {}).get("code", ""), 400)
+            request.state.graphql_status = status if 400 <= status < 500 else 400
+        return processed
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if self.is_websocket_request(request):
+            return await super().run(request, context, root_value)
+        try:
+            response = await super().run(request, context, root_value)
+        except HTTPException as exc:
+            status = exc.status_code
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                status = 405  # a mutation over GET (GraphQL over HTTP)
+            return self.error_response(request, status, exc.reason)
+        if response.media_type == JSON and wants_graphql_response(request):
+            response.headers["content-type"] = GRAPHQL_RESPONSE
+            response.status_code = getattr(request.state, "graphql_status", response.status_code)
+        return response
+
+    def error_response(self, request: Request, status: int, message: str) -> Response:
+        code = CODE_OF_STATUS.get(status, BAD_REQUEST)
+        body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+        media_type = GRAPHQL_RESPONSE if wants_graphql_response(request) else JSON
+        headers = {"allow": "POST"} if status == 405 else None
+        return Response(self.encode_json(body), status, headers, media_type)
 
 
 def graphql_router(settings: Settings) -> GraphQLRouter:
     """POST /graphql for clients, GraphiQL on GET /graphql from a browser."""
-    return GatewayGraphQLRouter(
+    router = GatewayGraphQLRouter(
         build_schema(settings),
         path="/graphql",
         context_getter=get_context,
         graphql_ide="graphiql",
         tags=["graphql"],
     )
+    router.max_json_depth = settings.graphql_max_json_depth
+
+    @router.api_route("/graphql", methods=["PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def other_methods(request: Request) -> Response:
+        response = router.error_response(request, 405, "GraphQL is served over GET and POST")
+        response.headers["allow"] = "GET, POST"
+        return response
+
+    return router

@@ -10,16 +10,15 @@ from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from graphql_gateway.config import Settings
 from graphql_gateway.graphql.compiled import CompiledExecution
-from graphql_gateway.graphql.errors import coded, log_unexpected
+from graphql_gateway.graphql.errors import coded, log_unexpected, without_suggestions
+from graphql_gateway.graphql.limits import DocumentCache, GuardedDocument, Limits
 from graphql_gateway.graphql.mutations import Mutation
 from graphql_gateway.graphql.queries import Query
 from graphql_gateway.graphql.scalars import SCALAR_OVERRIDES
@@ -33,11 +32,15 @@ def field_value(source: Any, name: str) -> Any:
 
 
 class GatewaySchema(strawberry.Schema):
+    suggestions = True  # "Did you mean …?" kept in messages
+
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         # Every answer passes here, parse errors included: codes and masking in one place.
         result = await super().execute(*args, **kwargs)
         if result.errors:
             result.errors = [coded(error) for error in result.errors]
+            if not self.suggestions:
+                result.errors = [without_suggestions(error) for error in result.errors]
         return result
 
     def process_errors(
@@ -57,18 +60,31 @@ def _abuse_rules(settings: Settings) -> list[Any]:
         QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
     ]
-    if not settings.graphql_introspection:
+    if not settings.graphql_introspection_enabled:
         limiters.append(DisableIntrospection())
     return [rule for limiter in limiters for rule in limiter.validation_rules]
 
 
 def _extensions(settings: Settings) -> list[Any]:
     """Classes or factories, never instances: each request gets its own."""
+    limits = Limits(
+        max_document_bytes=settings.graphql_max_document_bytes,
+        max_fields=settings.graphql_max_fields,
+        max_cost=settings.graphql_max_cost,
+        assumed_list_size=settings.graphql_assumed_list_size,
+        max_list_items=settings.graphql_max_list_items,
+        cache_entries=settings.graphql_document_cache_entries,
+        cache_bytes=settings.graphql_document_cache_bytes,
+    )
     extensions: list[Any] = [
         functools.partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
-        ParserCache,
         functools.partial(AddValidationRules, _abuse_rules(settings)),
-        ValidationCache,
+        # Parses (cached), refuses costly documents, then validates (cached).
+        functools.partial(
+            GuardedDocument,
+            cache=DocumentCache(limits),
+            hide_suggestions=not settings.graphql_suggestions,
+        ),
     ]
     if settings.graphql_compile:
         extensions.append(CompiledExecution)
@@ -76,13 +92,16 @@ def _extensions(settings: Settings) -> list[Any]:
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    return GatewaySchema(
+    settings = settings or Settings()
+    schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(default_resolver=field_value),
         scalar_overrides=SCALAR_OVERRIDES,
-        extensions=_extensions(settings or Settings()),
+        extensions=_extensions(settings),
     )
+    schema.suggestions = settings.graphql_suggestions
+    return schema
 
 
 def export_sdl() -> str:

@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from graphql_gateway.graphql.compiled import CompiledExecution
+from graphql_gateway.graphql.limits import document_key
 from tests.conftest import gateway_for
 from tests.support.procs import running
 
@@ -147,7 +148,7 @@ def _compiled_plan(query: str, operation: str | None) -> Any:
     plans = [
         plan
         for key, plan in CompiledExecution._plans.items()
-        if key[1] == query and (operation is None or key[2] == operation)
+        if key[1] == document_key(query) and (operation is None or key[2] == operation)
     ]
     assert plans, "the compiled gateway never looked at this query"
     return plans[-1]
