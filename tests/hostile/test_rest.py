@@ -1,9 +1,9 @@
 """A hostile REST client against the three real processes (issue items 6, 11, 12).
 
 The users and orders services run as real processes (tests/conftest.py); the gateway
-runs as a real process over them (here). Every refusal is checked for our envelope, its
-status and code, that nothing was written, and, at the gateway, that nothing was
-forwarded (its own `/status` counts downstream calls).
+runs as a real process over them (tests/hostile/conftest.py). Every refusal is checked
+for our envelope, its status and code, that nothing was written, and, at the gateway,
+that nothing was forwarded (its own `/status` counts downstream calls).
 """
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.envelope import data_of, error_of
-from tests.support.procs import RunningProcess, running
+from tests.support.procs import RunningProcess
 
 JSON = "application/json"
 PROCESSES = ("gateway", "users", "orders")
@@ -69,17 +68,6 @@ ROUTES = {
     ],
 }
 ALL_ROUTES = [(process, method, path) for process in PROCESSES for method, path in ROUTES[process]]
-
-
-@pytest.fixture(scope="module")
-def gateway_process(
-    users_process: RunningProcess, orders_process: RunningProcess, logs_dir: Path
-) -> Iterator[RunningProcess]:
-    """The gateway as a real process (`python -m graphql_gateway`) over both services."""
-    env = {"GATEWAY_USERS_URL": users_process.url, "GATEWAY_ORDERS_URL": orders_process.url}
-    log = str(logs_dir / "hostile-gateway.log")
-    with running("graphql_gateway", "GATEWAY_", env, log_path=log) as proc:
-        yield proc
 
 
 @pytest.fixture(scope="module")
