@@ -1,4 +1,4 @@
-"""Write the contract documents under schema/: each service's OpenAPI (and the GraphQL SDL).
+"""Write the contract documents under schema/: each process's OpenAPI (and the GraphQL SDL).
 
 python -m apicore.export_schemas          # write
 python -m apicore.export_schemas --check  # exit 1 when a file differs from the code
@@ -19,6 +19,7 @@ def _openapi(create_app: Callable) -> str:
 
 
 def documents() -> dict[str, str]:
+    from graphql_gateway.app import create_app as gateway_app
     from graphql_gateway.graphql.schema import export_sdl
     from service_orders.app import create_app as orders_app
     from service_users.app import create_app as users_app
@@ -26,6 +27,7 @@ def documents() -> dict[str, str]:
     return {
         "users.openapi.json": _openapi(users_app),
         "orders.openapi.json": _openapi(orders_app),
+        "gateway.openapi.json": _openapi(gateway_app),
         "schema.graphql": export_sdl(),
     }
 

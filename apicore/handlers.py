@@ -59,7 +59,7 @@ def translate_validation(errors: list[dict[str, Any]]) -> ApiError:
         if loc == ("body",) and err.get("type") in _BODY_SHAPE_ERRORS:
             return ApiError(BAD_REQUEST, "Request body must be a JSON object")
         if loc == ("body",) and err.get("type") == "missing":
-            return ApiError(BAD_REQUEST, "Request body is required")
+            return ApiError(BAD_REQUEST, "Request body is required: a JSON object")
     return ApiError(VALIDATION_ERROR, "Validation failed", details=validation_details(errors))
 
 

@@ -1,7 +1,9 @@
 """Make FastAPI's OpenAPI document tell the truth about our wire format.
 
 FastAPI documents a 422 with its own error schema on every route that takes
-parameters; our processes answer 400 with the error envelope instead. The batch
+parameters; our processes answer 400 with the error envelope instead, so that 422
+goes (a route's own 422, USER_NOT_FOUND with the envelope, stays). `/graphql` is
+left out: its contract is schema/schema.graphql. The batch
 filters travel as one comma-separated value (`?ids=a,b,c`), which OpenAPI spells
 as an array of UUIDs with `style: form, explode: false`. And the public shapes
 are published under their domain names (`UserPublic` in Python is `User` here):
@@ -19,11 +21,20 @@ from fastapi.openapi.utils import get_openapi
 
 BATCH_PARAMS = frozenset({"ids", "userIds"})
 _FASTAPI_422_SCHEMAS = ("HTTPValidationError", "ValidationError")
+_FASTAPI_422_REF = "#/components/schemas/HTTPValidationError"
+UNDOCUMENTED_TAGS = frozenset({"graphql"})
 _PUBLIC_SUFFIX = re.compile(r"([A-Z][A-Za-z]*?)Public(?=\b|_)")
 
 
+def _is_fastapi_422(response: dict[str, Any]) -> bool:
+    schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return schema.get("$ref") == _FASTAPI_422_REF
+
+
 def _fix_operation(operation: dict[str, Any]) -> None:
-    operation.get("responses", {}).pop("422", None)
+    responses = operation.get("responses", {})
+    if _is_fastapi_422(responses.get("422", {})):
+        del responses["422"]
     for param in operation.get("parameters", []):
         if param.get("in") == "query" and param.get("name") == "fields":
             param["schema"] = {"type": "array", "items": {"type": "string"}}
@@ -42,11 +53,20 @@ def _fix_operation(operation: dict[str, Any]) -> None:
 def truthful_openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
         schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
         )
-        for path_item in schema.get("paths", {}).values():
-            for operation in path_item.values():
-                _fix_operation(operation)
+        paths = schema.get("paths", {})
+        for path, path_item in list(paths.items()):
+            for method, operation in list(path_item.items()):
+                if UNDOCUMENTED_TAGS.intersection(operation.get("tags", ())):
+                    del path_item[method]
+                else:
+                    _fix_operation(operation)
+            if not path_item:
+                del paths[path]
         components = schema.get("components", {}).get("schemas", {})
         for name in _FASTAPI_422_SCHEMAS:
             components.pop(name, None)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
+from apicore.contract.orders import OrderStatus
 from apicore.errors import validation_error
 
 MAX_BATCH_IDS = 500
@@ -16,6 +17,18 @@ MAX_LIMIT = 1000
 Limit = Annotated[int | None, Query(ge=0, le=MAX_LIMIT, description="Page size (default 100)")]
 MAX_OFFSET = 1_000_000_000  # far beyond any table here, far below PostgreSQL's bigint
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")]
+
+
+# The filters of the list routes, declared once for the services and the gateway.
+IdsQuery = Annotated[
+    str | None, Query(description="Comma-separated user ids (at most 500): every match")
+]
+UserIdQuery = Annotated[uuid.UUID | None, Query(alias="userId", description="Orders of one user")]
+UserIdsQuery = Annotated[
+    str | None,
+    Query(alias="userIds", description="Comma-separated user ids (at most 500): every match"),
+]
+StatusQuery = Annotated[OrderStatus | None, Query(description="Only orders in this status")]
 
 
 def parse_id_list(raw: str | None, *, field: str) -> list[uuid.UUID] | None:

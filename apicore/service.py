@@ -17,6 +17,7 @@ from apicore.db import create_engine
 from apicore.envelope import Envelope, EnvelopeResponse, error_responses, ok
 from apicore.errors import SERVICE_UNAVAILABLE, ApiError
 from apicore.middleware import request_counter
+from apicore.routing import ContractRoute
 
 logger = logging.getLogger("apicore.service")
 HEALTH_TIMEOUT_S = 2.0
@@ -42,13 +43,13 @@ async def _ping(engine: AsyncEngine) -> None:
 
 
 def health_router(service: str) -> APIRouter:
-    router = APIRouter(tags=["health"])
+    router = APIRouter(tags=["health"], route_class=ContractRoute)
 
     @router.get(
         "/health",
         operation_id="health",
         response_model=Envelope[HealthReport],
-        responses=error_responses(503),
+        responses=error_responses(400, 503),
     )
     async def health(engine: EngineDep) -> EnvelopeResponse:
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
@@ -25,3 +25,14 @@ class StrictModel(BaseModel):
     """Request bodies: unknown fields are a validation error."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def _no_defaults(schema: dict[str, Any]) -> None:
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+
+
+class PartialModel(BaseModel):
+    """Documentation of a `?fields=` answer: the fields not asked for are absent (not null)."""
+
+    model_config = ConfigDict(json_schema_extra=_no_defaults)

@@ -1,6 +1,7 @@
 """Cross-service rules, written once for the REST routes and the GraphQL mutations.
 
-- An order is created only for a user that exists (422 USER_NOT_FOUND).
+- An order is created only for a user that exists (422 USER_NOT_FOUND), and only
+  after its body is valid (400 first: the orders service's own schema, checked here).
 - A user with active orders (created or in_progress) is not deleted (409
   USER_HAS_ACTIVE_ORDERS); finished orders stay, as history.
 - An order's user never changes: the orders service refuses it (400).
@@ -13,24 +14,17 @@ round trip.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
-from apicore.errors import USER_HAS_ACTIVE_ORDERS, USER_NOT_FOUND, ApiError
+from pydantic import ValidationError
+
+from apicore.contract.orders import OrderCreate
+from apicore.errors import BAD_REQUEST, USER_HAS_ACTIVE_ORDERS, USER_NOT_FOUND, ApiError
+from apicore.handlers import translate_validation
 from graphql_gateway.clients import Clients
 from graphql_gateway.types import OrderData, UserData
 
 ACTIVE_STATUSES = ("created", "in_progress")
-
-
-def _is_uuid(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 async def ensure_user_exists(clients: Clients, user_id: str) -> UserData:
@@ -42,13 +36,30 @@ async def ensure_user_exists(clients: Clients, user_id: str) -> UserData:
         raise
 
 
-async def create_order(clients: Clients, payload: Any) -> tuple[OrderData, UserData | None]:
-    """The order, and the user it was checked against (None when the body had no valid id).
+def validated_order(payload: Any) -> OrderCreate:
+    """The body as the orders service will read it, or its 400 (before any call)."""
+    if isinstance(payload, OrderCreate):
+        return payload
+    if not isinstance(payload, dict):
+        raise ApiError(BAD_REQUEST, "Request body must be a JSON object")
+    try:
+        return OrderCreate.model_validate(payload)
+    except ValidationError as exc:
+        raise translate_validation(list(exc.errors())) from None
 
-    A malformed body goes straight to the orders service, which says what is wrong.
+
+async def create_order(
+    clients: Clients, payload: Any, *, raw: bytes | None = None
+) -> tuple[OrderData, UserData]:
+    """The order, and the user it was checked against: body first, then user, then write.
+
+    `raw` is the body as the client sent it (REST): forwarded byte for byte, so the
+    service parses exactly what was validated here. Without it, `payload` is sent.
     """
-    user_id = payload.get("user_id") if isinstance(payload, dict) else None
-    user = await ensure_user_exists(clients, user_id) if _is_uuid(user_id) else None
+    order = validated_order(payload)
+    user = await ensure_user_exists(clients, str(order.user_id))
+    if raw is not None:
+        return await clients.orders.create_order_raw(raw), user
     return await clients.orders.create_order(payload), user
 
 

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-import uuid
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from apicore.envelope import (
     Envelope,
@@ -21,28 +18,25 @@ from apicore.params import (
     Limit,
     Offset,
     ResourceId,
+    StatusQuery,
+    UserIdQuery,
+    UserIdsQuery,
     effective_limit,
     parse_fields,
     parse_id_list,
 )
+from apicore.routing import WRITE_ERRORS, ContractRoute
 from apicore.service import EngineDep
 from service_orders import repository
-from service_orders.schemas import OrderCreate, OrderPublic, OrderStatus, OrderUpdate, order_total
+from service_orders.schemas import OrderCreate, OrderPartial, OrderPublic, OrderUpdate, order_total
 
-router = APIRouter(prefix="/orders", tags=["orders"])
-
-UserIdQuery = Annotated[uuid.UUID | None, Query(alias="userId", description="Orders of one user")]
-UserIdsQuery = Annotated[
-    str | None,
-    Query(alias="userIds", description="Comma-separated user ids (at most 500): every match"),
-]
-StatusQuery = Annotated[OrderStatus | None, Query(description="Only orders in this status")]
+router = APIRouter(prefix="/orders", tags=["orders"], route_class=ContractRoute)
 
 
 @router.get(
     "",
     operation_id="listOrders",
-    response_model=ListEnvelope[OrderPublic],
+    response_model=ListEnvelope[OrderPublic | OrderPartial],
     responses=error_responses(400),
 )
 async def list_orders(
@@ -73,7 +67,7 @@ async def list_orders(
     operation_id="createOrder",
     status_code=201,
     response_model=Envelope[OrderPublic],
-    responses=error_responses(400, 413),
+    responses=error_responses(400, *WRITE_ERRORS),
 )
 async def create_order(engine: EngineDep, body: OrderCreate) -> EnvelopeResponse:
     order = await repository.create_order(
@@ -103,7 +97,7 @@ async def get_order(engine: EngineDep, order_id: ResourceId) -> EnvelopeResponse
     "/{id}",
     operation_id="updateOrder",
     response_model=Envelope[OrderPublic],
-    responses=error_responses(400, 404, 409, 413),
+    responses=error_responses(400, 404, 409, *WRITE_ERRORS),
 )
 async def update_order(
     engine: EngineDep, order_id: ResourceId, body: OrderUpdate

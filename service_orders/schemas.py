@@ -1,83 +1,23 @@
-from __future__ import annotations
+"""The orders service's bodies: the shared contract (apicore.contract.orders)."""
 
-import uuid
-from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Literal
+from apicore.contract.orders import (
+    MAX_TOTAL,
+    OrderCreate,
+    OrderItemCreate,
+    OrderPartial,
+    OrderPublic,
+    OrderStatus,
+    OrderUpdate,
+    order_total,
+)
 
-from pydantic import AfterValidator, BaseModel, Field
-
-from apicore.validation import NonBlank200, StrictModel
-
-OrderStatus = Literal["created", "in_progress", "completed", "cancelled"]
-
-CENT = Decimal("0.01")
-MAX_TOTAL = Decimal("99999999.99")
-
-Quantity = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
-Price = Annotated[
-    Decimal,
-    Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False),
-    AfterValidator(Decimal.copy_abs),  # -0 passes ge=0; it is served as 0.00
+__all__ = [
+    "MAX_TOTAL",
+    "OrderCreate",
+    "OrderItemCreate",
+    "OrderPartial",
+    "OrderPublic",
+    "OrderStatus",
+    "OrderUpdate",
+    "order_total",
 ]
-
-
-class OrderItemCreate(StrictModel):
-    product: NonBlank200
-    quantity: Quantity
-    price: Price
-
-    def stored(self) -> dict[str, object]:
-        """The item as stored and served: money as a string with two decimals."""
-        return {
-            "product": self.product,
-            "quantity": self.quantity,
-            "price": str(self.price.quantize(CENT)),
-        }
-
-
-def order_total(items: list[OrderItemCreate]) -> Decimal:
-    """Σ quantity × price, rounded half-up to cents."""
-    total = sum((item.price * item.quantity for item in items), Decimal(0))
-    return total.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def _total_fits(items: list[OrderItemCreate]) -> list[OrderItemCreate]:
-    if order_total(items) > MAX_TOTAL:
-        raise ValueError(f"Order total exceeds {MAX_TOTAL}")
-    return items
-
-
-Items = Annotated[
-    list[OrderItemCreate], Field(min_length=1, max_length=100), AfterValidator(_total_fits)
-]
-
-
-class OrderCreate(StrictModel):
-    user_id: uuid.UUID
-    items: Items
-    status: OrderStatus = "created"
-
-
-class OrderUpdate(StrictModel):
-    # user_id is accepted only to say it cannot change (legacy clients send whole objects).
-    # A field sent as null is an error, not "no change".
-    user_id: uuid.UUID = None  # type: ignore[assignment]
-    items: Items = None  # type: ignore[assignment]
-    status: OrderStatus = None  # type: ignore[assignment]
-
-
-class OrderItemPublic(BaseModel):
-    product: str
-    quantity: int
-    price: str = Field(examples=["52.00"])
-
-
-class OrderPublic(BaseModel):
-    id: uuid.UUID
-    user_id: uuid.UUID
-    items: list[OrderItemPublic]
-    status: OrderStatus
-    total_amount: str = Field(examples=["520.00"])
-    created_at: datetime
-    updated_at: datetime

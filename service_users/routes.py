@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from apicore.envelope import (
     Envelope,
@@ -17,6 +15,7 @@ from apicore.envelope import (
 from apicore.errors import not_found
 from apicore.params import (
     FieldsQuery,
+    IdsQuery,
     Limit,
     Offset,
     ResourceId,
@@ -24,22 +23,19 @@ from apicore.params import (
     parse_fields,
     parse_id_list,
 )
+from apicore.routing import WRITE_ERRORS, ContractRoute
 from apicore.service import EngineDep
 from service_users import repository
 from service_users.passwords import hash_password
-from service_users.schemas import UserCreate, UserPublic, UserUpdate
+from service_users.schemas import UserCreate, UserPartial, UserPublic, UserUpdate
 
-router = APIRouter(prefix="/users", tags=["users"])
-
-IdsQuery = Annotated[
-    str | None, Query(description="Comma-separated user ids (at most 500): every match")
-]
+router = APIRouter(prefix="/users", tags=["users"], route_class=ContractRoute)
 
 
 @router.get(
     "",
     operation_id="listUsers",
-    response_model=ListEnvelope[UserPublic],
+    response_model=ListEnvelope[UserPublic | UserPartial],
     responses=error_responses(400),
 )
 async def list_users(
@@ -66,7 +62,7 @@ async def list_users(
     operation_id="createUser",
     status_code=201,
     response_model=Envelope[UserPublic],
-    responses=error_responses(400, 409, 413),
+    responses=error_responses(400, 409, *WRITE_ERRORS),
 )
 async def create_user(engine: EngineDep, body: UserCreate) -> EnvelopeResponse:
     password_hash = await hash_password(body.password) if body.password else None
@@ -93,7 +89,7 @@ async def get_user(engine: EngineDep, user_id: ResourceId) -> EnvelopeResponse:
     "/{id}",
     operation_id="updateUser",
     response_model=Envelope[UserPublic],
-    responses=error_responses(400, 404, 409, 413),
+    responses=error_responses(400, 404, 409, *WRITE_ERRORS),
 )
 async def update_user(engine: EngineDep, user_id: ResourceId, body: UserUpdate) -> EnvelopeResponse:
     changes = body.model_dump(exclude_none=True, exclude={"password"})

@@ -1,44 +1,5 @@
-from __future__ import annotations
+"""The users service's bodies: the shared contract (apicore.contract.users)."""
 
-import uuid
-from datetime import datetime
-from typing import Annotated, Literal
+from apicore.contract.users import Role, UserCreate, UserPartial, UserPublic, UserUpdate
 
-from pydantic import AfterValidator, BaseModel, EmailStr, Field
-
-from apicore.validation import NonBlank200, StrictModel
-
-Role = Literal["user", "engineer", "manager", "director", "customer", "admin"]
-
-
-def _unique(roles: list[str]) -> list[str]:
-    return list(dict.fromkeys(roles))
-
-
-Roles = Annotated[list[Role], Field(min_length=1, max_length=6), AfterValidator(_unique)]
-Password = Annotated[str, Field(min_length=8, max_length=128)]
-
-
-class UserCreate(StrictModel):
-    email: EmailStr
-    name: NonBlank200
-    password: Password | None = None
-    roles: Roles = Field(default_factory=lambda: ["user"])
-
-
-class UserUpdate(StrictModel):
-    """Any subset of the fields; a field sent as null is an error, not "no change"."""
-
-    email: EmailStr = None  # type: ignore[assignment]
-    name: NonBlank200 = None  # type: ignore[assignment]
-    password: Password = None  # type: ignore[assignment]
-    roles: Roles = None  # type: ignore[assignment]
-
-
-class UserPublic(BaseModel):
-    id: uuid.UUID
-    email: str
-    name: str
-    roles: list[str]
-    created_at: datetime
-    updated_at: datetime
+__all__ = ["Role", "UserCreate", "UserPartial", "UserPublic", "UserUpdate"]

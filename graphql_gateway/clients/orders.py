@@ -46,6 +46,10 @@ class OrdersClient(ServiceClient):
     async def create_order(self, payload: dict[str, Any]) -> OrderData:
         return (await self.fetch("POST", "/orders", json=payload)).data
 
+    async def create_order_raw(self, body: bytes) -> OrderData:
+        """A REST client's JSON body, forwarded as it came."""
+        return (await self.fetch("POST", "/orders", content=body)).data
+
     async def update_order(self, order_id: str, payload: dict[str, Any]) -> OrderData:
         return (await self.fetch("PUT", f"/orders/{order_id}", json=payload)).data
 

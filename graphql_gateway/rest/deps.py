@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from apicore.errors import BAD_REQUEST, ApiError
 from graphql_gateway.clients import Clients
 from graphql_gateway.clients.base import ServiceClient
 
@@ -19,20 +17,6 @@ ClientsDep = Annotated[Clients, Depends(get_clients)]
 
 # What any route that calls a service may answer besides its own codes.
 UPSTREAM = (502, 503, 504)
-
-
-async def json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object, or 400 BAD_REQUEST like the services answer."""
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        raise ApiError(BAD_REQUEST, "Request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(BAD_REQUEST, "Request body must be a JSON object")
-    return body
-
-
-JsonBody = Annotated[dict[str, Any], Depends(json_object)]
 
 
 def json_response(content: bytes, status: int = 200) -> Response:

@@ -5,16 +5,42 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 
-from apicore.envelope import EnvelopeResponse, ok
+from apicore.envelope import Envelope, EnvelopeResponse, error_responses, ok
+from apicore.routing import ContractRoute
+from apicore.validation import PartialModel
 from graphql_gateway import __version__
 from graphql_gateway.clients.base import ServiceClient
 from graphql_gateway.rest.deps import ClientsDep
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], route_class=ContractRoute)
+
+
+class BreakerReport(PartialModel):
+    state: Literal["closed", "open", "half_open"]
+    failures: int
+    reachable: bool
+    fail_max: int
+    reset_timeout_s: float
+    retry_after_s: int = None  # type: ignore[assignment]  # only while open
+
+
+class GatewayHealth(BaseModel):
+    status: Literal["OK", "DEGRADED"]
+    service: str
+    timestamp: datetime
+    circuit_breakers: dict[str, BreakerReport]
+
+
+class GatewayStatus(BaseModel):
+    status: str
+    version: str
+    uptime_s: float
+    downstream_calls: dict[str, int]
 
 
 def _breaker_report(client: ServiceClient, reachable: bool) -> dict[str, Any]:
@@ -32,7 +58,12 @@ def _breaker_report(client: ServiceClient, reachable: bool) -> dict[str, Any]:
     return report
 
 
-@router.get("/health", operation_id="health")
+@router.get(
+    "/health",
+    operation_id="health",
+    response_model=Envelope[GatewayHealth],
+    responses=error_responses(400),
+)
 async def health(clients: ClientsDep, request: Request) -> EnvelopeResponse:
     """DEGRADED when a service is unreachable or its circuit is not closed."""
     timeout = request.app.state.settings.health_probe_timeout
@@ -53,7 +84,12 @@ async def health(clients: ClientsDep, request: Request) -> EnvelopeResponse:
     )
 
 
-@router.get("/status", operation_id="status")
+@router.get(
+    "/status",
+    operation_id="status",
+    response_model=Envelope[GatewayStatus],
+    responses=error_responses(400),
+)
 async def status(clients: ClientsDep, request: Request) -> EnvelopeResponse:
     return ok(
         {

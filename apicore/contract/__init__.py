@@ -1,0 +1,6 @@
+"""The request and response bodies of the REST contract (SPEC section 3).
+
+The services validate with these models, and the gateway validates with the same
+ones before it checks anything across services (an order's body before its user) and
+documents its routes with them.
+"""

@@ -1,0 +1,124 @@
+"""Orders: what the orders service accepts and serves, and the gateway checks first."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+
+from apicore.jsonbody import WrittenWithExponent
+from apicore.validation import NonBlank200, PartialModel, StrictModel
+
+OrderStatus = Literal["created", "in_progress", "completed", "cancelled"]
+
+CENT = Decimal("0.01")
+MAX_TOTAL = Decimal("99999999.99")
+
+# A JSON integer: `"5"`, `5.0` and `5e0` are refused (strict: no coercion).
+Quantity = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
+
+# A price as a string: a JSON number's grammar without sign or exponent, at most two
+# decimals. Python's Decimal() alone would also take "1_000", " 5 ", "1e2", "٥".
+_PRICE_TEXT = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]{1,2})?")
+_PRICE_ERROR = "Must be a number with at most 2 decimals, as a JSON number or a string"
+
+
+def _price_as_written(value: object) -> object:
+    """At most two decimals as the client wrote them: no exponent, no stray characters."""
+    if isinstance(value, WrittenWithExponent):
+        raise ValueError("Must be written without an exponent")
+    if isinstance(value, bool):
+        raise ValueError(_PRICE_ERROR)
+    if isinstance(value, str):
+        if not _PRICE_TEXT.fullmatch(value):
+            raise ValueError(_PRICE_ERROR)
+        return Decimal(value)
+    if isinstance(value, Decimal) and value.is_finite() and value.as_tuple().exponent < -2:
+        # "52.000" as written has three decimals (Pydantic would count them normalised).
+        raise ValueError("Must have at most 2 decimals")
+    return value
+
+
+Price = Annotated[
+    Decimal,
+    BeforeValidator(_price_as_written),
+    Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False),
+    AfterValidator(Decimal.copy_abs),  # -0 passes ge=0; it is served as 0.00
+]
+
+
+class OrderItemCreate(StrictModel):
+    product: NonBlank200
+    quantity: Quantity
+    price: Price
+
+    def stored(self) -> dict[str, object]:
+        """The item as stored and served: money as a string with two decimals."""
+        return {
+            "product": self.product,
+            "quantity": self.quantity,
+            "price": str(self.price.quantize(CENT)),
+        }
+
+
+def order_total(items: list[OrderItemCreate]) -> Decimal:
+    """Σ quantity × price, rounded half-up to cents."""
+    total = sum((item.price * item.quantity for item in items), Decimal(0))
+    return total.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _total_fits(items: list[OrderItemCreate]) -> list[OrderItemCreate]:
+    if order_total(items) > MAX_TOTAL:
+        raise ValueError(f"Order total exceeds {MAX_TOTAL}")
+    return items
+
+
+Items = Annotated[
+    list[OrderItemCreate], Field(min_length=1, max_length=100), AfterValidator(_total_fits)
+]
+
+
+class OrderCreate(StrictModel):
+    user_id: uuid.UUID
+    items: Items
+    status: OrderStatus = "created"
+
+
+class OrderUpdate(StrictModel):
+    # user_id is accepted only to say it cannot change (legacy clients send whole objects).
+    # A field sent as null is an error, not "no change".
+    user_id: uuid.UUID = None  # type: ignore[assignment]
+    items: Items = None  # type: ignore[assignment]
+    status: OrderStatus = None  # type: ignore[assignment]
+
+
+class OrderItemPublic(BaseModel):
+    product: str
+    quantity: int
+    price: str = Field(examples=["52.00"])
+
+
+class OrderPublic(BaseModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    items: list[OrderItemPublic]
+    status: OrderStatus
+    total_amount: str = Field(examples=["520.00"])
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderPartial(PartialModel):
+    """An order as `?fields=` returns it: `id` and the fields asked for."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID = None  # type: ignore[assignment]
+    items: list[OrderItemPublic] = None  # type: ignore[assignment]
+    status: OrderStatus = None  # type: ignore[assignment]
+    total_amount: str = Field(None, examples=["520.00"])  # type: ignore[assignment]
+    created_at: datetime = None  # type: ignore[assignment]
+    updated_at: datetime = None  # type: ignore[assignment]

@@ -1,0 +1,63 @@
+"""Request bodies as RFC 8259 says JSON is exchanged: UTF-8, no byte order mark.
+
+Every write of the three processes parses its body here, so every route accepts
+and refuses the same bytes. Numbers keep what the client wrote: a fraction is an
+exact Decimal (`52.10` is not the float 52.1000000000000014...), and a number
+written with an exponent is a `WrittenWithExponent` float, which money refuses
+(`1e-400` would otherwise underflow to 0.00).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from decimal import Decimal
+from typing import Any
+
+from apicore.errors import BAD_REQUEST, ApiError
+
+NOT_UTF8 = "Request body must be JSON encoded as UTF-8 (no byte order mark)"
+
+
+class WrittenWithExponent(float):
+    """A JSON number the client wrote with an exponent (`1e2`, `5E-1`)."""
+
+
+def _parse_float(text: str) -> Decimal | float:
+    if "e" in text or "E" in text:
+        return WrittenWithExponent(text)
+    return Decimal(text)
+
+
+def ensure_utf8(body: bytes) -> None:
+    """400 BAD_REQUEST for UTF-16/32 (with or without a BOM), a UTF-8 BOM, or bad UTF-8.
+
+    A JSON text never holds a raw NUL byte, and UTF-16/32 encodings of it always do;
+    json.loads would guess those encodings from the NULs, so they are refused here.
+    """
+    if body.isascii():  # the common case, checked at C speed
+        if b"\x00" in body:
+            raise ApiError(BAD_REQUEST, NOT_UTF8)
+        return
+    if body.startswith(codecs.BOM_UTF8) or b"\x00" in body:
+        raise ApiError(BAD_REQUEST, NOT_UTF8)
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(BAD_REQUEST, NOT_UTF8) from None
+
+
+def loads(body: bytes) -> Any:
+    """The body as JSON, or json.JSONDecodeError (400 BAD_REQUEST for the caller)."""
+    ensure_utf8(body)
+    text = body.decode("utf-8")
+    try:
+        # NaN and Infinity (not JSON, but json.loads reads them) stay floats: the fields
+        # refuse them by name, as they always did.
+        return json.loads(text, parse_float=_parse_float)
+    except RecursionError:
+        raise json.JSONDecodeError("Nested too deeply", text, 0) from None
+    except ValueError as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            raise
+        raise json.JSONDecodeError(str(exc), text, 0) from None
