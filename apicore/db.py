@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import orjson
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
@@ -41,6 +42,10 @@ def libpq_url(url: str | URL) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def compact_json(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
 def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> AsyncEngine:
     return create_async_engine(
         sqlalchemy_url(url),
@@ -50,6 +55,8 @@ def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Asy
         pool_recycle=1800,
         # Timestamps leave the database in UTC, so their offset is always +00:00.
         connect_args={"options": "-c timezone=UTC"},
+        # `json` columns keep their text and are served as it is (apicore.sqljson).
+        json_serializer=compact_json,
     )
 
 

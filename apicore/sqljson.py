@@ -5,9 +5,10 @@ the text goes into the envelope as an `orjson.Fragment`, untouched. So the text 
 already be what orjson writes around it: compact. PostgreSQL's own object builders are
 not (`json_build_object` writes `{"id" : 1, "a" : 2}`, `json_agg` puts `, ` and newlines
 between elements, `jsonb` prints `{"a": 1}`), so an object is concatenated from
-`"key":` prefixes and `to_json(value)` (compact for scalars and arrays), and a page is
-`string_agg` of its objects. Timestamps are formatted here too, one way whatever the
-session's time zone: `2026-11-27T10:00:00.123000+00:00` (always 6 fractional digits).
+`"key":` prefixes and `to_json(value)` (compact for scalars and arrays; a `json` value
+passes as written, so store JSON compactly), and a page is `string_agg` of its objects.
+Timestamps are formatted here too, one way whatever the session's time zone:
+`2026-11-27T10:00:00.123000+00:00` (always 6 fractional digits).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.type_api import TypeEngine
 
 Columns = Mapping[str, ColumnElement[Any]]
 PublicColumns = Callable[[FromClause], Columns]  # the public fields, read from a table or page
@@ -44,20 +44,6 @@ def _sql_text(value: str) -> ColumnElement[str]:
 def utc_timestamp(column: ColumnElement[Any]) -> ColumnElement[str]:
     """A `timestamptz` as `2026-11-27T10:00:00.123456+00:00`, whatever the session's zone."""
     return func.to_char(func.timezone(_sql_text("UTC"), column), _sql_text(TIMESTAMP_FORMAT))
-
-
-def json_records(column: ColumnElement[Any], fields: Mapping[str, TypeEngine[Any]]) -> Any:
-    """A `jsonb` array of objects as compact `json`, each object's keys in `fields` order.
-
-    (`jsonb` prints itself with spaces and its keys sorted by length.)
-    """
-    rows = (
-        func.jsonb_to_recordset(column)
-        .table_valued(*(literal_column(name, type_) for name, type_ in fields.items()))
-        .render_derived(name="item", with_types=True)
-    )
-    array = select(func.array_to_json(func.array_agg(rows.column))).scalar_subquery()
-    return func.coalesce(array, literal_column("'[]'::json"))
 
 
 def json_object(columns: Columns) -> ColumnElement[str]:

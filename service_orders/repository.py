@@ -9,16 +9,13 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, FromClause, Text, cast, delete, func, insert, select, update
+from sqlalchemy import FromClause, Text, cast, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.errors import not_found, validation_error
-from apicore.sqljson import json_array_page, json_object, json_records, utc_timestamp
+from apicore.sqljson import json_array_page, json_object, utc_timestamp
 from service_orders.lifecycle import check_items_editable, check_transition
 from service_orders.models import Order
-
-# An item as stored (`OrderItemCreate.stored`) and served, in this order.
-ITEM_FIELDS = {"product": Text(), "quantity": BigInteger(), "price": Text()}
 
 
 def public(source: FromClause) -> dict[str, Any]:
@@ -27,7 +24,7 @@ def public(source: FromClause) -> dict[str, Any]:
     return {
         "id": c.id,
         "user_id": c.user_id,
-        "items": json_records(c["items"], ITEM_FIELDS),
+        "items": c["items"],  # `json` as written: compact already
         "status": c.status,
         "total_amount": cast(c.total_amount, Text),  # "520.00": NUMERIC(10,2) as text
         "created_at": utc_timestamp(c.created_at),
