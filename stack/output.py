@@ -30,14 +30,16 @@ class Output:
 
     def write_log(self, data: bytes) -> None:
         with self._lock:
-            self._log.write(data)
+            if not self._log.closed:  # a child's last words may come after we closed
+                self._log.write(data)
 
     def relay(self, console_prefix: bytes, log_prefix: bytes, line: bytes) -> None:
         """A line of a child's output, to both."""
         with self._lock:
             sys.stdout.buffer.write(console_prefix + line)
             sys.stdout.buffer.flush()
-            self._log.write(log_prefix + line)
+            if not self._log.closed:
+                self._log.write(log_prefix + line)
 
     def capture_logging(self) -> None:
         """Every log record of this process (and warnings) goes to the log file only."""
@@ -54,7 +56,8 @@ class Output:
 
     def close(self) -> None:
         logging.getLogger().handlers.clear()
-        self._log.close()
+        with self._lock:
+            self._log.close()
 
 
 class _LockedText:
