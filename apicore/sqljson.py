@@ -1,8 +1,14 @@
 """Responses built as JSON by PostgreSQL, in C: rows never become Python objects.
 
 A list page is one query whose single value is the page's JSON array (plus its length);
-the text goes into the envelope as an `orjson.Fragment`, untouched. Timestamps come out
-as ISO 8601 with the session's UTC offset (`2026-11-27T10:00:00.123+00:00`).
+the text goes into the envelope as an `orjson.Fragment`, untouched. So the text must
+already be what orjson writes around it: compact. PostgreSQL's own object builders are
+not (`json_build_object` writes `{"id" : 1, "a" : 2}`, `json_agg` puts `, ` and newlines
+between elements, `jsonb` prints `{"a": 1}`), so an object is concatenated from
+`"key":` prefixes and `to_json(value)` (compact for scalars and arrays; a `json` value
+passes as written, so store JSON compactly), and a page is `string_agg` of its objects.
+Timestamps are formatted here too, one way whatever the session's time zone:
+`2026-11-27T10:00:00.123000+00:00` (always 6 fractional digits).
 """
 
 from __future__ import annotations
@@ -10,24 +16,46 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Table, Text, cast, func, literal_column, select
+import orjson
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Table,
+    Text,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 Columns = Mapping[str, ColumnElement[Any]]
 PublicColumns = Callable[[FromClause], Columns]  # the public fields, read from a table or page
 
+# `to_char` pattern of every timestamp we serve (microseconds, UTC).
+TIMESTAMP_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'
 
-def _build_object(columns: Columns) -> ColumnElement[Any]:
-    pairs: list[Any] = []
-    for key, column in columns.items():
-        pairs.extend((key, column))
-    return func.json_build_object(*pairs)
+
+def _sql_text(value: str) -> ColumnElement[str]:
+    """A constant of ours as an SQL string literal (rendered inline, not a parameter)."""
+    return literal_column("'" + value.replace("'", "''") + "'", Text)
+
+
+def utc_timestamp(column: ColumnElement[Any]) -> ColumnElement[str]:
+    """A `timestamptz` as `2026-11-27T10:00:00.123456+00:00`, whatever the session's zone."""
+    return func.to_char(func.timezone(_sql_text("UTC"), column), _sql_text(TIMESTAMP_FORMAT))
 
 
 def json_object(columns: Columns) -> ColumnElement[str]:
-    """One row's public JSON: `json_build_object('key', column, ...)::text`."""
-    return cast(_build_object(columns), Text)
+    """One row's public JSON, compact: `{"key":value,…}` (`to_json` of each value)."""
+    parts: list[Any] = []
+    for index, (key, column) in enumerate(columns.items()):
+        prefix = ("{" if index == 0 else ",") + orjson.dumps(key).decode() + ":"
+        parts.append(_sql_text(prefix))
+        # A NULL would make the whole concatenation NULL.
+        parts.append(func.coalesce(func.to_json(column).cast(Text), _sql_text("null")))
+    parts.append(_sql_text("}"))
+    return func.concat(*parts)
 
 
 async def json_array_page(
@@ -51,10 +79,10 @@ async def json_array_page(
     columns = public(page)
     if fields is not None:
         columns = {key: columns[key] for key in fields}
-    ordered = aggregate_order_by(_build_object(columns), *(page.c[key] for key in order_by))
-    agg = func.coalesce(func.json_agg(ordered), literal_column("'[]'::json"))
-    statement = select(cast(agg, Text), func.count()).select_from(page)
-    text, length = (await conn.execute(statement)).one()
+    separator = aggregate_order_by(_sql_text(","), *(page.c[key] for key in order_by))
+    joined = func.coalesce(func.string_agg(json_object(columns), separator), _sql_text(""))
+    statement = select(func.concat(_sql_text("["), joined, _sql_text("]")), func.count())
+    text, length = (await conn.execute(statement.select_from(page))).one()
     if limit is None and offset == 0:
         return text, length
     count = select(func.count()).select_from(table).where(*where)

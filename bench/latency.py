@@ -83,8 +83,15 @@ def main() -> None:
                 ids = ",".join(user["id"] for user in page.json()["data"])
                 expect(http.get(f"{gateway}/orders", params={"userIds": ids}), 200)
 
+            all_user_ids = ",".join(env.user_ids)
             lines = [
                 ("users service: GET /users/{id}", get(f"{users}/users/{user_id}"), n),
+                ("orders service: GET /orders (a page of 100)", get(f"{orders}/orders"), g),
+                (
+                    "orders service: GET /orders?userIds (100 users: 500 orders)",
+                    get(f"{orders}/orders?userIds={all_user_ids}"),
+                    g,
+                ),
                 ("gateway: GET /users/{id}", get(f"{gateway}/users/{user_id}"), n),
                 ("gateway, circuit open: GET /orders", get(f"{open_circuit}/orders", 503), n),
                 ("gateway GraphQL: 100 users × 5 orders", dashboard, g),

@@ -5,8 +5,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Index, MetaData, Numeric, Text, func, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Index,
+    MetaData,
+    Numeric,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from apicore.db import NAMING_CONVENTION
@@ -29,7 +38,8 @@ class Order(Base):
         primary_key=True, server_default=text("gen_random_uuid()")
     )
     user_id: Mapped[uuid.UUID]
-    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    # `json`, not `jsonb`: kept as written (compact), served as it is.
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(Text, server_default="created")
     total_amount: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -13,7 +13,7 @@ from sqlalchemy import FromClause, Text, cast, delete, func, insert, select, upd
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.errors import not_found, validation_error
-from apicore.sqljson import json_array_page, json_object
+from apicore.sqljson import json_array_page, json_object, utc_timestamp
 from service_orders.lifecycle import check_items_editable, check_transition
 from service_orders.models import Order
 
@@ -24,11 +24,11 @@ def public(source: FromClause) -> dict[str, Any]:
     return {
         "id": c.id,
         "user_id": c.user_id,
-        "items": c["items"],
+        "items": c["items"],  # `json` as written: compact already
         "status": c.status,
         "total_amount": cast(c.total_amount, Text),  # "520.00": NUMERIC(10,2) as text
-        "created_at": c.created_at,
-        "updated_at": c.updated_at,
+        "created_at": utc_timestamp(c.created_at),
+        "updated_at": utc_timestamp(c.updated_at),
     }
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.errors import EMAIL_EXISTS, ApiError
-from apicore.sqljson import json_array_page, json_object
+from apicore.sqljson import json_array_page, json_object, utc_timestamp
 from service_users.models import User
 
 
@@ -26,8 +26,8 @@ def public(source: FromClause) -> dict[str, Any]:
         "email": c.email,
         "name": c.name,
         "roles": c.roles,
-        "created_at": c.created_at,
-        "updated_at": c.updated_at,
+        "created_at": utc_timestamp(c.created_at),
+        "updated_at": utc_timestamp(c.updated_at),
     }
 
 

@@ -21,8 +21,17 @@ from types import FrameType
 from sqlalchemy.engine import make_url
 
 from apicore.db import init_database
-from apicore.embedded import server_url, start_embedded, stop_embedded
-from stack.processes import Child, stop_all, wait_healthy
+from apicore.embedded import (
+    forget_dead_handles,
+    running_server_pid,
+    server_url,
+    start_embedded,
+    stop_embedded,
+)
+from stack.output import Output
+from stack.preflight import InstanceLock, Port, Refused, check_ports, ports_from
+from stack.processes import Child, ChildFailed, stop_all, wait_healthy
+from stack.seed import local_url
 
 ROOT = Path(__file__).resolve().parent.parent
 logger = logging.getLogger("stack")
@@ -40,13 +49,23 @@ def _on_signal(signum: int, _: FrameType | None) -> None:
     raise Stop(signal.Signals(signum).name)
 
 
-def _database_urls(data_dir: Path) -> tuple[str, str, object | None]:
+def _database_urls(data_dir: Path, output: Output) -> tuple[str, str, object | None]:
     users = os.environ.get("USERS_DATABASE_URL")
     orders = os.environ.get("ORDERS_DATABASE_URL")
     if users and orders:
+        output.say("Using the databases of USERS_DATABASE_URL and ORDERS_DATABASE_URL")
         return users, orders, None
-    print(f"Starting embedded PostgreSQL (data in {data_dir})", flush=True)
-    handle = start_embedded(data_dir / "postgres", keep_data=True)
+    pgdata = data_dir / "postgres"
+    first = "" if (pgdata / "PG_VERSION").exists() else ": first run, creating it (~10 s)"
+    output.say(f"Starting embedded PostgreSQL (data in {data_dir}){first}")
+    # We hold the data directory's lock: no other `make run` uses this server.
+    leftover = running_server_pid(pgdata)
+    if leftover is not None:
+        output.say(
+            f"Found its server still running from an earlier run (pid {leftover}): reusing it"
+        )
+    forget_dead_handles(pgdata)
+    handle = start_embedded(pgdata, keep_data=True)
     base = make_url(server_url(handle))
     return (
         base.set(database="users").render_as_string(hide_password=False),
@@ -55,93 +74,127 @@ def _database_urls(data_dir: Path) -> tuple[str, str, object | None]:
     )
 
 
-def _children(users_db: str, orders_db: str) -> list[Child]:
+def _children(users_db: str, orders_db: str, ports: list[Port], output: Output) -> list[Child]:
     env = os.environ
-    users_port = env.get("USERS_PORT", "8001")
-    orders_port = env.get("ORDERS_PORT", "8002")
-    gateway_port = env.get("GATEWAY_PORT", "8000")
-    users_url = f"http://127.0.0.1:{users_port}"
-    orders_url = f"http://127.0.0.1:{orders_port}"
+    port = {p.name: p for p in ports}
+    users, orders, gateway = (local_url(p.host, p.number) for p in ports)
     return [
         Child(
             "users",
             "service_users",
-            {"USERS_DATABASE_URL": users_db, "USERS_PORT": users_port},
-            f"{users_url}/health",
+            {"USERS_DATABASE_URL": users_db, "USERS_PORT": str(port["users"].number)},
+            f"{users}/health",
+            output,
         ),
         Child(
             "orders",
             "service_orders",
-            {"ORDERS_DATABASE_URL": orders_db, "ORDERS_PORT": orders_port},
-            f"{orders_url}/health",
+            {"ORDERS_DATABASE_URL": orders_db, "ORDERS_PORT": str(port["orders"].number)},
+            f"{orders}/health",
+            output,
         ),
         Child(
             "gateway",
             "graphql_gateway",
             {
-                "GATEWAY_PORT": gateway_port,
-                "GATEWAY_USERS_URL": env.get("GATEWAY_USERS_URL", users_url),
-                "GATEWAY_ORDERS_URL": env.get("GATEWAY_ORDERS_URL", orders_url),
+                "GATEWAY_PORT": str(port["gateway"].number),
+                "GATEWAY_USERS_URL": env.get("GATEWAY_USERS_URL", users),
+                "GATEWAY_ORDERS_URL": env.get("GATEWAY_ORDERS_URL", orders),
             },
-            f"http://127.0.0.1:{gateway_port}/health",
+            f"{gateway}/health",
+            output,
         ),
     ]
 
 
-def _banner(gateway_port: str) -> str:
-    base = f"http://127.0.0.1:{gateway_port}"
+def _banner(base: str) -> str:
     return (
         "\nAll up. Try:\n"
         f"  GraphiQL      {base}/graphql   (open in a browser)\n"
         f"  REST          {base}/users   {base}/orders\n"
         f"  Health        {base}/health\n"
-        "Ctrl-C stops everything.\n"
+        "Ctrl-C stops everything."
     )
 
 
 def run(*, data_dir: Path, seed: bool) -> int:
+    """Check that nothing of ours runs already, then start everything (see `_serve`)."""
+    try:
+        ports = ports_from(os.environ)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock = InstanceLock(data_dir)
+        gateway = next(port for port in ports if port.name == "gateway")
+        lock.acquire(local_url(gateway.host, gateway.number))
+    except Refused as refused:
+        print(refused, file=sys.stderr, flush=True)
+        return 1
+    try:
+        check_ports(ports)
+    except Refused as refused:
+        print(refused, file=sys.stderr, flush=True)
+        lock.release()
+        return 1
+    output = Output(data_dir / "run.log")
+    try:
+        return _serve(output, data_dir=data_dir, ports=ports, seed=seed)
+    finally:
+        output.close()
+        lock.release()
+
+
+def _serve(output: Output, *, data_dir: Path, ports: list[Port], seed: bool) -> int:
     for signum in STOP_SIGNALS:
         signal.signal(signum, _on_signal)
+    output.capture_logging()
     children: list[Child] = []
     handle = None
     try:
-        users_db, orders_db, handle = _database_urls(data_dir)
+        users_db, orders_db, handle = _database_urls(data_dir, output)
+        output.say("Migrating the users and orders databases")
         for package, url in (("service_users", users_db), ("service_orders", orders_db)):
             init_database(ROOT / package, url)
-        children = _children(users_db, orders_db)
+        children = _children(users_db, orders_db, ports, output)
+        output.say("Starting users, orders and the gateway; each line of theirs is prefixed")
         for child in children:
             child.start()
             wait_healthy(child, timeout=60)
-        gateway = children[-1]
+        gateway = children[-1].health_url.removesuffix("/health")
         if seed:
             from stack.seed import seed as load_demo_data
 
-            load_demo_data(gateway.health_url.removesuffix("/health"))
-        print(_banner(gateway.env["GATEWAY_PORT"]), flush=True)
+            load_demo_data(gateway)
+        output.say(_banner(gateway))
         while True:
             for child in children:
                 code = child.exited()
                 if code is not None:
-                    print(f"\n{child.name} exited with code {code}; stopping.", flush=True)
+                    output.say(f"\n{child.name} exited with code {code}; stopping.")
+                    output.say(f"The whole log: {output.log_path}")
                     return 1
             time.sleep(0.5)
     except Stop as stop:
-        print(f"\n{stop}: stopping…", flush=True)
+        output.say(f"\n{stop}: stopping…")
         return 0
-    except (RuntimeError, TimeoutError) as exc:
-        print(f"\nCould not start: {exc}", flush=True)
+    except ChildFailed as exc:  # its own output, just above, says why
+        output.say(f"\nCould not start: {exc}. The whole log: {output.log_path}")
         return 1
-    except subprocess.CalledProcessError as exc:
-        log = data_dir / "postgres" / "log"
-        print(f"\nCould not start PostgreSQL ({exc.cmd[0]} failed); see {log}", flush=True)
+    except Exception as exc:
+        logger.exception("Could not start")
+        what = f"{exc.cmd[0]} failed" if isinstance(exc, subprocess.CalledProcessError) else exc
+        output.say(f"\nCould not start: {what}")
+        output.say(f"The whole log: {output.log_path}; its last lines:\n{output.tail()}")
         return 1
     finally:
         for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
         stop_all(children)
         if handle is not None:
-            stop_embedded(handle)
-            print("Embedded PostgreSQL stopped.", flush=True)
+            stopped = stop_embedded(handle)
+            output.say(
+                "Embedded PostgreSQL stopped."
+                if stopped
+                else "Embedded PostgreSQL left running: another process holds it."
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,7 +202,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", action="store_true", help="load demo data once healthy")
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".data")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return run(data_dir=args.data_dir.resolve(), seed=args.seed)
 
 

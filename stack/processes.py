@@ -13,8 +13,14 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from stack.output import Output
+
 COLORS = {"users": "\033[36m", "orders": "\033[35m", "gateway": "\033[32m"}
 RESET = "\033[0m"
+
+
+class ChildFailed(RuntimeError):
+    """A child exited or never became healthy while starting (its output says why)."""
 
 
 @dataclass
@@ -23,6 +29,7 @@ class Child:
     module: str
     env: dict[str, str]
     health_url: str
+    output: Output
     process: subprocess.Popen[bytes] | None = None
     _pump: threading.Thread | None = field(default=None, repr=False)
 
@@ -45,9 +52,9 @@ class Child:
         color = COLORS.get(self.name, "") if sys.stdout.isatty() else ""
         reset = RESET if color else ""
         prefix = f"{color}{self.name:>8} |{reset} ".encode()
+        plain = f"{self.name:>8} | ".encode()
         for line in self.process.stdout:
-            sys.stdout.buffer.write(prefix + line)
-            sys.stdout.buffer.flush()
+            self.output.relay(prefix, plain, line)
 
     def exited(self) -> int | None:
         return None if self.process is None else self.process.poll()
@@ -73,14 +80,14 @@ def wait_healthy(child: Child, timeout: float) -> None:
     while time.monotonic() < deadline:
         code = child.exited()
         if code is not None:
-            raise RuntimeError(f"{child.name} exited with code {code} while starting")
+            raise ChildFailed(f"{child.name} exited with code {code} while starting")
         try:
             if httpx.get(child.health_url, timeout=1.0).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    raise TimeoutError(f"{child.name} did not answer {child.health_url} within {timeout:.0f}s")
+    raise ChildFailed(f"{child.name} did not answer {child.health_url} within {timeout:.0f}s")
 
 
 def stop_all(children: Iterable[Child], grace: float = 8.0) -> None:

@@ -1,11 +1,15 @@
 """Demo data through the public API, so the playground shows something at once. Idempotent.
 
-python -m stack.seed [GATEWAY_URL]      # default http://127.0.0.1:8000
+python -m stack.seed [GATEWAY_URL]   # default: the gateway of GATEWAY_HOST and GATEWAY_PORT,
+                                     # as `make run` starts it (http://127.0.0.1:8000)
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
+from collections.abc import Mapping
 
 import httpx
 
@@ -59,5 +63,35 @@ def seed(gateway_url: str) -> int:
     return created
 
 
+def local_url(host: str, port: int | str) -> str:
+    """Where a client on this machine reaches a server listening on `host`."""
+    if host in {"", "0.0.0.0", "::"}:  # every address: loopback is one of them
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def gateway_url(env: Mapping[str, str]) -> str:
+    return local_url(env.get("GATEWAY_HOST", "127.0.0.1"), env.get("GATEWAY_PORT", "8000"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    default = gateway_url(os.environ)
+    parser = argparse.ArgumentParser(
+        prog="python -m stack.seed", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("url", nargs="?", default=default, help=f"the gateway (default {default})")
+    url = parser.parse_args(argv).url
+    try:
+        seed(url)
+    except httpx.TransportError as exc:
+        print(
+            f"No gateway answers at {url} ({exc}). Is `make run` running? "
+            "If it listens elsewhere, set GATEWAY_PORT (and GATEWAY_HOST) as for `make run`.",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    seed(sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000")
+    sys.exit(main())

