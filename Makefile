@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run seed test lint format schema bench bench-smoke clean
+.PHONY: install run seed test lint format schema bench bench-smoke mutation clean
 
 install: $(STAMP)
 
@@ -25,6 +25,28 @@ seed: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Mutation testing, not in CI: each module for at most MUTATION_BUDGET seconds (timeout ends
+# the run and the service processes its tests started); each mutant runs only the tests that
+# reached its function. What ran and what survived: docs/mutation.md, `$(BIN)/mutmut results`.
+MUTATION_MODULES ?= graphql_gateway.integrity graphql_gateway.clients.errors \
+	graphql_gateway.clients.breaker graphql_gateway.loaders service_orders.lifecycle \
+	service_orders.repository service_users.repository graphql_gateway.graphql.compiled
+MUTATION_BUDGET ?= 900
+MUTATION_CHILDREN ?= 2
+MUTATION_STAMP := $(VENV)/.mutation-stamp
+
+$(MUTATION_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,mutation]'
+	touch $@
+
+mutation: $(MUTATION_STAMP)
+	@for module in $(MUTATION_MODULES); do \
+		echo "== $$module: at most $(MUTATION_BUDGET) s"; \
+		timeout $(MUTATION_BUDGET) $(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) \
+			"$$module.*" || echo "== $$module: stopped (exit $$?)"; \
+	done
+	$(BIN)/mutmut results --all true
+
 # Needs wrk (Debian/Ubuntu: apt-get install wrk) and, for the peers, node + npm.
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
@@ -44,4 +66,4 @@ schema: $(STAMP)
 	$(BIN)/python -m apicore.export_schemas
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache mutants

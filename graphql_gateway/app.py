@@ -30,6 +30,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.started_at = time.monotonic()
-    for router in (system.router, users.router, orders.router, graphql_router(settings)):
+    graphql = graphql_router(settings)
+    app.state.graphql_schema = graphql.schema  # its execution_paths tell which executor ran
+    for router in (system.router, users.router, orders.router, graphql):
         app.include_router(router)
     return app

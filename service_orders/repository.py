@@ -99,21 +99,34 @@ async def update_order(
     total: Decimal | None,
     status: str | None,
 ) -> str:
-    """Apply a change under a row lock, so concurrent transitions cannot both pass the check."""
+    """Apply a change under a row lock, so concurrent transitions cannot both pass the check.
+
+    A field sent with the value it already has is no change (legacy clients send whole
+    objects back): it is not checked, and when nothing changes the row is not written,
+    so `updated_at` stays where it was.
+    """
     async with engine.begin() as conn:
-        locked = select(Order.status, Order.user_id).where(Order.id == order_id).with_for_update()
+        locked = (
+            select(Order.status, Order.user_id, Order.items)
+            .where(Order.id == order_id)
+            .with_for_update()
+        )
         current = (await conn.execute(locked)).first()
         if current is None:
             raise not_found("Order")
         if user_id is not None and user_id != current.user_id:
             raise validation_error("user_id", "An order's user cannot change")
-        values: dict[str, Any] = {"updated_at": func.clock_timestamp()}
-        if items is not None:
+        values: dict[str, Any] = {}
+        if items is not None and items != current.items:
             check_items_editable(current.status)
             values.update(items=items, total_amount=total)
-        if status is not None:
+        if status is not None and status != current.status:
             check_transition(current.status, status)
             values["status"] = status
+        if not values:
+            unchanged = select(ORDER_JSON).where(Order.id == order_id)
+            return (await conn.execute(unchanged)).scalar_one()
+        values["updated_at"] = func.clock_timestamp()
         statement = update(Order).where(Order.id == order_id).values(**values).returning(ORDER_JSON)
         return (await conn.execute(statement)).scalar_one()
 

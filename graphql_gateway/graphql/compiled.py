@@ -61,6 +61,14 @@ class Bailout(Exception):
     """Data the plan did not expect (a null where none may be): rerun on the stock executor."""
 
 
+@dataclass(slots=True)
+class ExecutionPaths:
+    """How many operations each executor answered: the tests read it to know which one ran."""
+
+    compiled: int = 0
+    fallback: int = 0  # no plan, variables the stock path must report, or a bailout
+
+
 Args = dict[str, Any]
 RootResolver = Callable[[Context, Args], Awaitable[Any]]
 BatchResolver = Callable[[Context, Sequence[dict], Args], Awaitable[list[Any]]]
@@ -429,8 +437,9 @@ class CompiledExecution(SchemaExtension):
 
     async def on_execute(self) -> AsyncIterator[None]:
         plan = self._plan()
+        context = self.execution_context
+        compiled = False
         if plan is not None:
-            context = self.execution_context
             schema = context.schema._schema
             variables = get_variable_values(
                 schema, plan.operation.variable_definitions or (), context.variables or {}
@@ -439,4 +448,10 @@ class CompiledExecution(SchemaExtension):
                 context.context.loaders.projection.update(plan.projection)
                 with contextlib.suppress(Bailout):
                     context.result = await run(plan, context.context, variables)
+                    compiled = True
+        paths: ExecutionPaths = context.schema.execution_paths  # type: ignore[attr-defined]
+        if compiled:
+            paths.compiled += 1
+        else:
+            paths.fallback += 1
         yield

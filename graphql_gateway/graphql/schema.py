@@ -16,7 +16,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from graphql_gateway.config import Settings
-from graphql_gateway.graphql.compiled import CompiledExecution
+from graphql_gateway.graphql.compiled import CompiledExecution, ExecutionPaths
 from graphql_gateway.graphql.errors import coded, log_unexpected, without_suggestions
 from graphql_gateway.graphql.limits import DocumentCache, GuardedDocument, Limits
 from graphql_gateway.graphql.mutations import Mutation
@@ -33,6 +33,10 @@ def field_value(source: Any, name: str) -> Any:
 
 class GatewaySchema(strawberry.Schema):
     suggestions = True  # "Did you mean …?" kept in messages
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.execution_paths = ExecutionPaths()  # counted by CompiledExecution
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         # Every answer passes here, parse errors included: codes and masking in one place.

@@ -2,21 +2,29 @@
 
 Every query below runs on two gateways over the same services, one with compiled
 plans and one without, and the answers must be identical (errors compared as a set,
-since concurrent branches may report them in another order).
+since concurrent branches may report them in another order). Each answer of the compiled
+gateway also says which executor produced it (`execution_paths`): the compiled plan for
+every query the compiler covers, the stock executor for every one it must leave alone.
+
+The data the comparisons read is their own (their own databases and service processes)
+and no test changes it: a test that writes works on data of its own.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from graphql_gateway.graphql.compiled import CompiledExecution
-from graphql_gateway.graphql.limits import document_key
-from tests.conftest import gateway_for
+from service_orders import init_db as orders_init_db
+from service_users import init_db as users_init_db
+from tests.conftest import _truncate, gateway_for
+from tests.support.pg import migrated_database
 from tests.support.procs import running
 
 MISSING = "00000000-0000-4000-8000-000000000000"
@@ -130,6 +138,14 @@ def _normalised(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+COMPILED, FALLBACK = "compiled", "fallback"
+
+
+def _paths(app: FastAPI) -> tuple[int, int]:
+    paths = app.state.graphql_schema.execution_paths
+    return paths.compiled, paths.fallback
+
+
 async def _ask(
     client: httpx.AsyncClient, app: FastAPI, query: str, variables: dict, operation: str | None
 ) -> tuple[dict[str, Any], int]:
@@ -143,27 +159,47 @@ async def _ask(
     return response.json(), clients.users.calls + clients.orders.calls - before
 
 
-def _compiled_plan(query: str, operation: str | None) -> Any:
-    # Strawberry fills in the operation name of a single named operation itself.
-    plans = [
-        plan
-        for key, plan in CompiledExecution._plans.items()
-        if key[1] == document_key(query) and (operation is None or key[2] == operation)
-    ]
-    assert plans, "the compiled gateway never looked at this query"
-    return plans[-1]
+async def _ask_compiled(
+    client: httpx.AsyncClient, app: FastAPI, query: str, variables: dict, operation: str | None
+) -> tuple[dict[str, Any], int, str]:
+    """`_ask`, and which executor of the compiled gateway answered."""
+    compiled, fallback = _paths(app)
+    body, calls = await _ask(client, app, query, variables, operation)
+    ran = (_paths(app)[0] - compiled, _paths(app)[1] - fallback)
+    assert ran in ((1, 0), (0, 1)), f"one operation, one executor: {ran}"
+    return body, calls, COMPILED if ran == (1, 0) else FALLBACK
 
 
 @pytest.fixture(scope="module")
-async def both(users_process, orders_process, users_app, orders_app):
-    from tests.conftest import _truncate
+async def services(pg_server: str, logs_dir: Path) -> AsyncIterator[tuple[str, str]]:
+    """Both services as real processes over databases of this module only."""
+    with (
+        migrated_database(pg_server, "test_eq_users", users_init_db.main) as users_db,
+        migrated_database(pg_server, "test_eq_orders", orders_init_db.main) as orders_db,
+        running(
+            "service_users",
+            "USERS_",
+            {"USERS_DATABASE_URL": users_db, "USERS_DB_POOL_SIZE": "2"},
+            log_path=str(logs_dir / "eq-users.log"),
+        ) as users,
+        running(
+            "service_orders",
+            "ORDERS_",
+            {"ORDERS_DATABASE_URL": orders_db, "ORDERS_DB_POOL_SIZE": "2"},
+            log_path=str(logs_dir / "eq-orders.log"),
+        ) as orders,
+    ):
+        yield users.url, orders.url
 
-    await _truncate(users_app, "users")
-    await _truncate(orders_app, "orders")
-    seeded = await _seed(users_process.url, orders_process.url)
+
+@pytest.fixture(scope="module")
+async def both(services):
+    """Two gateways, compiled and stock, over data seeded once and changed by no test."""
+    users_url, orders_url = services
+    seeded = await _seed(users_url, orders_url)
     async with (
-        gateway_for(users_process.url, orders_process.url, graphql_compile=True) as compiled,
-        gateway_for(users_process.url, orders_process.url, graphql_compile=False) as stock,
+        gateway_for(users_url, orders_url, graphql_compile=True) as compiled,
+        gateway_for(users_url, orders_url, graphql_compile=False) as stock,
     ):
         yield compiled, stock, seeded
 
@@ -173,28 +209,34 @@ async def test_compiled_plan_answers_like_the_stock_executor(both, query, spec) 
     (compiled_client, compiled_app), (stock_client, stock_app), seeded = both
     variables, operation = _variables(spec, seeded)
     stock, stock_calls = await _ask(stock_client, stock_app, query, variables, operation)
-    fast, fast_calls = await _ask(compiled_client, compiled_app, query, variables, operation)
+    fast, fast_calls, path = await _ask_compiled(
+        compiled_client, compiled_app, query, variables, operation
+    )
+    assert path == COMPILED, "the compiled plan must be what answered"
     assert _normalised(fast) == _normalised(stock)
     assert fast_calls == stock_calls
-    assert _compiled_plan(query, operation) is not None, "expected a compiled plan"
 
 
 @pytest.mark.parametrize(("query", "variables"), FALLBACK_QUERIES)
 async def test_uncovered_documents_fall_back_to_the_stock_executor(both, query, variables) -> None:
     (compiled_client, compiled_app), (stock_client, stock_app), _ = both
     stock, _ = await _ask(stock_client, stock_app, query, variables, None)
-    fast, _ = await _ask(compiled_client, compiled_app, query, variables, None)
+    fast, _, path = await _ask_compiled(compiled_client, compiled_app, query, variables, None)
+    assert path == FALLBACK
     assert _normalised(fast) == _normalised(stock)
     assert "errors" not in fast
-    assert _compiled_plan(query, None) is None
 
 
-async def test_mutations_are_not_compiled(both) -> None:
-    (client, app), _, seeded = both
+async def test_mutations_are_not_compiled(gateway_app) -> None:
+    client, app = gateway_app  # compiled plans on (the default), over data of this test
+    create = 'mutation { createUser(input: {email: "m@example.com", name: "Made"}) { id } }'
+    created, _, path = await _ask_compiled(client, app, create, {}, None)
+    assert path == FALLBACK
+    user_id = created["data"]["createUser"]["id"]
     query = 'mutation($id: UUID!) { updateUser(id: $id, input: { name: "Renamed" }) { name } }'
-    body, _ = await _ask(client, app, query, {"id": seeded["U0"]}, None)
+    body, _, path = await _ask_compiled(client, app, query, {"id": user_id}, None)
+    assert path == FALLBACK
     assert body == {"data": {"updateUser": {"name": "Renamed"}}}
-    assert _compiled_plan(query, None) is None
 
 
 async def test_bad_variables_are_reported_like_the_stock_executor(both) -> None:
@@ -202,7 +244,8 @@ async def test_bad_variables_are_reported_like_the_stock_executor(both) -> None:
     query = "query($id: UUID!) { user(id: $id) { name } }"
     for variables in ({"id": "not-a-uuid"}, {}):
         stock, _ = await _ask(stock_client, stock_app, query, variables, None)
-        fast, _ = await _ask(compiled_client, compiled_app, query, variables, None)
+        fast, _, path = await _ask_compiled(compiled_client, compiled_app, query, variables, None)
+        assert path == FALLBACK  # the stock executor reports coercion errors
         assert fast == stock
         assert fast["errors"]
 
@@ -224,8 +267,6 @@ async def test_partial_results_match_when_the_orders_service_is_down(
     orders_app,
     query,
 ) -> None:
-    from tests.conftest import _truncate
-
     await _truncate(users_app, "users")
     await _truncate(orders_app, "orders")
     env = {"ORDERS_DATABASE_URL": orders_db_url}
@@ -238,7 +279,8 @@ async def test_partial_results_match_when_the_orders_service_is_down(
             orders.stop()
             variables = {"id": seeded["U0"]} if "$id" in query else {}
             stock, _ = await _ask(sc, sa, query, variables, None)
-            fast, _ = await _ask(fc, fa, query, variables, None)
+            fast, _, path = await _ask_compiled(fc, fa, query, variables, None)
+    assert path == COMPILED, "a service error is a null in the plan's answer, not a bailout"
     assert _normalised(fast) == _normalised(stock)
     assert stock.get("errors"), "the orders service was down: there must be errors"
     codes = {error["extensions"]["code"] for error in stock["errors"]}
@@ -255,11 +297,30 @@ async def test_unexpected_errors_are_masked_alike(both, monkeypatch) -> None:
         monkeypatch.setattr(app.state.clients.orders, "get_orders_by_user_ids", broken)
     query = "{ users { items { name orders { id } } } }"
     stock, _ = await _ask(stock_client, stock_app, query, {}, None)
-    fast, _ = await _ask(compiled_client, compiled_app, query, {}, None)
+    fast, _, path = await _ask_compiled(compiled_client, compiled_app, query, {}, None)
+    assert path == COMPILED
     assert _normalised(fast) == _normalised(stock)
     assert "secret" not in repr(fast)
     assert {e["extensions"]["code"] for e in fast["errors"]} == {"INTERNAL_ERROR"}
 
 
-def test_unique_ids_in_queries_are_valid() -> None:
+async def test_unique_ids_in_queries_are_valid(both) -> None:
+    """The ids the queries use are ids the gateway accepts: MISSING is one that names nothing.
+
+    Otherwise the MISSING queries above would compare two identical input errors, and the
+    seeded ones two identical nulls.
+    """
+    (client, app), _, seeded = both
     assert uuid.UUID(MISSING).version == 4
+    for field in ("user", "order"):
+        query = f"query($id: UUID!) {{ {field}(id: $id) {{ id }} }}"
+        missing, _, _ = await _ask_compiled(client, app, query, {"id": MISSING}, None)
+        assert missing == {"data": {field: None}}  # valid, and not found: no error
+    for field, known in (("user", seeded["U0"]), ("order", seeded["O0"])):
+        query = f"query($id: UUID!) {{ {field}(id: $id) {{ id }} }}"
+        found, _, _ = await _ask_compiled(client, app, query, {"id": known}, None)
+        assert found == {"data": {field: {"id": known}}}
+    query = "query($ids: [UUID!]) { users(ids: $ids) { items { id } } }"
+    listed, _, _ = await _ask_compiled(client, app, query, {"ids": seeded["IDS"]}, None)
+    ids = seeded["IDS"]
+    assert listed == {"data": {"users": {"items": [{"id": i} for i in ids if i != MISSING]}}}

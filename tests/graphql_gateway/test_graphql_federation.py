@@ -517,6 +517,13 @@ async def test_user_mutations_create_update_delete(
     assert after["createdAt"] == user["createdAt"]
     assert datetime.fromisoformat(after["updatedAt"]) > datetime.fromisoformat(user["updatedAt"])
 
+    deleted = await gql(client, "mutation($id: UUID!) { deleteUser(id: $id) }", {"id": user["id"]})
+    assert data_of(deleted) == {"deleteUser": user["id"]}
+    async with httpx.AsyncClient(base_url=users_process.url) as http:
+        assert (await http.get(f"/users/{user['id']}")).status_code == 404
+    gone = await gql(client, "query($id: UUID!) { user(id: $id) { id } }", {"id": user["id"]})
+    assert data_of(gone) == {"user": None}
+
 
 async def test_delete_user_answers_the_deleted_id(
     gateway_app: Gateway, users_process: RunningProcess
@@ -534,9 +541,12 @@ async def test_delete_user_answers_the_deleted_id(
 
 
 async def test_delete_user_in_a_request_that_loaded_it(
-    gateway_app: Gateway, users_process: RunningProcess
+    gateway_app: Gateway, users_process: RunningProcess, orders_process: RunningProcess
 ) -> None:
-    """A user written earlier in the same request is in the loader's cache: cleared on delete."""
+    """A user written earlier in the same request is in the loader's cache: cleared on delete.
+
+    A field after the delete reads the user through the loader (an order's `user`): null.
+    """
     client, _ = gateway_app
 
     body = await gql(
@@ -544,14 +554,25 @@ async def test_delete_user_in_a_request_that_loaded_it(
         'mutation { made: createUser(input: {email: "once@example.com", name: "Once"}) { id } }',
     )
     user_id = data_of(body)["made"]["id"]
+    # A finished order: it does not stop the delete, and its `user` can be read after it.
+    async with httpx.AsyncClient(base_url=orders_process.url) as http:
+        order_body = {"user_id": user_id, "items": [{"product": "x", "quantity": 1, "price": 1}]}
+        order_id = (await http.post("/orders", json=order_body)).json()["data"]["id"]
+        cancelled = await http.put(f"/orders/{order_id}", json={"status": "cancelled"})
+        assert cancelled.status_code == 200
     # Mutation fields run in order: update primes the cache, delete must clear it.
-    both = await gql(
+    answer = await gql(
         client,
-        'mutation($id: UUID!) { updateUser(id: $id, input: {name: "Twice"}) { name }'
-        " deleteUser(id: $id) }",
-        {"id": user_id},
+        'mutation($id: UUID!, $order: UUID!) { updateUser(id: $id, input: {name: "Twice"}) { name }'
+        " deleteUser(id: $id)"
+        " after: updateOrder(id: $order, input: {status: CANCELLED}) { id user { name } } }",
+        {"id": user_id, "order": order_id},
     )
-    assert data_of(both) == {"updateUser": {"name": "Twice"}, "deleteUser": user_id}
+    assert data_of(answer) == {
+        "updateUser": {"name": "Twice"},
+        "deleteUser": user_id,
+        "after": {"id": order_id, "user": None},
+    }
 
 
 async def test_mutation_result_can_be_followed_into_relations(gateway_app: Gateway) -> None:

@@ -223,6 +223,26 @@ async def test_fifty_concurrent_requests_while_orders_is_down(
         assert orders_calls(app) == before
 
 
+async def test_details_of_an_unknown_user_say_not_found_while_orders_is_down(
+    users_process: RunningProcess,
+) -> None:
+    """/users/{id}/details asks both services at once; the user's 404 says more than the
+    orders service's 503, even when the orders side fails first (an open circuit: at once)."""
+    nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    async with gateway_for(
+        users_process.url, nobody, breaker_fail_max=1, breaker_reset_timeout=60
+    ) as (gateway, app):
+        assert_unavailable(await gateway.get("/orders"))
+        assert orders_breaker(app).state == "open"
+
+        response = await gateway.get(f"/users/{uuid.uuid4()}/details")
+        error_of(response, 404, "NOT_FOUND")
+        email = f"{uuid.uuid4().hex[:8]}@example.com"
+        created = await gateway.post("/users", json={"email": email, "name": "D"})
+        user_id = created.json()["data"]["id"]
+        assert_unavailable(await gateway.get(f"/users/{user_id}/details"))
+
+
 # --------------------------------------------------------------------------- hangs and garbage
 
 

@@ -384,6 +384,9 @@ async def test_allowed_transition(
     assert updated["status"] == target
     assert updated["items"] == order["items"]
     assert updated["total_amount"] == order["total_amount"]
+    assert datetime.fromisoformat(updated["updated_at"]) > datetime.fromisoformat(
+        order["updated_at"]
+    )
     assert (await fetch(orders_client, order["id"]))["status"] == target
 
 
@@ -399,10 +402,24 @@ async def test_refused_transition(
 
 @pytest.mark.parametrize("status", STATUSES)
 async def test_same_status_is_a_no_op(orders_client: httpx.AsyncClient, status: str) -> None:
+    """Setting the status an order already has changes nothing, `updated_at` included."""
     order = await order_in(orders_client, status)
     updated = data_of(await put(orders_client, order["id"], status=status))
-    assert updated["status"] == status
-    assert updated["items"] == order["items"]
+    assert updated == order
+    assert await fetch(orders_client, order["id"]) == order
+
+
+@pytest.mark.parametrize("status", STATUSES)
+async def test_put_of_the_current_values_is_a_no_op(
+    orders_client: httpx.AsyncClient, status: str
+) -> None:
+    """A legacy client sends the whole order back unchanged: nothing moves, nothing is refused
+    (unchanged items are no change, so not one a locked order refuses)."""
+    order = await order_in(orders_client, status)
+    same = {"user_id": order["user_id"], "items": order["items"], "status": status}
+    updated = data_of(await put(orders_client, order["id"], **same))
+    assert updated == order
+    assert await fetch(orders_client, order["id"]) == order
 
 
 async def test_items_change_while_created(orders_client: httpx.AsyncClient) -> None:
@@ -418,6 +435,9 @@ async def test_items_change_while_created(orders_client: httpx.AsyncClient) -> N
     assert updated["id"] == order["id"]
     assert updated["user_id"] == order["user_id"]
     assert updated["created_at"] == order["created_at"]
+    assert datetime.fromisoformat(updated["updated_at"]) > datetime.fromisoformat(
+        order["updated_at"]
+    )
     assert await fetch(orders_client, order["id"]) == updated
 
 
