@@ -116,7 +116,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._phase = _IDLE
         self._head_started = 0.0
         self._head_seen = 0  # bytes received while the current head is incomplete
-        self._head_bytes = 0  # bytes of the current request's header names and values
         self._last_read = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._refusal = ""
@@ -180,32 +179,26 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._phase == _DONE:
             self._head_started = self._last_read
         self._phase = _HEAD
-        self._head_bytes = 0
         super().on_message_begin()
 
-    def on_url(self, url: bytes) -> None:
-        self.url += url
+    def on_headers_complete(self) -> None:
+        # The limits are checked once per request, here; a head that never completes is
+        # bounded in data_received.
         if len(self.url) > MAX_URL_BYTES:
             self._refusal = f"Request URL over {MAX_URL_BYTES // 1024} KiB"
             raise _Refused
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if len(self.headers) >= MAX_HEADERS:
+        if len(self.headers) > MAX_HEADERS:
             self._refusal = f"More than {MAX_HEADERS} request headers"
             raise _Refused
-        self._head_bytes += len(name) + len(value)
-        if self._head_bytes + len(self.url) > MAX_HEAD_BYTES:
+        if self._head_seen > MAX_HEAD_BYTES and self._head_size() > MAX_HEAD_BYTES:
             self._refusal = f"Request head over {MAX_HEAD_BYTES // 1024} KiB"
             raise _Refused
-        name = name.lower()
-        if name == b"expect" and value.lower() == b"100-continue":
-            self.expect_100_continue = True
-        self.headers.append((name, value))
-
-    def on_headers_complete(self) -> None:
         self._phase = _BODY
         self._head_seen = 0
         super().on_headers_complete()
+
+    def _head_size(self) -> int:
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
 
     def on_message_complete(self) -> None:
         self._phase = _DONE
