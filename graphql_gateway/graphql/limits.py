@@ -274,13 +274,15 @@ def overlap_work(
         if work > budget:
             raise _Over
 
-    def collect(
-        node: SelectionSetNode, grouped: dict[str, list[FieldNode]], active: frozenset[str]
-    ) -> dict[str, list[FieldNode]]:
+    Grouped = dict[str, list[tuple[FieldNode, frozenset[str]]]]
+
+    def collect(node: SelectionSetNode, grouped: Grouped, active: frozenset[str]) -> Grouped:
+        """Fields by response key, each with the fragments it is inside (cycles stop)."""
         for selection in node.selections:
             spend(1)
             if isinstance(selection, FieldNode):
-                grouped.setdefault((selection.alias or selection.name).value, []).append(selection)
+                key = (selection.alias or selection.name).value
+                grouped.setdefault(key, []).append((selection, active))
             elif isinstance(selection, InlineFragmentNode):
                 collect(selection.selection_set, grouped, active)
             elif isinstance(selection, FragmentSpreadNode):
@@ -290,28 +292,32 @@ def overlap_work(
                     collect(fragment.selection_set, grouped, active | {name})
         return grouped
 
-    def between(first: FieldNode, second: FieldNode) -> None:
+    def between(
+        first: tuple[FieldNode, frozenset[str]], second: tuple[FieldNode, frozenset[str]]
+    ) -> None:
         spend(1)
-        if first.selection_set is None or second.selection_set is None:
+        (a, a_active), (b, b_active) = first, second
+        if a.selection_set is None or b.selection_set is None:
             return
-        left = collect(first.selection_set, {}, frozenset())
-        right = collect(second.selection_set, {}, frozenset())
+        left = collect(a.selection_set, {}, a_active)
+        right = collect(b.selection_set, {}, b_active)
         for key in left.keys() & right.keys():
-            for a in left[key]:
-                for b in right[key]:
-                    between(a, b)
+            for x in left[key]:
+                for y in right[key]:
+                    between(x, y)
 
-    def within(node: SelectionSetNode) -> None:
-        for fields in collect(node, {}, frozenset()).values():
+    def within(node: SelectionSetNode, active: frozenset[str]) -> None:
+        for fields in collect(node, {}, active).values():
             for i, first in enumerate(fields):
                 for second in fields[i + 1 :]:
                     between(first, second)
-                if first.selection_set is not None:
-                    within(first.selection_set)
+                field, inside = first
+                if field.selection_set is not None:
+                    within(field.selection_set, inside)
 
     try:
-        within(operation.selection_set)
-    except _Over:
+        within(operation.selection_set, frozenset())
+    except (_Over, RecursionError):  # the parser bounds nesting; this is a safety net
         return budget + 1
     return work
 

@@ -478,6 +478,14 @@ REFUSED_DOCUMENTS = {
         400,
         "BAD_REQUEST",
     ),
+    "fragment spread inside itself": (
+        {
+            "query": f'{{ user(id: "{UUID_ZERO}") {{ ...F }} }}'
+            " fragment F on User { orders { user { ...F } } }"
+        },
+        400,
+        "BAD_REQUEST",
+    ),
     "variable of the wrong type": (
         {"query": "query($n: Int!) { users(limit: $n) { total } }", "variables": {"n": "x"}},
         400,
