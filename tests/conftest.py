@@ -101,6 +101,21 @@ def orders_process(orders_db_url: str, logs_dir: Path) -> Iterator[RunningProces
         yield proc
 
 
+@pytest.fixture(scope="module")
+def gateway_process(
+    users_process: RunningProcess,
+    orders_process: RunningProcess,
+    logs_dir: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[RunningProcess]:
+    """`python -m graphql_gateway` over both services, fresh (fresh breakers) per module."""
+    env = {"GATEWAY_USERS_URL": users_process.url, "GATEWAY_ORDERS_URL": orders_process.url}
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    log = str(logs_dir / f"gateway-{module}.log")
+    with running("graphql_gateway", "GATEWAY_", env, log_path=log) as proc:
+        yield proc
+
+
 @asynccontextmanager
 async def gateway_for(
     users_url: str, orders_url: str, **overrides: object

@@ -13,30 +13,18 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import psycopg
-import pytest
 
 from apicore.db import libpq_url
-from tests.support.procs import RunningProcess, running
+from tests.support.procs import RunningProcess
 
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00")
 LOOKS_LIKE_A_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 TIMESTAMP_KEYS = {"created_at", "updated_at", "timestamp", "createdAt", "updatedAt"}
-
-
-@pytest.fixture(scope="module")
-def gateway_process(
-    users_process: RunningProcess, orders_process: RunningProcess, logs_dir: Path
-) -> Iterator[RunningProcess]:
-    env = {"GATEWAY_USERS_URL": users_process.url, "GATEWAY_ORDERS_URL": orders_process.url}
-    log = str(logs_dir / "gateway-json-bodies.log")
-    with running("graphql_gateway", "GATEWAY_", env, log_path=log) as proc:
-        yield proc
 
 
 def timestamps(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
