@@ -28,6 +28,11 @@ UPSTREAM_TIMEOUT = "UPSTREAM_TIMEOUT"
 # GraphQL documents refused before validation (/graphql only).
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
+# Identity and access (SPEC section 8).
+UNAUTHENTICATED = "UNAUTHENTICATED"
+INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+FORBIDDEN = "FORBIDDEN"
+RATE_LIMITED = "RATE_LIMITED"
 
 # The status each code travels with; used when only a code is known.
 STATUS_OF: dict[str, int] = {
@@ -49,6 +54,10 @@ STATUS_OF: dict[str, int] = {
     UPSTREAM_TIMEOUT: 504,
     QUERY_TOO_COMPLEX: 400,
     QUERY_TOO_LARGE: 413,
+    UNAUTHENTICATED: 401,
+    INVALID_CREDENTIALS: 401,
+    FORBIDDEN: 403,
+    RATE_LIMITED: 429,
 }
 
 
