@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from apicore.envelope import EnvelopeResponse
 from apicore.handlers import install_error_handlers
@@ -16,9 +17,18 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None] | AsyncIterator
 
 
 def base_app(
-    *, title: str, version: str, lifespan: Lifespan | None = None, docs: bool = True
+    *,
+    title: str,
+    version: str,
+    lifespan: Lifespan | None = None,
+    docs: bool = True,
+    middleware: Sequence[Middleware] = (),
 ) -> FastAPI:
-    """`docs`: serve the interactive docs (/docs, /redoc); /openapi.json is always served."""
+    """`docs`: serve the interactive docs (/docs, /redoc); /openapi.json is always served.
+
+    `middleware`, outermost first, runs inside the request-id middleware (its answers get
+    the request id and the security headers) and outside the body limit.
+    """
     app = FastAPI(
         title=title,
         version=version,
@@ -31,6 +41,8 @@ def base_app(
     install_error_handlers(app)
     # Added last = outermost: the request id is set before anything can fail.
     app.add_middleware(BodyLimitMiddleware)
+    for each in reversed(middleware):
+        app.add_middleware(each.cls, *each.args, **each.kwargs)
     app.add_middleware(RequestContextMiddleware)
     use_truthful_openapi(app)
     return app

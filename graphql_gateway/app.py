@@ -1,37 +1,72 @@
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from apicore.app import base_app
 from graphql_gateway import __version__
+from graphql_gateway.auth.cors import EnvelopeCORSMiddleware, cors_options
+from graphql_gateway.auth.frontdoor import FrontDoor
+from graphql_gateway.auth.ratelimit import RateLimits
+from graphql_gateway.auth.tokens import TokenService
 from graphql_gateway.clients import Clients
 from graphql_gateway.config import Settings
 from graphql_gateway.graphql.router import graphql_router
-from graphql_gateway.rest import orders, system, users
+from graphql_gateway.rest import auth, orders, system, users
+
+logger = logging.getLogger("graphql_gateway")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
+    tokens = TokenService(settings) if settings.auth_enabled else None
+    rate_limits = RateLimits(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if tokens is None:
+            logger.warning(
+                "Authentication is off (GATEWAY_AUTH=off): every route is open to anyone"
+            )
+        elif rate_limits.backend == "memory" and settings.workers > 1:
+            logger.warning(
+                "Rate limits live in each worker's memory (%d workers): set GATEWAY_REDIS_URL"
+                " to share them",
+                settings.workers,
+            )
         app.state.clients = Clients.from_settings(settings)
         try:
             yield
         finally:
             await app.state.clients.aclose()
+            await rate_limits.aclose()
 
+    middleware = []
+    if settings.cors_origin_list:
+        middleware.append(
+            Middleware(EnvelopeCORSMiddleware, **cors_options(settings.cors_origin_list))
+        )
+    if tokens is not None or rate_limits.request_limits:
+        middleware.append(Middleware(FrontDoor, tokens=tokens, rate_limits=rate_limits))
     app = base_app(
-        title="API Gateway", version=__version__, lifespan=lifespan, docs=settings.docs_enabled
+        title="API Gateway",
+        version=__version__,
+        lifespan=lifespan,
+        docs=settings.docs_enabled,
+        middleware=middleware,
     )
     app.state.settings = settings
+    app.state.tokens = tokens
+    app.state.rate_limits = rate_limits
     app.state.started_at = time.monotonic()
     graphql = graphql_router(settings)
     app.state.graphql_schema = graphql.schema  # its execution_paths tell which executor ran
-    for router in (system.router, users.router, orders.router, graphql):
+    for router in (system.router, auth.router, users.router, orders.router, graphql):
         app.include_router(router)
     return app

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from apicore.settings import ProcessSettings
+
+MIN_SECRET_BYTES = 32
 
 
 class Settings(ProcessSettings):
@@ -36,6 +41,66 @@ class Settings(ProcessSettings):
     # None: on in development, off in production; set it to decide either way.
     graphql_introspection: bool | None = None
     graphql_compile: bool = Field(True, description="Run compiled plans where they apply")
+
+    # Identity and access (SPEC section 8). Off: every route open, as the original API.
+    auth: Literal["off", "on"] = "off"
+    jwt_secret: SecretStr | None = Field(None, description="HS256 key of the gateway's tokens")
+    jwt_ttl: int = Field(3600, ge=60, le=7 * 24 * 3600, description="Seconds a token lives")
+    # Our own tokens name us as issuer; an identity provider's must name jwt_issuer.
+    jwt_local_issuer: str = "sitetrack-gateway"
+    jwt_audience: str = "sitetrack"
+    jwt_issuer: str | None = Field(None, description="Issuer of the JWKS provider's tokens")
+    jwks_url: str | None = Field(None, description="An identity provider's JSON Web Key Set")
+    jwks_algorithms: str = "RS256,ES256"
+    jwt_leeway: float = Field(10.0, ge=0, le=300, description="Clock skew allowed on exp/iat")
+    login_rate_limit: str = "10/minute"
+    rate_limit: str | None = Field(None, description="For everything: per user, else address")
+    redis_url: str | None = Field(None, description="Rate limits shared by workers, replicas")
+    redis_key_prefix: str = "sitetrack"
+    cors_origins: str = Field("", description="Comma-separated origins allowed by CORS")
+
+    @field_validator("rate_limit", "redis_url", "jwks_url", "jwt_issuer", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("login_rate_limit", "rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError(f"not a rate limit like '10/minute': {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _auth_is_configured(self) -> Settings:
+        if self.auth == "on":
+            secret = self.jwt_secret.get_secret_value().encode() if self.jwt_secret else b""
+            if len(secret) < MIN_SECRET_BYTES:
+                raise ValueError(
+                    f"GATEWAY_AUTH=on needs GATEWAY_JWT_SECRET of at least {MIN_SECRET_BYTES}"
+                    f" bytes (it has {len(secret)}); make one with: "
+                    "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                )
+        if self.jwks_url and not self.jwt_issuer:
+            raise ValueError("GATEWAY_JWKS_URL needs GATEWAY_JWT_ISSUER (the provider's `iss`)")
+        return self
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.auth == "on"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def jwks_algorithm_list(self) -> list[str]:
+        algorithms = [a.strip() for a in self.jwks_algorithms.split(",") if a.strip()]
+        # Symmetric keys are ours alone: a provider's token is never checked as HMAC.
+        return [a for a in algorithms if not a.startswith("HS") and a.lower() != "none"]
 
     @property
     def graphql_introspection_enabled(self) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from apicore.service import service_app
+from service_users import credentials
 from service_users.config import Settings
 from service_users.routes import router
 
@@ -15,5 +16,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database_url=settings.database_url,
         pool_size=settings.db_pool_size,
         docs=settings.docs_enabled,
-        routers=[router],
+        routers=[router, credentials.router],
     )

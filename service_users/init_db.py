@@ -1,20 +1,113 @@
-"""Create the users database if it is missing, then migrate it to head. Idempotent."""
+"""Create the users database if it is missing, then migrate it to head. Idempotent.
+
+Then, when USERS_ADMIN_EMAIL and USERS_ADMIN_PASSWORD are set (USERS_ADMIN_NAME
+optional), the first administrator: a user with roles ["admin"] and that password,
+created if and only if no user has that email (case-insensitively). A user who has it
+is left as it is, password, roles and name included, so running this again changes
+nothing. The two go together, and follow the rules of `POST /users`; a missing or
+invalid one stops init_db with one line, before it touches any database.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from apicore.db import init_database
+import psycopg
+from pydantic import ValidationError
+
+from apicore.db import init_database, libpq_url
 from service_users.config import Settings
+from service_users.passwords import hash_password_blocking
+from service_users.schemas import UserCreate
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+logger = logging.getLogger("service_users.init_db")
+
+EMAIL_VAR = "USERS_ADMIN_EMAIL"
+PASSWORD_VAR = "USERS_ADMIN_PASSWORD"
+_VARIABLES = {"email": EMAIL_VAR, "password": PASSWORD_VAR, "name": "USERS_ADMIN_NAME"}
+ADMIN_ROLES = ["admin"]
+
+# The unique index on lower(email) decides: two init_db at once create one administrator.
+_INSERT_ADMIN = """
+INSERT INTO users (email, name, roles, password_hash)
+VALUES (%(email)s, %(name)s, %(roles)s::text[], %(password_hash)s)
+ON CONFLICT ((lower(email))) DO NOTHING
+RETURNING id
+"""
+_EMAIL_TAKEN = "SELECT 1 FROM users WHERE lower(email) = lower(%(email)s)"
 
 
-def main(database_url: str | None = None) -> None:
-    init_database(PACKAGE_DIR, database_url or Settings().database_url)
+class AdminSettingsError(ValueError):
+    """The first administrator's settings are incomplete or invalid (one line, no secret)."""
+
+
+@dataclass(frozen=True)
+class FirstAdmin:
+    email: str  # as POST /users stores it (normalised)
+    name: str
+    password: str = field(repr=False)
+
+
+def first_admin(settings: Settings) -> FirstAdmin | None:
+    """The administrator the settings ask for; None when they ask for none."""
+    email = settings.admin_email or None  # an empty variable counts as unset
+    secret = settings.admin_password
+    password = (secret.get_secret_value() if secret is not None else "") or None
+    if email is None and password is None:
+        return None
+    if email is None or password is None:
+        missing = EMAIL_VAR if email is None else PASSWORD_VAR
+        raise AdminSettingsError(f"{EMAIL_VAR} and {PASSWORD_VAR} go together: {missing} is unset")
+    try:
+        checked = UserCreate(
+            email=email, name=settings.admin_name, password=password, roles=ADMIN_ROLES
+        )
+    except ValidationError as exc:
+        # Each problem's message only: pydantic's full text would repeat the input, the password.
+        problems = "; ".join(
+            f"{_VARIABLES.get(str(error['loc'][0]), error['loc'][0])}: "
+            f"{str(error['msg']).removeprefix('Value error, ')}"
+            for error in exc.errors()
+        )
+        raise AdminSettingsError(f"Invalid first administrator: {problems}") from None
+    return FirstAdmin(email=checked.email, name=checked.name, password=password)
+
+
+def ensure_admin(database_url: str, admin: FirstAdmin) -> bool:
+    """Create the administrator unless a user has that email. True when it was created."""
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        created = False
+        if conn.execute(_EMAIL_TAKEN, {"email": admin.email}).fetchone() is None:
+            values = {
+                "email": admin.email,
+                "name": admin.name,
+                "roles": ADMIN_ROLES,
+                "password_hash": hash_password_blocking(admin.password),
+            }
+            created = conn.execute(_INSERT_ADMIN, values).fetchone() is not None
+    if created:
+        logger.info("Created the first administrator %s", admin.email)
+    else:
+        logger.info("Administrator %s exists; left unchanged", admin.email)
+    return created
+
+
+def main(database_url: str | None = None, settings: Settings | None = None) -> None:
+    settings = settings or Settings()
+    admin = first_admin(settings)  # checked before anything is touched
+    url = database_url or settings.database_url
+    init_database(PACKAGE_DIR, url)
+    if admin is not None:
+        ensure_admin(url, admin)
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    main()
+    try:
+        main()
+    except AdminSettingsError as exc:
+        logger.error("%s", exc)
+        raise SystemExit(1) from None

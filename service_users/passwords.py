@@ -1,11 +1,47 @@
-"""Password hashing with argon2, off the event loop (a hash takes tens of milliseconds)."""
+"""Password hashing with argon2, off the event loop (a hash takes tens of milliseconds).
+
+Checking a password always costs one argon2 verification, also when there is no hash to
+check it against (no user with that email, a user without a password): how long a login
+takes tells nothing about which emails are registered.
+"""
 
 from __future__ import annotations
 
+import base64
+import os
+
 from argon2 import PasswordHasher
+from argon2.low_level import ARGON2_VERSION
 from starlette.concurrency import run_in_threadpool
 
 _hasher = PasswordHasher()
+
+
+def _b64(size: int) -> str:
+    return base64.b64encode(os.urandom(size)).rstrip(b"=").decode()
+
+
+def _stand_in_hash() -> str:
+    """An argon2 hash with the hasher's own parameters that no password verifies against.
+
+    argon2 verifies by hashing the password again with the parameters and salt written in
+    the hash, so this one costs what a real one costs; built from random bytes (a 256-bit
+    digest nothing hashes to), it costs nothing to make.
+    """
+    h = _hasher
+    return (
+        f"$argon2{h.type.name.lower()}$v={ARGON2_VERSION}"
+        f"$m={h.memory_cost},t={h.time_cost},p={h.parallelism}"
+        f"${_b64(h.salt_len)}${_b64(h.hash_len)}"
+    )
+
+
+STAND_IN_HASH = _stand_in_hash()
+
+
+def hash_password_blocking(password: str) -> str:
+    """The hash, computed in this thread (for scripts; a server uses hash_password)."""
+    return _hasher.hash(password)
 
 
 async def hash_password(password: str) -> str:
@@ -15,5 +51,21 @@ async def hash_password(password: str) -> str:
 def verify_password(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
+    except Exception:
+        return False
+
+
+async def check_password(password_hash: str | None, password: str) -> bool:
+    """Whether the password matches the hash (None: no hash, never a match), at the same cost."""
+    if password_hash is None:
+        await run_in_threadpool(verify_password, STAND_IN_HASH, password)
+        return False
+    return await run_in_threadpool(verify_password, password_hash, password)
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """A hash made with weaker parameters than the hasher's current ones."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
     except Exception:
         return False

@@ -1,7 +1,8 @@
 """Users persistence: one SQL round trip per read, one for a page plus one for its count.
 
 Reads and writes answer with the user's public JSON, built by PostgreSQL; the
-password hash is never part of it.
+password hash is never part of it. Only find_credentials reads the hash, for the
+credentials check (service_users.credentials), which keeps it to itself.
 """
 
 from __future__ import annotations
@@ -111,3 +112,37 @@ async def delete_user(engine: AsyncEngine, *, user_id: uuid.UUID) -> bool:
     async with engine.begin() as conn:
         result = await conn.execute(delete(User).where(User.id == user_id).returning(User.id))
         return result.first() is not None
+
+
+async def find_credentials(
+    engine: AsyncEngine, *, email: str
+) -> tuple[uuid.UUID, str, str | None] | None:
+    """The user with this email, case-insensitively, as (id, public JSON, password hash).
+
+    One round trip, on the unique index on lower(email) (PostgreSQL's lower() on both sides,
+    as the index has it). The hash is for checking a password in this process, never for
+    an answer.
+    """
+    statement = select(User.id, USER_JSON, User.password_hash).where(
+        func.lower(User.email) == func.lower(email)
+    )
+    async with engine.connect() as conn:
+        row = (await conn.execute(statement)).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+async def replace_password_hash(
+    engine: AsyncEngine, *, user_id: uuid.UUID, old: str, new: str
+) -> bool:
+    """Store a fresher hash of the same password, if the stored one is still `old`.
+
+    Not a change of the user: `updated_at` stays. A password changed meanwhile stays changed.
+    """
+    statement = (
+        update(User)
+        .where(User.id == user_id, User.password_hash == old)
+        .values(password_hash=new)
+        .returning(User.id)
+    )
+    async with engine.begin() as conn:
+        return (await conn.execute(statement)).first() is not None

@@ -29,6 +29,11 @@ class UsersClient(ServiceClient):
         body = (await self.fetch("GET", "/users", params=params)).body
         return body["data"], body["meta"]
 
+    async def verify_credentials(self, email: str, password: str) -> UserData:
+        """The public user whose credentials these are; 401 INVALID_CREDENTIALS otherwise."""
+        payload = {"email": email, "password": password}
+        return (await self.fetch("POST", "/internal/credentials/verify", json=payload)).data
+
     async def create_user(self, payload: dict[str, Any]) -> UserData:
         return (await self.fetch("POST", "/users", json=payload)).data
 

@@ -90,6 +90,7 @@ def _ids(args: Args) -> list[str] | None:
 
 
 ROOT_RESOLVERS: dict[str, RootResolver] = {
+    "me": lambda ctx, a: resolvers.me(ctx),
     "user": lambda ctx, a: resolvers.user(ctx, str(a["id"])),
     "users": lambda ctx, a: resolvers.users(ctx, limit=a["limit"], offset=a["offset"], ids=_ids(a)),
     "order": lambda ctx, a: resolvers.order(ctx, str(a["id"])),

@@ -3,16 +3,25 @@ from __future__ import annotations
 from fastapi import Request
 from strawberry.fastapi import BaseContext
 
+from graphql_gateway.auth.identity import Identity, optional_identity_of, unauthenticated
 from graphql_gateway.clients import Clients
 from graphql_gateway.loaders import DataLoaders
 
 
 class Context(BaseContext):
-    def __init__(self, clients: Clients) -> None:
+    def __init__(self, clients: Clients, identity: Identity | None) -> None:
         super().__init__()
         self.clients = clients
+        # None: an anonymous caller while auth is on (graphql/access.py lets it `login` only).
+        self.identity = identity
         self.loaders = DataLoaders.for_request(clients)
+
+    @property
+    def caller(self) -> Identity:
+        if self.identity is None:
+            raise unauthenticated()
+        return self.identity
 
 
 async def get_context(request: Request) -> Context:
-    return Context(request.app.state.clients)
+    return Context(request.app.state.clients, optional_identity_of(request))

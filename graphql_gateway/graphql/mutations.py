@@ -1,4 +1,8 @@
-"""Every REST write, through the same integrity layer as the REST routes."""
+"""Every REST write, through the same integrity layer and access policy as the REST routes.
+
+A write the caller may not make raises FORBIDDEN (or NOT_FOUND for what the caller
+cannot see) before any call: the mutation is null with that error at its path.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,10 @@ from uuid import UUID
 import strawberry
 
 from graphql_gateway import integrity
+from graphql_gateway.auth import policy
+from graphql_gateway.auth.login import login
 from graphql_gateway.graphql.context import Context
+from graphql_gateway.graphql.types.auth import LoginResult
 from graphql_gateway.graphql.types.inputs import (
     OrderCreateInput,
     OrderUpdateInput,
@@ -29,18 +36,33 @@ def _remember(info: Info, user: dict) -> dict:
 
 @strawberry.type
 class Mutation:
+    @strawberry.mutation(description="A bearer token for an email and password")
+    async def login(self, info: Info, email: str, password: str) -> LoginResult:
+        result = await login(info.context.request, email, password)
+        _remember(info, result["user"])
+        return LoginResult(
+            access_token=result["access_token"],
+            token_type=result["token_type"],
+            expires_in=result["expires_in"],
+            user=result["user"],
+        )
+
     @strawberry.mutation
     async def create_user(self, info: Info, input: UserCreateInput) -> User:
+        policy.check_manage_users(info.context.caller)
         user = await info.context.clients.users.create_user(to_payload(input))
         return _remember(info, user)  # type: ignore[return-value, arg-type]
 
     @strawberry.mutation
     async def update_user(self, info: Info, id: UUID, input: UserUpdateInput) -> User:
-        user = await info.context.clients.users.update_user(str(id), to_payload(input))
+        payload = to_payload(input)
+        policy.check_update_user(info.context.caller, str(id), changes_roles="roles" in payload)
+        user = await info.context.clients.users.update_user(str(id), payload)
         return _remember(info, user)  # type: ignore[return-value, arg-type]
 
     @strawberry.mutation
     async def delete_user(self, info: Info, id: UUID) -> UUID:
+        policy.check_manage_users(info.context.caller)
         deleted = await integrity.delete_user(info.context.clients, str(id))
         # Gone for the rest of this request too.
         info.context.loaders.user_by_id.prime(str(id), None, force=True)
@@ -48,6 +70,7 @@ class Mutation:
 
     @strawberry.mutation
     async def create_order(self, info: Info, input: OrderCreateInput) -> Order:
+        policy.check_create_order(info.context.caller, str(input.user_id))
         order, user = await integrity.create_order(info.context.clients, to_payload(input))
         if user is not None:
             _remember(info, user)  # type: ignore[arg-type]
@@ -55,8 +78,11 @@ class Mutation:
 
     @strawberry.mutation
     async def update_order(self, info: Info, id: UUID, input: OrderUpdateInput) -> Order:
-        return await info.context.clients.orders.update_order(str(id), to_payload(input))  # type: ignore[return-value]
+        clients = info.context.clients
+        await policy.authorize_order_update(clients, info.context.caller, str(id))
+        return await clients.orders.update_order(str(id), to_payload(input))  # type: ignore[return-value]
 
     @strawberry.mutation
     async def delete_order(self, info: Info, id: UUID) -> UUID:
+        policy.check_delete_order(info.context.caller)
         return UUID(await info.context.clients.orders.delete_order(str(id)))

@@ -16,6 +16,10 @@ Info = strawberry.Info[Context, None]
 
 @strawberry.type
 class Query:
+    @strawberry.field(description="The caller (null when nobody is logged in or auth is off)")
+    async def me(self, info: Info) -> User | None:
+        return await resolvers.me(info.context)  # type: ignore[return-value]
+
     @strawberry.field
     async def user(self, info: Info, id: UUID) -> User | None:
         return await resolvers.user(info.context, str(id))  # type: ignore[return-value]

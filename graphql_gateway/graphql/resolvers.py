@@ -12,6 +12,7 @@ from typing import Any
 
 from apicore.errors import VALIDATION_ERROR, ApiError
 from apicore.params import MAX_BATCH_IDS, MAX_LIMIT, MAX_OFFSET
+from graphql_gateway.auth import policy
 from graphql_gateway.graphql.context import Context
 from graphql_gateway.types import OrderData, UserData
 
@@ -32,11 +33,21 @@ def _check_page(limit: int, offset: int, ids: Sequence[str] | None = None) -> No
 
 
 async def user(context: Context, user_id: str) -> UserData | None:
+    if not policy.can_read_user(context.caller, user_id):
+        return None
     return await context.loaders.user_by_id.load(user_id)
+
+
+async def me(context: Context) -> UserData | None:
+    identity = context.identity
+    if identity is None or identity.unrestricted:
+        return None  # nobody logged in (or auth is off)
+    return await context.loaders.user_by_id.load(identity.user_id)
 
 
 async def users(context: Context, *, limit: int, offset: int, ids: Sequence[str] | None) -> Page:
     _check_page(limit, offset, ids)
+    ids = policy.visible_user_ids(context.caller, None if ids is None else list(ids))
     loader = context.loaders.user_by_id
     if ids is not None:
         found = [found for found in await loader.load_many(list(ids)) if found is not None]
@@ -49,17 +60,21 @@ async def users(context: Context, *, limit: int, offset: int, ids: Sequence[str]
 
 async def order(context: Context, order_id: str) -> OrderData | None:
     try:
-        return await context.clients.orders.get_order(order_id)
+        found = await context.clients.orders.get_order(order_id)
     except ApiError as exc:
         if exc.status == 404:
             return None
         raise
+    return found if policy.can_read_order(context.caller, found) else None
 
 
 async def orders(
     context: Context, *, user_id: str | None, status: str | None, limit: int, offset: int
 ) -> Page:
     _check_page(limit, offset)
+    visible, user_id = policy.visible_order_owner(context.caller, user_id)
+    if not visible:
+        return {"items": [], "total": 0}
     items, meta = await context.clients.orders.list_orders(
         limit=limit,
         offset=offset,
@@ -78,13 +93,22 @@ def _with_status(found: list[OrderData], status: str | None) -> list[OrderData]:
 async def orders_of_users(
     context: Context, user_ids: Sequence[str], status: str | None
 ) -> list[list[OrderData]]:
+    scope = policy.order_scope(context.caller)
+    if scope is not None:
+        return [await orders_of_user(context, user_id, status) for user_id in user_ids]
     found = await context.loaders.orders_by_user.load_many(list(user_ids))
     return [_with_status(each, status) for each in found]
 
 
 async def orders_of_user(context: Context, user_id: str, status: str | None) -> list[OrderData]:
+    scope = policy.order_scope(context.caller)
+    if scope is not None and scope != user_id:
+        return []
     return _with_status(await context.loaders.orders_by_user.load(user_id), status)
 
 
 async def users_of_orders(context: Context, user_ids: Sequence[str]) -> list[UserData | None]:
+    scope = policy.user_scope(context.caller)
+    if scope is not None:
+        return [await user(context, user_id) for user_id in user_ids]
     return await context.loaders.user_by_id.load_many(list(user_ids))

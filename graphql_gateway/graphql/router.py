@@ -31,6 +31,7 @@ from apicore.errors import (
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
     STATUS_OF,
+    UNAUTHENTICATED,
     UNSUPPORTED_MEDIA_TYPE,
 )
 from graphql_gateway.config import Settings
@@ -39,6 +40,12 @@ from graphql_gateway.graphql.schema import build_schema
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+# What an HTML form (or a `fetch` without a preflight) can send to another site: a POST
+# in one of these is refused outright, whatever its body, so no page elsewhere can make
+# a browser run an operation here (CSRF prevention, as Apollo Router does by default).
+CSRF_CONTENT_TYPES = frozenset(
+    {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"}
+)
 CODE_OF_STATUS = {
     400: BAD_REQUEST,
     404: NOT_FOUND,
@@ -91,6 +98,11 @@ def is_request_error(result: ExecutionResult) -> bool:
     return result.data is None and bool(result.errors) and all(not e.path for e in result.errors)
 
 
+def _code_of(result: ExecutionResult) -> str | None:
+    errors = result.errors or []
+    return (errors[0].extensions or {}).get("code") if errors else None
+
+
 class GatewayGraphQLRouter(GraphQLRouter):
     max_json_depth = 32
 
@@ -113,6 +125,12 @@ class GatewayGraphQLRouter(GraphQLRouter):
             # Strawberry looks for "application/json" anywhere in the header and answers
             # anything else with a plain-text 400; GraphQL over HTTP allows 415.
             content_type, _ = parse_content_type(request.content_type or "")
+            if content_type in CSRF_CONTENT_TYPES:
+                raise HTTPException(
+                    400,
+                    f"Content-Type {content_type} is refused (a browser form can send it"
+                    " cross-site): use application/json",
+                )
             if content_type != JSON:
                 raise HTTPException(415, "Content-Type must be application/json")
         parsed = await super().parse_http_body(request)
@@ -124,13 +142,15 @@ class GatewayGraphQLRouter(GraphQLRouter):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         processed = await super().process_result(request, result)
-        if is_request_error(result) and wants_graphql_response(request):
+        if is_request_error(result) and _code_of(result) == UNAUTHENTICATED:
+            # As REST answers it, whatever the media type: 401 and how to authenticate.
+            processed.pop("data", None)
+            request.state.graphql_status = 401
+            request.state.graphql_headers = {"www-authenticate": "Bearer"}
+        elif is_request_error(result) and wants_graphql_response(request):
             # Refused before execution: no `data` entry, and a 4xx (set in `run`).
             processed.pop("data", None)
-            code = (result.errors or [None])[0]
-            status = 400
-            if code is not None:
-                status = STATUS_OF.get((code.extensions or {}).get("code", ""), 400)
+            status = STATUS_OF.get(_code_of(result) or "", 400)
             request.state.graphql_status = status if 400 <= status < 500 else 400
         return processed
 
@@ -147,6 +167,9 @@ class GatewayGraphQLRouter(GraphQLRouter):
         if response.media_type == JSON and wants_graphql_response(request):
             response.headers["content-type"] = GRAPHQL_RESPONSE
             response.status_code = getattr(request.state, "graphql_status", response.status_code)
+        elif getattr(request.state, "graphql_headers", None):
+            response.status_code = request.state.graphql_status
+        response.headers.update(getattr(request.state, "graphql_headers", None) or {})
         return response
 
     def error_response(self, request: Request, status: int, message: str) -> Response:

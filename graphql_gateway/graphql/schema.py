@@ -16,6 +16,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from graphql_gateway.config import Settings
+from graphql_gateway.graphql.access import RequireIdentity
 from graphql_gateway.graphql.compiled import CompiledExecution, ExecutionPaths
 from graphql_gateway.graphql.errors import coded, log_unexpected, without_suggestions
 from graphql_gateway.graphql.limits import DocumentCache, GuardedDocument, Limits
@@ -90,6 +91,8 @@ def _extensions(settings: Settings) -> list[Any]:
             hide_suggestions=not settings.graphql_suggestions,
         ),
     ]
+    if settings.auth_enabled:
+        extensions.append(RequireIdentity)  # before any plan runs
     if settings.graphql_compile:
         extensions.append(CompiledExecution)
     return extensions

@@ -7,11 +7,22 @@ valid (400) before its user is looked up (422 USER_NOT_FOUND).
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from apicore.contract.orders import OrderCreate, OrderPartial, OrderPublic, OrderUpdate
-from apicore.envelope import Envelope, EnvelopeResponse, IdOnly, ListEnvelope, error_responses, ok
+from apicore.envelope import (
+    Envelope,
+    EnvelopeResponse,
+    IdOnly,
+    ListEnvelope,
+    error_responses,
+    ok,
+    page,
+)
+from apicore.errors import not_found
 from apicore.params import (
     FieldsQuery,
     Limit,
@@ -20,10 +31,13 @@ from apicore.params import (
     StatusQuery,
     UserIdQuery,
     UserIdsQuery,
+    effective_limit,
+    parse_id_list,
 )
 from apicore.routing import WRITE_ERRORS, ContractRoute
 from graphql_gateway import integrity
-from graphql_gateway.rest.deps import UPSTREAM, ClientsDep, proxy
+from graphql_gateway.auth import policy
+from graphql_gateway.rest.deps import UPSTREAM, ClientsDep, IdentityDep, json_response, proxy
 
 router = APIRouter(prefix="/orders", tags=["orders"], route_class=ContractRoute)
 
@@ -32,10 +46,11 @@ router = APIRouter(prefix="/orders", tags=["orders"], route_class=ContractRoute)
     "",
     operation_id="listOrders",
     response_model=ListEnvelope[OrderPublic | OrderPartial],
-    responses=error_responses(400, *UPSTREAM),
+    responses=error_responses(400, 401, *UPSTREAM),
 )
 async def list_orders(
     clients: ClientsDep,
+    identity: IdentityDep,
     request: Request,
     user_id: UserIdQuery = None,
     user_ids: UserIdsQuery = None,
@@ -44,7 +59,25 @@ async def list_orders(
     offset: Offset = 0,
     fields: FieldsQuery = None,
 ) -> Response:
-    return await proxy(clients.orders, request, "/orders")
+    scope = policy.order_scope(identity)
+    if scope is None:
+        return await proxy(clients.orders, request, "/orders")
+    # Only the caller's own orders: the same list, filtered by the service.
+    batch = user_ids is not None
+    asked = parse_id_list(user_ids, field="userIds")
+    visible = (user_id is None or str(user_id) == scope) and (
+        asked is None or scope in {str(each) for each in asked}
+    )
+    if not visible:
+        return page([], total=0, limit=effective_limit(limit, batch=batch), offset=offset)
+    query: dict[str, object] = {"userIds" if batch else "userId": scope, "offset": offset}
+    if status is not None:
+        query["status"] = status.value
+    if limit is not None:
+        query["limit"] = limit
+    if fields is not None:
+        query["fields"] = fields
+    return await proxy(clients.orders, request, "/orders", query=urlencode(query).encode())
 
 
 @router.post(
@@ -52,11 +85,12 @@ async def list_orders(
     operation_id="createOrder",
     status_code=201,
     response_model=Envelope[OrderPublic],
-    responses=error_responses(400, *WRITE_ERRORS, 422, *UPSTREAM),
+    responses=error_responses(400, 401, 403, *WRITE_ERRORS, 422, *UPSTREAM),
 )
 async def create_order(
-    clients: ClientsDep, request: Request, body: OrderCreate
+    clients: ClientsDep, identity: IdentityDep, request: Request, body: OrderCreate
 ) -> EnvelopeResponse:
+    policy.check_create_order(identity, str(body.user_id))
     order, _ = await integrity.create_order(clients, body, raw=await request.body())
     return ok(order, status=201)
 
@@ -65,21 +99,33 @@ async def create_order(
     "/{id}",
     operation_id="getOrder",
     response_model=Envelope[OrderPublic],
-    responses=error_responses(400, 404, *UPSTREAM),
+    responses=error_responses(400, 401, 404, *UPSTREAM),
 )
-async def get_order(clients: ClientsDep, request: Request, order_id: ResourceId) -> Response:
-    return await proxy(clients.orders, request, f"/orders/{order_id}")
+async def get_order(
+    clients: ClientsDep, identity: IdentityDep, request: Request, order_id: ResourceId
+) -> Response:
+    if policy.order_scope(identity) is None:
+        return await proxy(clients.orders, request, f"/orders/{order_id}")
+    upstream = await clients.orders.send("GET", f"/orders/{order_id}")
+    if upstream.status == 200 and not policy.can_read_order(identity, upstream.data):
+        raise not_found("Order")
+    return json_response(upstream.raw, upstream.status)
 
 
 @router.put(
     "/{id}",
     operation_id="updateOrder",
     response_model=Envelope[OrderPublic],
-    responses=error_responses(400, 404, 409, *WRITE_ERRORS, *UPSTREAM),
+    responses=error_responses(400, 401, 403, 404, 409, *WRITE_ERRORS, *UPSTREAM),
 )
 async def update_order(
-    clients: ClientsDep, request: Request, order_id: ResourceId, body: OrderUpdate
+    clients: ClientsDep,
+    identity: IdentityDep,
+    request: Request,
+    order_id: ResourceId,
+    body: OrderUpdate,
 ) -> Response:
+    await policy.authorize_order_update(clients, identity, str(order_id))
     return await proxy(clients.orders, request, f"/orders/{order_id}")
 
 
@@ -87,7 +133,10 @@ async def update_order(
     "/{id}",
     operation_id="deleteOrder",
     response_model=Envelope[IdOnly],
-    responses=error_responses(400, 404, *UPSTREAM),
+    responses=error_responses(400, 401, 403, 404, *UPSTREAM),
 )
-async def delete_order(clients: ClientsDep, request: Request, order_id: ResourceId) -> Response:
+async def delete_order(
+    clients: ClientsDep, identity: IdentityDep, request: Request, order_id: ResourceId
+) -> Response:
+    policy.check_delete_order(identity)
     return await proxy(clients.orders, request, f"/orders/{order_id}")

@@ -29,11 +29,18 @@ class BreakerReport(PartialModel):
     retry_after_s: int = None  # type: ignore[assignment]  # only while open
 
 
-class GatewayHealth(BaseModel):
+class RateLimitReport(BaseModel):
+    storage: Literal["redis"]
+    available: bool
+
+
+class GatewayHealth(PartialModel):
     status: Literal["OK", "DEGRADED"]
     service: str
     timestamp: datetime
     circuit_breakers: dict[str, BreakerReport]
+    # Only with GATEWAY_REDIS_URL: whether the shared rate-limit storage answers.
+    rate_limits: RateLimitReport = None  # type: ignore[assignment]
 
 
 class GatewayStatus(BaseModel):
@@ -74,14 +81,18 @@ async def health(clients: ClientsDep, request: Request) -> EnvelopeResponse:
         for (name, client), up in zip(services.items(), reachable, strict=True)
     }
     healthy = all(b["reachable"] and b["state"] == "closed" for b in breakers.values())
-    return ok(
-        {
-            "status": "OK" if healthy else "DEGRADED",
-            "service": "API Gateway",
-            "timestamp": datetime.now(UTC).isoformat(timespec="microseconds"),
-            "circuit_breakers": breakers,
-        }
-    )
+    report: dict[str, Any] = {
+        "status": "OK",
+        "service": "API Gateway",
+        "timestamp": datetime.now(UTC).isoformat(timespec="microseconds"),
+        "circuit_breakers": breakers,
+    }
+    rate_limits = await request.app.state.rate_limits.report()
+    if rate_limits is not None:
+        report["rate_limits"] = rate_limits
+        healthy = healthy and rate_limits["available"]
+    report["status"] = "OK" if healthy else "DEGRADED"
+    return ok(report)
 
 
 @router.get(

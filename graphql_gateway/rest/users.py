@@ -7,17 +7,37 @@ is the request as it came.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
 from apicore.contract.orders import OrderPublic
 from apicore.contract.users import UserCreate, UserPartial, UserPublic, UserUpdate
-from apicore.envelope import Envelope, EnvelopeResponse, IdOnly, ListEnvelope, error_responses, ok
-from apicore.params import FieldsQuery, IdsQuery, Limit, Offset, ResourceId
+from apicore.envelope import (
+    Envelope,
+    EnvelopeResponse,
+    IdOnly,
+    ListEnvelope,
+    error_responses,
+    ok,
+    page,
+)
+from apicore.errors import not_found
+from apicore.params import (
+    FieldsQuery,
+    IdsQuery,
+    Limit,
+    Offset,
+    ResourceId,
+    effective_limit,
+    parse_id_list,
+)
 from apicore.routing import WRITE_ERRORS, ContractRoute
 from graphql_gateway import integrity
-from graphql_gateway.rest.deps import UPSTREAM, ClientsDep, proxy
+from graphql_gateway.auth import policy
+from graphql_gateway.rest.deps import UPSTREAM, ClientsDep, IdentityDep, proxy
 
 router = APIRouter(prefix="/users", tags=["users"], route_class=ContractRoute)
 
@@ -31,17 +51,32 @@ class UserDetails(BaseModel):
     "",
     operation_id="listUsers",
     response_model=ListEnvelope[UserPublic | UserPartial],
-    responses=error_responses(400, *UPSTREAM),
+    responses=error_responses(400, 401, *UPSTREAM),
 )
 async def list_users(
     clients: ClientsDep,
+    identity: IdentityDep,
     request: Request,
     limit: Limit = None,
     offset: Offset = 0,
     ids: IdsQuery = None,
     fields: FieldsQuery = None,
 ) -> Response:
-    return await proxy(clients.users, request, "/users")
+    scope = policy.user_scope(identity)
+    if scope is None:
+        return await proxy(clients.users, request, "/users")
+    # The caller sees only themselves: the same page, filtered by the service.
+    asked = parse_id_list(ids, field="ids")
+    batch = asked is not None
+    if asked is not None and scope not in {str(each) for each in asked}:
+        return page([], total=0, limit=effective_limit(limit, batch=batch), offset=offset)
+    query = {"ids": scope, "offset": offset}
+    size = effective_limit(limit, batch=batch)
+    if size is not None:
+        query["limit"] = size
+    if fields is not None:
+        query["fields"] = fields
+    return await proxy(clients.users, request, "/users", query=urlencode(query).encode())
 
 
 @router.post(
@@ -49,9 +84,12 @@ async def list_users(
     operation_id="createUser",
     status_code=201,
     response_model=Envelope[UserPublic],
-    responses=error_responses(400, 409, *WRITE_ERRORS, *UPSTREAM),
+    responses=error_responses(400, 401, 403, 409, *WRITE_ERRORS, *UPSTREAM),
 )
-async def create_user(clients: ClientsDep, request: Request, body: UserCreate) -> Response:
+async def create_user(
+    clients: ClientsDep, identity: IdentityDep, request: Request, body: UserCreate
+) -> Response:
+    policy.check_manage_users(identity)
     return await proxy(clients.users, request, "/users")
 
 
@@ -59,9 +97,13 @@ async def create_user(clients: ClientsDep, request: Request, body: UserCreate) -
     "/{id}",
     operation_id="getUser",
     response_model=Envelope[UserPublic],
-    responses=error_responses(400, 404, *UPSTREAM),
+    responses=error_responses(400, 401, 404, *UPSTREAM),
 )
-async def get_user(clients: ClientsDep, request: Request, user_id: ResourceId) -> Response:
+async def get_user(
+    clients: ClientsDep, identity: IdentityDep, request: Request, user_id: ResourceId
+) -> Response:
+    if not policy.can_read_user(identity, str(user_id)):
+        raise not_found("User")
     return await proxy(clients.users, request, f"/users/{user_id}")
 
 
@@ -69,11 +111,17 @@ async def get_user(clients: ClientsDep, request: Request, user_id: ResourceId) -
     "/{id}",
     operation_id="updateUser",
     response_model=Envelope[UserPublic],
-    responses=error_responses(400, 404, 409, *WRITE_ERRORS, *UPSTREAM),
+    responses=error_responses(400, 401, 403, 404, 409, *WRITE_ERRORS, *UPSTREAM),
 )
 async def update_user(
-    clients: ClientsDep, request: Request, user_id: ResourceId, body: UserUpdate
+    clients: ClientsDep,
+    identity: IdentityDep,
+    request: Request,
+    user_id: ResourceId,
+    body: UserUpdate,
 ) -> Response:
+    changes_roles = "roles" in body.model_fields_set
+    policy.check_update_user(identity, str(user_id), changes_roles=changes_roles)
     return await proxy(clients.users, request, f"/users/{user_id}")
 
 
@@ -81,9 +129,12 @@ async def update_user(
     "/{id}",
     operation_id="deleteUser",
     response_model=Envelope[IdOnly],
-    responses=error_responses(400, 404, 409, *UPSTREAM),
+    responses=error_responses(400, 401, 403, 404, 409, *UPSTREAM),
 )
-async def delete_user(clients: ClientsDep, user_id: ResourceId) -> EnvelopeResponse:
+async def delete_user(
+    clients: ClientsDep, identity: IdentityDep, user_id: ResourceId
+) -> EnvelopeResponse:
+    policy.check_manage_users(identity)
     return ok({"id": await integrity.delete_user(clients, str(user_id))})
 
 
@@ -91,8 +142,13 @@ async def delete_user(clients: ClientsDep, user_id: ResourceId) -> EnvelopeRespo
     "/{id}/details",
     operation_id="getUserDetails",
     response_model=Envelope[UserDetails],
-    responses=error_responses(400, 404, *UPSTREAM),
+    responses=error_responses(400, 401, 404, *UPSTREAM),
 )
-async def user_details(clients: ClientsDep, user_id: ResourceId) -> EnvelopeResponse:
+async def user_details(
+    clients: ClientsDep, identity: IdentityDep, user_id: ResourceId
+) -> EnvelopeResponse:
+    # Whoever may read the user may read all of its orders (the roles table's scopes agree).
+    if not policy.can_read_user(identity, str(user_id)):
+        raise not_found("User")
     user, orders = await integrity.user_with_orders(clients, str(user_id))
     return ok({"user": user, "orders": orders})

@@ -1,0 +1,96 @@
+"""The front door: every request's caller verified and counted before any route runs.
+
+One pure ASGI middleware for REST and GraphQL alike, inside the request-id middleware
+(so its answers carry the request id and our envelope) and inside CORS (so a browser
+can read a 401 or a 429):
+
+1. The bearer token, if any, is verified (auth on): the Identity goes into the request's
+   state, where `identity_of` and the GraphQL context read it.
+2. The global rate limit (GATEWAY_RATE_LIMIT, if set) counts the request, per user when
+   the token is valid, else per client address; bad tokens are counted too, per address.
+3. Only then is a missing or bad token answered 401 UNAUTHENTICATED with
+   `WWW-Authenticate: Bearer`. `/graphql` lets an anonymous caller through to the schema,
+   which allows it nothing but `login` (graphql/access.py).
+
+Open routes need no token: the probes, /health, /status, POST /auth/login, the OpenAPI
+document and its pages. Probes and /health are never rate limited.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from apicore.errors import ApiError
+from apicore.handlers import error_response
+from graphql_gateway.auth.identity import STATE_KEY, Identity, unauthenticated
+from graphql_gateway.auth.ratelimit import RateLimits
+from graphql_gateway.auth.tokens import TokenService
+
+OPEN_PATHS = frozenset(
+    {
+        "/health",
+        "/status",
+        "/livez",
+        "/readyz",
+        "/metrics",
+        "/auth/login",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+    }
+)
+NOT_LIMITED = frozenset({"/health", "/status", "/livez", "/readyz", "/metrics"})
+# Served to an anonymous caller too: the schema decides what it may do (only `login`).
+ANONYMOUS_ALLOWED = frozenset({"/graphql"})
+
+
+def _authorization(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return value
+    return None
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+class FrontDoor:
+    def __init__(
+        self, app: ASGIApp, *, tokens: TokenService | None, rate_limits: RateLimits
+    ) -> None:
+        self.app = app
+        self.tokens = tokens
+        self.rate_limits = rate_limits
+        self.limit_requests = bool(rate_limits.request_limits)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        identity: Identity | None = None
+        refusal: ApiError | None = None
+        if self.tokens is not None and path not in OPEN_PATHS:
+            header = _authorization(scope)
+            if header is not None:
+                try:
+                    identity = await self.tokens.identify(header)
+                except ApiError as exc:
+                    refusal = exc
+            elif path not in ANONYMOUS_ALLOWED:
+                refusal = unauthenticated()
+        if self.limit_requests and path not in NOT_LIMITED:
+            key = f"user:{identity.user_id}" if identity else f"address:{client_address(scope)}"
+            try:
+                await self.rate_limits.check_request(key)
+            except ApiError as exc:
+                refusal = exc
+        if refusal is not None:
+            await error_response(refusal)(scope, receive, send)
+            return
+        if identity is not None:
+            scope.setdefault("state", {})[STATE_KEY] = identity
+        await self.app(scope, receive, send)

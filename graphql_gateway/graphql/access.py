@@ -1,0 +1,43 @@
+"""An anonymous caller (auth on, no token) may run one thing: the `login` mutation.
+
+Anything else is refused before execution with UNAUTHENTICATED, answered 401 with
+`WWW-Authenticate: Bearer` under either media type (graphql/router.py), as REST is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from graphql import FieldNode, OperationDefinitionNode, get_operation_ast
+from strawberry.extensions import SchemaExtension
+
+from graphql_gateway.auth.identity import unauthenticated
+
+ANONYMOUS_FIELDS = frozenset({"login", "__typename"})
+
+
+def _only_anonymous_fields(operation: OperationDefinitionNode | None) -> bool:
+    if operation is None:
+        return False
+    return all(
+        isinstance(selection, FieldNode)
+        and not selection.directives
+        and selection.name.value in ANONYMOUS_FIELDS
+        for selection in operation.selection_set.selections
+    )
+
+
+class RequireIdentity(SchemaExtension):
+    def on_execute(self) -> Iterator[None]:
+        execution = self.execution_context
+        if execution.context.identity is None:
+            document = execution.graphql_document
+            operation = None
+            if document is not None:
+                operation = get_operation_ast(document, execution.operation_name)
+            if not _only_anonymous_fields(operation):
+                raise unauthenticated(
+                    "Authentication required: send `Authorization: Bearer <token>`"
+                    " (the `login` mutation gives one)"
+                )
+        yield

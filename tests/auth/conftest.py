@@ -1,0 +1,129 @@
+"""A system with authentication on, on its own databases and processes.
+
+The users and orders services run as real processes over databases of their own (no
+other test truncates them); the gateway runs as `python -m graphql_gateway` with
+GATEWAY_AUTH=on. Every persona of the roles table has an account with a password,
+created on the users service directly (as `init_db` and an administrator would), and
+logs in through the gateway as a client does.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service_orders import init_db as orders_init_db
+from service_users import init_db as users_init_db
+from tests.support.pg import migrated_database
+from tests.support.procs import RunningProcess, running
+
+SECRET = "test-secret-" + "x" * 40
+PASSWORD = "persona password 1"
+PERSONAS = ("admin", "manager", "engineer", "director", "customer", "user")
+
+
+@dataclass
+class Account:
+    role: str
+    id: str
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class AuthStack:
+    users: RunningProcess
+    orders: RunningProcess
+    gateway: RunningProcess
+    accounts: dict[str, Account]
+
+    @property
+    def url(self) -> str:
+        return self.gateway.url
+
+
+def auth_env(users: RunningProcess, orders: RunningProcess, **overrides: str) -> dict[str, str]:
+    return {
+        "GATEWAY_USERS_URL": users.url,
+        "GATEWAY_ORDERS_URL": orders.url,
+        "GATEWAY_AUTH": "on",
+        "GATEWAY_JWT_SECRET": SECRET,
+        "GATEWAY_LOGIN_RATE_LIMIT": "1000/minute",
+        **overrides,
+    }
+
+
+def create_account(users_url: str, role: str, password: str = PASSWORD) -> dict:
+    """A user with a password, made on the users service itself (internal, no auth)."""
+    email = f"{role}-{uuid.uuid4().hex[:10]}@auth.example"
+    body = {
+        "email": email,
+        "name": f"{role.title()} Persona",
+        "roles": [role],
+        "password": password,
+    }
+    response = httpx.post(f"{users_url}/users", json=body, timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()["data"]
+
+
+def login(gateway_url: str, email: str, password: str = PASSWORD) -> str:
+    response = httpx.post(
+        f"{gateway_url}/auth/login", json={"email": email, "password": password}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["data"]["access_token"]
+
+
+@pytest.fixture(scope="session")
+def auth_services(
+    pg_server: str, logs_dir: Path
+) -> Iterator[tuple[RunningProcess, RunningProcess]]:
+    with (
+        migrated_database(pg_server, "test_auth_users", users_init_db.main) as users_db,
+        migrated_database(pg_server, "test_auth_orders", orders_init_db.main) as orders_db,
+        running(
+            "service_users",
+            "USERS_",
+            {"USERS_DATABASE_URL": users_db, "USERS_DB_POOL_SIZE": "3"},
+            log_path=str(logs_dir / "auth-users.log"),
+        ) as users,
+        running(
+            "service_orders",
+            "ORDERS_",
+            {"ORDERS_DATABASE_URL": orders_db, "ORDERS_DB_POOL_SIZE": "3"},
+            log_path=str(logs_dir / "auth-orders.log"),
+        ) as orders,
+    ):
+        yield users, orders
+
+
+@pytest.fixture(scope="session")
+def auth_stack(
+    auth_services: tuple[RunningProcess, RunningProcess], logs_dir: Path
+) -> Iterator[AuthStack]:
+    users, orders = auth_services
+    env = auth_env(users, orders)
+    log = str(logs_dir / "auth-gateway.log")
+    with running("graphql_gateway", "GATEWAY_", env, log_path=log) as gateway:
+        accounts = {}
+        for role in PERSONAS:
+            user = create_account(users.url, role, PASSWORD)
+            token = login(gateway.url, user["email"])
+            accounts[role] = Account(role, user["id"], user["email"], token)
+        yield AuthStack(users, orders, gateway, accounts)
+
+
+@pytest.fixture
+def unique() -> str:
+    return secrets.token_hex(4)
