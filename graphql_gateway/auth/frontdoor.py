@@ -18,6 +18,8 @@ document and its pages. Probes and /health are never rate limited.
 
 from __future__ import annotations
 
+import orjson
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from apicore.errors import ApiError
@@ -57,6 +59,14 @@ def client_address(scope: Scope) -> str:
     return client[0] if client else "unknown"
 
 
+def refused(path: str, error: ApiError) -> Response:
+    """Our envelope, or on /graphql what a GraphQL client reads: `errors` with the code."""
+    if path not in ANONYMOUS_ALLOWED:
+        return error_response(error)
+    body = {"errors": [{"message": error.message, "extensions": error.extensions}]}
+    return Response(orjson.dumps(body), error.status, error.headers, "application/json")
+
+
 class FrontDoor:
     def __init__(
         self, app: ASGIApp, *, tokens: TokenService | None, rate_limits: RateLimits
@@ -89,7 +99,7 @@ class FrontDoor:
             except ApiError as exc:
                 refusal = exc
         if refusal is not None:
-            await error_response(refusal)(scope, receive, send)
+            await refused(path, refusal)(scope, receive, send)
             return
         if identity is not None:
             scope.setdefault("state", {})[STATE_KEY] = identity

@@ -12,6 +12,7 @@ import strawberry
 
 from graphql_gateway import integrity
 from graphql_gateway.auth import policy
+from graphql_gateway.auth.identity import ROLES, Identity
 from graphql_gateway.auth.login import login
 from graphql_gateway.graphql.context import Context
 from graphql_gateway.graphql.types.auth import LoginResult
@@ -39,7 +40,9 @@ class Mutation:
     @strawberry.mutation(description="A bearer token for an email and password")
     async def login(self, info: Info, email: str, password: str) -> LoginResult:
         result = await login(info.context.request, email, password)
-        _remember(info, result["user"])
+        user = _remember(info, result["user"])
+        # The rest of this request (`login { user { orders } }`) runs as the one logged in.
+        info.context.identity = Identity(user_id=user["id"], roles=frozenset(user["roles"]) & ROLES)
         return LoginResult(
             access_token=result["access_token"],
             token_type=result["token_type"],

@@ -12,12 +12,14 @@ plain text Strawberry writes by default.
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Any
 
 import orjson
 from cross_web import HTTPException
 from fastapi import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.parse_content_type import parse_content_type
@@ -52,6 +54,46 @@ CODE_OF_STATUS = {
     405: METHOD_NOT_ALLOWED,
     415: UNSUPPORTED_MEDIA_TYPE,
 }
+
+
+# GraphiQL's default text, in place of Strawberry's welcome: how to authenticate. It sits
+# in a JavaScript template literal, so: no backtick, no "${", no backslash.
+GRAPHIQL_DEFAULT_QUERY = """# Sitetrack: one GraphQL API over the users and orders services.
+#
+# Authentication: with GATEWAY_AUTH=on, every operation but login needs a
+# token (with the default, off, everything is open and no header is needed).
+#
+# 1. Log in: run this mutation with your email and password.
+#
+#      mutation {
+#        login(email: "you@example.com", password: "your password") {
+#          accessToken
+#          expiresIn
+#          user { id email roles }
+#        }
+#      }
+#
+# 2. Open the Headers tab below and put the accessToken there:
+#
+#      {"Authorization": "Bearer <accessToken>"}
+#
+#    It is sent with every operation until it expires (expiresIn seconds);
+#    then log in again.
+#
+# 3. Then, for example:
+#
+#      { me { name email roles } }
+#      { users(limit: 10) { total items { name roles } } }
+#
+# Keyboard shortcuts: Ctrl-Enter runs the operation, Ctrl-Space completes.
+"""
+_EXAMPLE_QUERY = re.compile(r"(const EXAMPLE_QUERY = `)[^`]*(`;)")
+
+
+@functools.lru_cache(maxsize=4)
+def graphiql_with_hint(html: str) -> str:
+    """Strawberry's GraphiQL page, its default query text replaced by ours."""
+    return _EXAMPLE_QUERY.sub(lambda m: m[1] + GRAPHIQL_DEFAULT_QUERY + m[2], html, count=1)
 
 
 def json_depth_exceeds(value: Any, limit: int) -> bool:
@@ -108,6 +150,9 @@ class GatewayGraphQLRouter(GraphQLRouter):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(graphiql_with_hint(self.graphql_ide_html))
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson refuses what json.loads lets through to a 500: bytes that are not UTF-8,

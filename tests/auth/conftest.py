@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,15 +64,12 @@ def auth_env(users: RunningProcess, orders: RunningProcess, **overrides: str) ->
     }
 
 
-def create_account(users_url: str, role: str, password: str = PASSWORD) -> dict:
-    """A user with a password, made on the users service itself (internal, no auth)."""
+def create_account(users_url: str, role: str, password: str | None = None) -> dict:
+    """A user (with a password if given), made on the users service itself (internal)."""
     email = f"{role}-{uuid.uuid4().hex[:10]}@auth.example"
-    body = {
-        "email": email,
-        "name": f"{role.title()} Persona",
-        "roles": [role],
-        "password": password,
-    }
+    body = {"email": email, "name": f"{role.title()} Persona", "roles": [role]}
+    if password is not None:
+        body["password"] = password
     response = httpx.post(f"{users_url}/users", json=body, timeout=10)
     assert response.status_code == 201, response.text
     return response.json()["data"]
@@ -106,6 +104,18 @@ def auth_services(
         ) as orders,
     ):
         yield users, orders
+
+
+@contextmanager
+def another_gateway(
+    services: tuple[RunningProcess, RunningProcess], logs_dir: Path, name: str, **env: str
+) -> Iterator[RunningProcess]:
+    """One more gateway over the auth services, with these GATEWAY_* settings on top."""
+    users, orders = services
+    settings = auth_env(users, orders, **env)
+    log = str(logs_dir / f"auth-gateway-{name}.log")
+    with running("graphql_gateway", "GATEWAY_", settings, log_path=log) as gateway:
+        yield gateway
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,260 @@
+"""The front door with GATEWAY_AUTH=on: which tokens open it, and how everything else is refused.
+
+Real processes (tests/auth/conftest.py). Every refusal is the same 401 UNAUTHENTICATED
+with `WWW-Authenticate: Bearer`, in our envelope on REST and as a GraphQL error on
+/graphql, and costs no downstream call.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from tests.auth.conftest import SECRET, AuthStack
+
+NOW = int(time.time())
+
+
+def claims(subject: str, **overrides: Any) -> dict[str, Any]:
+    base = {
+        "sub": subject,
+        "roles": ["manager"],
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 600,
+        "iss": "sitetrack-gateway",
+        "aud": "sitetrack",
+    }
+    base.update(overrides)
+    return {key: value for key, value in base.items() if value is not None}
+
+
+def signed(payload: dict[str, Any], key: str | bytes = SECRET, algorithm: str = "HS256") -> str:
+    return jwt.encode(payload, key, algorithm=algorithm)
+
+
+def unsigned(payload: dict[str, Any]) -> str:
+    """`alg: none`: a header and a payload, no signature."""
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(payload)}."
+
+
+def downstream_calls(stack: AuthStack) -> dict[str, int]:
+    return httpx.get(f"{stack.url}/status", timeout=10).json()["data"]["downstream_calls"]
+
+
+def assert_unauthenticated_rest(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == "Bearer"
+    body = response.json()
+    assert body["success"] is False
+    assert body["error"]["code"] == "UNAUTHENTICATED"
+    return body
+
+
+def assert_unauthenticated_graphql(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == "Bearer"
+    body = response.json()
+    assert "data" not in body, body
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["UNAUTHENTICATED"]
+    return body
+
+
+def bad_tokens(stack: AuthStack) -> dict[str, str]:
+    me = stack.accounts["admin"].id
+    return {
+        "expired": signed(claims(me, iat=NOW - 7200, exp=NOW - 3600)),
+        "forged (another secret)": signed(claims(me), "another-secret-" + "y" * 40),
+        "alg none": unsigned(claims(me)),
+        "HS512 (not ours to accept)": signed(claims(me), SECRET * 2, algorithm="HS512"),
+        "wrong audience": signed(claims(me, aud="someone-else")),
+        "wrong issuer": signed(claims(me, iss="https://evil.example")),
+        "no exp": signed(claims(me, exp=None)),
+        "no iat": signed(claims(me, iat=None)),
+        "no sub": signed(claims(me, sub=None)),
+        "no aud": signed(claims(me, aud=None)),
+        "sub not a user id": signed(claims("admin")),
+        "roles not a list": signed(claims(me, roles="admin")),
+        "issued in the future": signed(claims(me, iat=NOW + 3600, exp=NOW + 7200)),
+        "not yet valid": signed(claims(me, nbf=NOW + 3600)),
+        "garbage": "not-a-token",
+        "three dots": "a.b.c",
+        "over 8 KiB": signed(claims(me, pad="x" * 9000)),
+    }
+
+
+HEADERS_WITHOUT_A_TOKEN: dict[str, str | bytes | None] = {
+    "missing": None,
+    "empty": "",
+    "basic scheme": "Basic YWRtaW46YWRtaW4=",
+    "bearer alone": "Bearer",
+    "two words": "Bearer two words",
+    "non-ascii": "Bearer tökén".encode(),
+}
+
+
+@pytest.mark.parametrize("kind", list(HEADERS_WITHOUT_A_TOKEN))
+@pytest.mark.parametrize(
+    "path", ["/users", "/orders", f"/users/{uuid.uuid4()}", "/auth/me", "/internal/x", "/nowhere"]
+)
+def test_no_token_is_401_everywhere_but_the_open_routes(
+    auth_stack: AuthStack, kind: str, path: str
+) -> None:
+    value = HEADERS_WITHOUT_A_TOKEN[kind]
+    headers = {} if value is None else {"Authorization": value}
+    before = downstream_calls(auth_stack)
+    response = httpx.get(f"{auth_stack.url}{path}", headers=headers, timeout=10)
+    assert_unauthenticated_rest(response)
+    assert downstream_calls(auth_stack) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/users"),
+        ("PUT", f"/users/{uuid.uuid4()}"),
+        ("DELETE", f"/users/{uuid.uuid4()}"),
+        ("POST", "/orders"),
+        ("PUT", f"/orders/{uuid.uuid4()}"),
+        ("DELETE", f"/orders/{uuid.uuid4()}"),
+    ],
+)
+def test_writes_without_a_token_are_401_before_the_body_is_read(
+    auth_stack: AuthStack, method: str, path: str
+) -> None:
+    response = httpx.request(
+        method,
+        f"{auth_stack.url}{path}",
+        content=b"{not json",
+        timeout=10,
+        headers={"content-type": "text/plain"},
+    )
+    assert_unauthenticated_rest(response)
+
+
+def test_every_bad_token_is_the_same_401(auth_stack: AuthStack) -> None:
+    before = downstream_calls(auth_stack)
+    seen = set()
+    for name, token in bad_tokens(auth_stack).items():
+        headers = {"Authorization": f"Bearer {token}"}
+        rest = httpx.get(f"{auth_stack.url}/users", headers=headers, timeout=10)
+        body = assert_unauthenticated_rest(rest)
+        seen.add(body["error"]["message"])
+        query = {"query": "{ users { total } }"}
+        graphql = httpx.post(f"{auth_stack.url}/graphql", json=query, headers=headers, timeout=10)
+        assert_unauthenticated_graphql(graphql)
+        assert body, name
+    assert downstream_calls(auth_stack) == before
+    # The message says what kind of problem, never which check or key failed.
+    assert seen <= {
+        "Invalid token",
+        "Token expired",
+        "Invalid token: `sub` is not a user id",
+        "Invalid token: `roles` is not a list of roles",
+        "Expected `Authorization: Bearer <token>`",
+    }
+
+
+def test_a_valid_token_opens_rest_and_graphql(auth_stack: AuthStack) -> None:
+    manager = auth_stack.accounts["manager"]
+    token = signed(claims(manager.id))  # minted here with the gateway's secret
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{auth_stack.url}/users", headers=headers, timeout=10).status_code == 200
+    scheme_case = {"Authorization": f"bearer {token}"}
+    assert httpx.get(f"{auth_stack.url}/users", headers=scheme_case, timeout=10).status_code == 200
+    response = httpx.post(
+        f"{auth_stack.url}/graphql", json={"query": "{ me { id roles } }"}, headers=headers
+    )
+    assert response.json() == {"data": {"me": {"id": manager.id, "roles": ["manager"]}}}
+
+
+def test_roles_in_the_token_decide_and_unknown_roles_count_for_nothing(
+    auth_stack: AuthStack,
+) -> None:
+    customer = auth_stack.accounts["customer"]
+    # The token's roles are what counts (the users service's copy is read at login).
+    as_director = {"Authorization": f"Bearer {signed(claims(customer.id, roles=['director']))}"}
+    users = httpx.get(f"{auth_stack.url}/users", headers=as_director, timeout=10).json()
+    assert users["meta"]["total"] > 1
+    nobody = {"Authorization": f"Bearer {signed(claims(customer.id, roles=['superuser', 'root']))}"}
+    users = httpx.get(f"{auth_stack.url}/users", headers=nobody, timeout=10).json()
+    assert [user["id"] for user in users["data"]] == [customer.id]
+    denied = httpx.post(
+        f"{auth_stack.url}/users", headers=nobody, json={"email": "x@y.example", "name": "X"}
+    )
+    assert denied.status_code == 403
+
+
+def test_graphql_without_a_token_may_only_log_in(auth_stack: AuthStack) -> None:
+    url = f"{auth_stack.url}/graphql"
+    for query in [
+        "{ users { total } }",
+        "{ me { id } }",
+        "{ __schema { types { name } } }",
+        "query { __typename users { total } }",
+        'mutation { deleteOrder(id: "00000000-0000-0000-0000-000000000000") }',
+        'mutation { login(email: "a@b.example", password: "x") { accessToken } '
+        'other: deleteOrder(id: "00000000-0000-0000-0000-000000000000") }',
+        'mutation { ...F } fragment F on Mutation { login(email: "a", password: "b") '
+        "{ accessToken } }",
+    ]:
+        for accept in ("application/json", "application/graphql-response+json"):
+            response = httpx.post(url, json={"query": query}, headers={"accept": accept})
+            assert_unauthenticated_graphql(response)
+    get = httpx.get(url, params={"query": "{ users { total } }"})
+    assert_unauthenticated_graphql(get)
+    admin = auth_stack.accounts["admin"]
+    login = (
+        "mutation($e: String!, $p: String!) { login(email: $e, password: $p) "
+        "{ tokenType expiresIn user { id } } }"
+    )
+    answer = httpx.post(
+        url, json={"query": login, "variables": {"e": admin.email, "p": "persona password 1"}}
+    )
+    assert answer.status_code == 200
+    assert answer.json()["data"]["login"] == {
+        "tokenType": "bearer",
+        "expiresIn": 3600,
+        "user": {"id": admin.id},
+    }
+    assert httpx.post(url, json={"query": "{ __typename }"}).json() == {
+        "data": {"__typename": "Query"}
+    }
+
+
+def test_open_routes_need_no_token(auth_stack: AuthStack) -> None:
+    for path in ("/health", "/status", "/openapi.json"):
+        assert httpx.get(f"{auth_stack.url}{path}", timeout=10).status_code == 200, path
+    page = httpx.get(f"{auth_stack.url}/graphql", headers={"accept": "text/html"}, timeout=10)
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    # A token on an open route is not even looked at: a bad one does not stop a login.
+    login = httpx.post(
+        f"{auth_stack.url}/auth/login",
+        json={"email": auth_stack.accounts["engineer"].email, "password": "persona password 1"},
+        headers={"Authorization": "Bearer garbage"},
+        timeout=10,
+    )
+    assert login.status_code == 200, login.text
+
+
+def test_the_users_services_internal_route_is_not_exposed(auth_stack: AuthStack) -> None:
+    admin = auth_stack.accounts["admin"]
+    response = httpx.post(
+        f"{auth_stack.url}/internal/credentials/verify",
+        json={"email": admin.email, "password": "persona password 1"},
+        headers=admin.headers,
+        timeout=10,
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "NOT_FOUND"
