@@ -108,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         "--gateway-workers", type=int, default=2, help="our gateway's processes (one per core)"
     )
     parser.add_argument("--only", nargs="+", metavar="S1", help="run only these scenarios")
+    parser.add_argument(
+        "--no-auth", action="store_true", help="skip our gateway with GATEWAY_AUTH=on"
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.users, args.orders_per_user, args.duration, args.warmup = 120, 5, 1, 1
@@ -123,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         orders_per_user=args.orders_per_user,
         peers=not args.no_peers,
         gateway_workers=args.gateway_workers,
+        auth=not args.no_auth,
     )
     rows: list[dict] = []
     try:

@@ -7,12 +7,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import jwt
 from sqlalchemy.engine import make_url
 
 from apicore.db import drop_database
@@ -40,6 +42,9 @@ class Environment:
     orders: Proc | None = None
     gateways: dict[str, Proc] = field(default_factory=dict)
     open_circuit_gateway: Proc | None = None
+    # Ours with GATEWAY_AUTH=on (the cost of authentication, same run), and a token for it.
+    auth_gateway: Proc | None = None
+    auth_token: str = ""
     user_ids: list[str] = field(default_factory=list)
     stack: ExitStack = field(default_factory=ExitStack)
 
@@ -157,8 +162,32 @@ async def _seed(users_url: str, orders_url: str, n_users: int, per_user: int) ->
         return list(await asyncio.gather(*(one_user(i) for i in range(n_users))))
 
 
+# A benchmark's own key, for a gateway on loopback that lives for one run.
+BENCH_JWT_SECRET = "bench-only-secret-" + "0" * 32
+
+
+def bench_token(user_id: str) -> str:
+    """A manager's token (reads everything, as the peers' unauthenticated requests do)."""
+    now = int(time.time())
+    claims = {
+        "sub": user_id,
+        "roles": ["manager"],
+        "iat": now,
+        "exp": now + 24 * 3600,
+        "iss": "sitetrack-gateway",
+        "aud": "sitetrack",
+    }
+    return jwt.encode(claims, BENCH_JWT_SECRET, algorithm="HS256")
+
+
 def bring_up(
-    *, logs: Path, users: int, orders_per_user: int, peers: bool, gateway_workers: int = 1
+    *,
+    logs: Path,
+    users: int,
+    orders_per_user: int,
+    peers: bool,
+    gateway_workers: int = 1,
+    auth: bool = True,
 ) -> Environment:
     env = Environment(logs=logs)
     try:
@@ -187,6 +216,17 @@ def bring_up(
         env.user_ids = asyncio.run(_seed(env.users.url, env.orders.url, users, orders_per_user))
         workers = {"GATEWAY_WORKERS": str(gateway_workers)}
         env.gateways["ours"] = _start_ours(env, "ours", env.users.url, env.orders.url, **workers)
+        if auth:
+            env.auth_gateway = _start_ours(
+                env,
+                "ours-auth",
+                env.users.url,
+                env.orders.url,
+                GATEWAY_AUTH="on",
+                GATEWAY_JWT_SECRET=BENCH_JWT_SECRET,
+                **workers,
+            )
+            env.auth_token = bench_token(env.user_ids[0])
         # A second gateway of ours whose orders service is gone, its circuit held open (S6).
         dead = f"http://127.0.0.1:{free_port()}"
         env.open_circuit_gateway = _start_ours(

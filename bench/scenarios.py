@@ -22,6 +22,7 @@ class Request:
     status: int = 200
     expect: str = '"success":true'
     reject: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,11 @@ class Scenario:
     targets: dict[str, Request]  # gateway (or "direct") -> what to send it
 
 
-def _graphql(base: str, query: str, expect: str) -> Request:
-    return Request(f"{base}/graphql", "POST", json.dumps({"query": query}), 200, expect, '"errors"')
+def _graphql(
+    base: str, query: str, expect: str, headers: tuple[tuple[str, str], ...] = ()
+) -> Request:
+    body = json.dumps({"query": query})
+    return Request(f"{base}/graphql", "POST", body, 200, expect, '"errors"', headers)
 
 
 def scenarios(env: Environment) -> list[Scenario]:
@@ -44,6 +48,16 @@ def scenarios(env: Environment) -> list[Scenario]:
 
     s1 = {"ours": _graphql(ours, DASHBOARD_OURS, '"orders"')}
     s2 = {"ours": _graphql(ours, FRONT_OURS % user_id, '"orders"')}
+    s3 = {
+        "ours": Request(f"{ours}/users/{user_id}"),
+        "direct": Request(f"{env.users.url}/users/{user_id}"),
+    }
+    if env.auth_gateway is not None:
+        # The same requests with GATEWAY_AUTH=on and a manager's token (reads everything).
+        auth, bearer = env.auth_gateway.url, (("Authorization", f"Bearer {env.auth_token}"),)
+        s1["ours+auth"] = _graphql(auth, DASHBOARD_OURS, '"orders"', bearer)
+        s2["ours+auth"] = _graphql(auth, FRONT_OURS % user_id, '"orders"', bearer)
+        s3["ours+auth"] = Request(f"{auth}/users/{user_id}", headers=bearer)
     for name, url in peers.items():
         s1[name] = _graphql(url, DASHBOARD_PEER, '"orders"')
         s2[name] = _graphql(url, FRONT_PEER % user_id, '"orders"')
@@ -53,14 +67,7 @@ def scenarios(env: Environment) -> list[Scenario]:
     return [
         Scenario("S1", "dashboard: 100 users with their orders", s1),
         Scenario("S2", "front end: one user with its orders", s2),
-        Scenario(
-            "S3",
-            "REST passthrough GET /users/{id}",
-            {
-                "ours": Request(f"{ours}/users/{user_id}"),
-                "direct": Request(f"{env.users.url}/users/{user_id}"),
-            },
-        ),
+        Scenario("S3", "REST passthrough GET /users/{id}", s3),
         Scenario(
             "S4", "GET /users/{id}/details", {"ours": Request(f"{ours}/users/{user_id}/details")}
         ),

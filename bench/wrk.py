@@ -32,6 +32,7 @@ def run(request: Request, *, connections: int, seconds: float) -> dict[str, floa
             "BENCH_STATUS": str(request.status),
             "BENCH_EXPECT": request.expect,
             "BENCH_REJECT": request.reject,
+            "BENCH_HEADERS": "\n".join(f"{name}: {value}" for name, value in request.headers),
         }
         command = [
             require_wrk(),

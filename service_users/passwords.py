@@ -7,14 +7,32 @@ takes tells nothing about which emails are registered.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
+from collections.abc import Callable
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.low_level import ARGON2_VERSION
 from starlette.concurrency import run_in_threadpool
 
 _hasher = PasswordHasher()
+T = TypeVar("T")
+
+# Each argon2 call takes ~64 MiB and all of a core for tens of milliseconds. Unbounded, a
+# burst of logins would take the whole thread pool (40 threads, 2.5 GiB) and starve every
+# other request that needs it; bounded, the burst waits its turn. Per process, 2 cores.
+MAX_CONCURRENT_HASHES = 4
+_slots: asyncio.Semaphore | None = None
+
+
+async def _bounded(function: Callable[..., T], *args: str) -> T:
+    global _slots
+    if _slots is None:  # made on first use, inside the serving loop
+        _slots = asyncio.Semaphore(MAX_CONCURRENT_HASHES)
+    async with _slots:
+        return await run_in_threadpool(function, *args)
 
 
 def _b64(size: int) -> str:
@@ -45,7 +63,7 @@ def hash_password_blocking(password: str) -> str:
 
 
 async def hash_password(password: str) -> str:
-    return await run_in_threadpool(_hasher.hash, password)
+    return await _bounded(_hasher.hash, password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
@@ -58,9 +76,9 @@ def verify_password(password_hash: str, password: str) -> bool:
 async def check_password(password_hash: str | None, password: str) -> bool:
     """Whether the password matches the hash (None: no hash, never a match), at the same cost."""
     if password_hash is None:
-        await run_in_threadpool(verify_password, STAND_IN_HASH, password)
+        await _bounded(verify_password, STAND_IN_HASH, password)
         return False
-    return await run_in_threadpool(verify_password, password_hash, password)
+    return await _bounded(verify_password, password_hash, password)
 
 
 def needs_rehash(password_hash: str) -> bool:

@@ -1,7 +1,8 @@
 -- wrk script for every scenario. Environment:
 --   BENCH_METHOD (GET|POST), BENCH_BODY_FILE (request body, optional),
 --   BENCH_STATUS (expected status, default 200), BENCH_EXPECT (a substring every good body has),
---   BENCH_REJECT (a substring no good body has, e.g. "errors").
+--   BENCH_REJECT (a substring no good body has, e.g. "errors"),
+--   BENCH_HEADERS (more request headers, "Name: value" one a line).
 -- Prints one line: bench_result {json}
 wrk.method = os.getenv("BENCH_METHOD") or "GET"
 local body_file = os.getenv("BENCH_BODY_FILE")
@@ -10,6 +11,10 @@ if body_file and body_file ~= "" then
   wrk.body = f:read("*a")
   f:close()
   wrk.headers["Content-Type"] = "application/json"
+end
+local extra_headers = os.getenv("BENCH_HEADERS") or ""
+for name, value in string.gmatch(extra_headers, "([^:\n]+): ([^\n]+)") do
+  wrk.headers[name] = value
 end
 local expected_status = tonumber(os.getenv("BENCH_STATUS") or "200")
 local expect = os.getenv("BENCH_EXPECT") or ""
