@@ -8,16 +8,25 @@ with `WWW-Authenticate: Bearer`, in our envelope on REST and as a GraphQL error 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import http.server
 import json
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.auth.conftest import SECRET, AuthStack
+from tests.auth.conftest import SECRET, AuthStack, another_gateway
+from tests.support.procs import RunningProcess, free_port
 
 NOW = int(time.time())
 
@@ -258,3 +267,146 @@ def test_the_users_services_internal_route_is_not_exposed(auth_stack: AuthStack)
     )
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "NOT_FOUND"
+
+
+# ------------------------------------------------------------------ an identity provider
+
+
+class JwksServer:
+    """An identity provider's key set on loopback, served from a thread."""
+
+    def __init__(self, keys: list[dict[str, Any]]) -> None:
+        self.keys = keys
+        self.requests = 0
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                owner.requests += 1
+                body = json.dumps({"keys": owner.keys}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def rsa_key() -> Any:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def public_jwk(private: Any, kid: str) -> dict[str, Any]:
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+    return {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
+
+
+IDP = "https://idp.example/realms/site"
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[tuple[JwksServer, Any]]:
+    key = rsa_key()
+    server = JwksServer([public_jwk(key, "key-1")])
+    try:
+        yield server, key
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def idp_gateway(
+    auth_services: tuple[RunningProcess, RunningProcess],
+    logs_dir: Path,
+    provider: tuple[JwksServer, Any],
+) -> Iterator[RunningProcess]:
+    server, _ = provider
+    env = {"GATEWAY_JWKS_URL": server.url, "GATEWAY_JWT_ISSUER": IDP}
+    with another_gateway(auth_services, logs_dir, "idp", **env) as gateway:
+        yield gateway
+
+
+def provider_token(key: Any, sub: str, kid: str = "key-1", **overrides: Any) -> str:
+    payload = claims(sub, iss=IDP, **overrides)
+    return jwt.encode(payload, key, algorithm="RS256", headers={"kid": kid})
+
+
+def status_with(gateway: RunningProcess, token: str) -> int:
+    headers = {"Authorization": f"Bearer {token}"}
+    return httpx.get(f"{gateway.url}/users", headers=headers, timeout=10).status_code
+
+
+def test_a_providers_tokens_are_accepted_with_its_issuer(
+    idp_gateway: RunningProcess, provider: tuple[JwksServer, Any], auth_stack: AuthStack
+) -> None:
+    server, key = provider
+    manager = auth_stack.accounts["manager"]
+    assert status_with(idp_gateway, provider_token(key, manager.id)) == 200
+    # Its own tokens still work beside the provider's.
+    assert status_with(idp_gateway, signed(claims(manager.id))) == 200
+    fetched = server.requests
+    for _ in range(3):  # the key set is cached, not fetched per request
+        assert (
+            status_with(idp_gateway, provider_token(key, manager.id, jti=uuid.uuid4().hex)) == 200
+        )
+    assert server.requests == fetched
+
+
+def test_a_providers_bad_tokens_are_refused(
+    idp_gateway: RunningProcess, provider: tuple[JwksServer, Any], auth_stack: AuthStack
+) -> None:
+    _server, key = provider
+    me = auth_stack.accounts["manager"].id
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    confused = jwt.encode(claims(me, iss=IDP), SECRET, algorithm="HS256")
+    cases = {
+        "our issuer on its key": jwt.encode(
+            claims(me), key, algorithm="RS256", headers={"kid": "key-1"}
+        ),
+        "its issuer on our key": confused,
+        "signed by another key": provider_token(rsa_key(), me),
+        "expired": provider_token(key, me, iat=NOW - 7200, exp=NOW - 3600),
+        "wrong audience": provider_token(key, me, aud="another-api"),
+        "unknown key id": provider_token(key, me, kid="key-2"),
+        "no key id": jwt.encode(claims(me, iss=IDP), key, algorithm="RS256"),
+    }
+    for name, token in cases.items():
+        assert status_with(idp_gateway, token) == 401, name
+    # The public key used as an HMAC secret (algorithm confusion): PyJWT refuses to sign it,
+    # so build the token by hand.
+    header = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT","kid":"key-1"}').rstrip(b"=")
+    body = base64.urlsafe_b64encode(json.dumps(claims(me, iss=IDP)).encode()).rstrip(b"=")
+    signature = base64.urlsafe_b64encode(
+        hmac.new(public_pem, header + b"." + body, hashlib.sha256).digest()
+    ).rstrip(b"=")
+    forged = b".".join([header, body, signature]).decode()
+    assert status_with(idp_gateway, forged) == 401
+
+
+def test_a_provider_whose_keys_cannot_be_fetched_is_503_not_a_pass(
+    auth_services: tuple[RunningProcess, RunningProcess], logs_dir: Path, auth_stack: AuthStack
+) -> None:
+    key = rsa_key()
+    gone = f"http://127.0.0.1:{free_port()}/jwks.json"
+    env = {"GATEWAY_JWKS_URL": gone, "GATEWAY_JWT_ISSUER": IDP}
+    with another_gateway(auth_services, logs_dir, "idp-gone", **env) as gateway:
+        token = provider_token(key, auth_stack.accounts["manager"].id)
+        response = httpx.get(
+            f"{gateway.url}/users", headers={"Authorization": f"Bearer {token}"}, timeout=15
+        )
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert response.headers["retry-after"]
