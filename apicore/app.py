@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from apicore.envelope import EnvelopeResponse
 from apicore.handlers import install_error_handlers
+from apicore.metrics import MetricsMiddleware, metrics_response, worker_stopped
 from apicore.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from apicore.openapi import use_truthful_openapi
+from apicore.probes import Check, probe_router, watch_for_shutdown
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None] | AsyncIterator[None]]
 
@@ -23,16 +25,36 @@ def base_app(
     lifespan: Lifespan | None = None,
     docs: bool = True,
     middleware: Sequence[Middleware] = (),
+    access_log: bool = True,
+    ready: Check | None = None,
 ) -> FastAPI:
     """`docs`: serve the interactive docs (/docs, /redoc); /openapi.json is always served.
 
-    `middleware`, outermost first, runs inside the request-id middleware (its answers get
-    the request id and the security headers) and outside the body limit.
+    `middleware`, outermost first, runs inside the request-id and metrics middleware (its
+    answers get the request id and the security headers, and are counted) and outside the
+    body limit. Every app serves /livez, /readyz (`ready`: its own check) and /metrics.
     """
+
+    @asynccontextmanager
+    async def lifespan_with_state(app: FastAPI) -> AsyncIterator[None]:
+        app.state.started = False
+        watch_for_shutdown()
+        try:
+            if lifespan is None:
+                app.state.started = True
+                yield
+            else:
+                async with lifespan(app):  # type: ignore[union-attr]
+                    app.state.started = True
+                    yield
+        finally:
+            app.state.started = False
+            worker_stopped()
+
     app = FastAPI(
         title=title,
         version=version,
-        lifespan=lifespan,
+        lifespan=lifespan_with_state,
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
         default_response_class=EnvelopeResponse,
@@ -43,6 +65,9 @@ def base_app(
     app.add_middleware(BodyLimitMiddleware)
     for each in reversed(middleware):
         app.add_middleware(each.cls, *each.args, **each.kwargs)
+    app.add_middleware(MetricsMiddleware, access_log=access_log)
     app.add_middleware(RequestContextMiddleware)
+    app.include_router(probe_router(ready))
+    app.add_route("/metrics", metrics_response, methods=["GET"], include_in_schema=False)
     use_truthful_openapi(app)
     return app

@@ -1,13 +1,38 @@
-"""Log lines carry the request id of the request they are about."""
+"""Log lines carry the request id of the request they are about (and the trace id).
+
+`LOG_FORMAT=json` (SPEC section 9): one JSON object per line, for a log pipeline;
+the default stays the human-readable line. Both come from the standard library's
+logging, so uvicorn's, SQLAlchemy's and our own loggers all write the same way.
+The JSON formatter is ours, with orjson: a line is ~4 µs (`python -m bench.log_cost`).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+# Attributes every LogRecord has; anything else on a record was passed in `extra=`.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}
+
+
+def _trace_ids() -> tuple[str, str] | None:
+    """The current span's trace and span ids, when tracing is on and a span is current."""
+    try:
+        from opentelemetry import trace
+    except ImportError:  # pragma: no cover - tracing is optional at run time
+        return None
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
 
 
 class RequestIdFilter(logging.Filter):
@@ -16,11 +41,37 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, request_id, trace_id, extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        ids = _trace_ids()
+        if ids is not None:
+            line["trace_id"], line["span_id"] = ids
+        for key, value in vars(record).items():
+            if key not in _STANDARD and key not in line:
+                line[key] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(line, default=str).decode()
+
+
+def log_format() -> str:
+    return "json" if os.environ.get("LOG_FORMAT", "").lower() == "json" else "text"
+
+
 def log_config(level: str = "INFO") -> dict:
     """A logging dictConfig for uvicorn and our own loggers alike."""
     handler = {
         "class": "logging.StreamHandler",
-        "formatter": "default",
+        "formatter": log_format(),
         "filters": ["request_id"],
         "stream": "ext://sys.stderr",
     }
@@ -28,7 +79,10 @@ def log_config(level: str = "INFO") -> dict:
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"request_id": {"()": RequestIdFilter}},
-        "formatters": {"default": {"format": LOG_FORMAT}},
+        "formatters": {
+            "text": {"format": LOG_FORMAT},
+            "json": {"()": JsonFormatter},
+        },
         "handlers": {"default": handler},
         "root": {"handlers": ["default"], "level": level},
         "loggers": {

@@ -1,7 +1,22 @@
-"""Serve an app with uvicorn, our log format and the fastest loop available."""
+"""Serve an app with uvicorn, our log format and the fastest loop available.
+
+Shutdown (SPEC section 9): on SIGTERM (or Ctrl-C) the server stops accepting
+connections, /readyz answers 503 on the connections still open, the requests in flight
+finish (for at most `*_SHUTDOWN_GRACE` seconds, then they are cancelled), the app's
+lifespan closes its pools, and the process exits 0.
+
+Several workers (`*_WORKERS`): uvicorn's supervisor starts them; each is such a server.
+Their metrics are added up through PROMETHEUS_MULTIPROC_DIR (apicore/metrics.py), a
+fresh directory made here before any worker starts, unless one is given.
+"""
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import signal
+import tempfile
 from functools import partial
 
 import uvicorn
@@ -11,10 +26,25 @@ from apicore.protocol import GuardedHttpProtocol, ReadTimeouts
 from apicore.settings import ProcessSettings
 
 KEEP_ALIVE_S = 30
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _metrics_directory(workers: int) -> None:
+    """Several workers share their metrics through files in a directory of this run's own."""
+    if workers <= 1 or os.environ.get(MULTIPROCESS_ENV):
+        return
+    directory = tempfile.mkdtemp(prefix="sitetrack-metrics-")
+    os.environ[MULTIPROCESS_ENV] = directory
+    atexit.register(shutil.rmtree, directory, True)
 
 
 def serve(app: str, settings: ProcessSettings) -> None:
     """Run the `module:create_app` factory with the process's host, port and logging."""
+    _metrics_directory(settings.workers)
+    # uvicorn raises the signal again once it has shut down cleanly, to end the process
+    # "as the signal would"; with the default handler that is death by SIGTERM (exit
+    # status -15). This one ignores it, so a clean shutdown exits 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     timeouts = ReadTimeouts(header=settings.header_timeout, body=settings.body_timeout)
     uvicorn.run(
         app,
@@ -23,12 +53,14 @@ def serve(app: str, settings: ProcessSettings) -> None:
         port=settings.port,
         log_config=log_config(settings.log_level.upper()),
         log_level=settings.log_level,
-        access_log=settings.access_log,
+        # Our own access log (apicore/metrics.py) has the route, status and duration.
+        access_log=False,
         proxy_headers=False,
         server_header=False,
         # Longer than any client pool keeps an idle connection (the gateway: 15 s), so a
         # client never reuses a connection the server is closing at the same moment.
         timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_graceful_shutdown=int(settings.shutdown_grace) or None,
         workers=settings.workers,
         # Our guards over uvicorn's httptools protocol (a partial: workers unpickle it).
         http=partial(GuardedHttpProtocol, timeouts=timeouts),  # type: ignore[arg-type]

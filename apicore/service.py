@@ -16,6 +16,7 @@ from apicore.app import base_app
 from apicore.db import create_engine
 from apicore.envelope import Envelope, EnvelopeResponse, error_responses, ok
 from apicore.errors import SERVICE_UNAVAILABLE, ApiError
+from apicore.metrics import watch_pool
 from apicore.middleware import request_counter
 from apicore.routing import ContractRoute
 
@@ -77,16 +78,28 @@ def service_app(
     pool_size: int,
     routers: list[APIRouter],
     docs: bool = True,
+    access_log: bool = True,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = create_engine(database_url, pool_size=pool_size, max_overflow=pool_size)
+        watch_pool(app.state.engine)
         try:
             yield
         finally:
             await app.state.engine.dispose()
 
-    app = base_app(title=title, version="1.0.0", lifespan=lifespan, docs=docs)
+    async def database_answers(app: FastAPI) -> None:
+        await _ping(app.state.engine)
+
+    app = base_app(
+        title=title,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs=docs,
+        access_log=access_log,
+        ready=database_answers,
+    )
     for router in [health_router(service), *routers]:
         app.include_router(router)
     return app

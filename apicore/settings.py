@@ -27,6 +27,8 @@ class ProcessSettings(BaseSettings):
     # body_timeout between two reads; otherwise 408 REQUEST_TIMEOUT (apicore/protocol.py).
     header_timeout: float = Field(10.0, gt=0, description="Seconds to receive the headers")
     body_timeout: float = Field(30.0, gt=0, description="Seconds between two reads of a body")
+    # SIGTERM: stop accepting, /readyz 503, finish what is in flight for at most this long.
+    shutdown_grace: float = Field(20.0, ge=0, description="Seconds to drain on SIGTERM")
 
     @property
     def docs_enabled(self) -> bool:

@@ -62,6 +62,9 @@ def _proc_for(env: environment.Environment, scenario: Scenario, target: str) -> 
     if target == "direct":
         assert env.users is not None
         return env.users
+    if target == "ours+auth":
+        assert env.auth_gateway is not None
+        return env.auth_gateway
     if scenario.key == "S6":
         assert env.open_circuit_gateway is not None
         return env.open_circuit_gateway

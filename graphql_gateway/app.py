@@ -22,6 +22,12 @@ from graphql_gateway.rest import auth, orders, system, users
 logger = logging.getLogger("graphql_gateway")
 
 
+async def _clients_open(app: FastAPI) -> None:
+    """Ready once both downstream clients exist (their services have their own probes)."""
+    if getattr(app.state, "clients", None) is None:
+        raise RuntimeError("downstream clients not open")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -60,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs=settings.docs_enabled,
         middleware=middleware,
+        access_log=settings.access_log,
+        ready=_clients_open,
     )
     app.state.settings = settings
     app.state.tokens = tokens

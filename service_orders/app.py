@@ -15,5 +15,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database_url=settings.database_url,
         pool_size=settings.db_pool_size,
         docs=settings.docs_enabled,
+        access_log=settings.access_log,
         routers=[router],
     )

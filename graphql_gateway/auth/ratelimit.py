@@ -31,6 +31,7 @@ from limits.aio.strategies import (
 from limits.errors import StorageError
 
 from apicore.errors import RATE_LIMITED, ApiError
+from graphql_gateway import metrics
 from graphql_gateway.config import Settings
 
 logger = logging.getLogger("graphql_gateway.ratelimit")
@@ -125,6 +126,7 @@ class RateLimits:
             self._redis_answered()
         if not allowed:
             self.rejections += 1
+            metrics.RATE_LIMITED("login" if fallback else "requests").inc()
             raise await self._rejection(limiter, item, identifiers)
 
     async def _rejection(

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
 
-from apicore.errors import ApiError
+from apicore.errors import SERVICE_UNAVAILABLE, UPSTREAM_ERROR, UPSTREAM_TIMEOUT, ApiError
 from apicore.logging import request_id_var
+from graphql_gateway import metrics
 from graphql_gateway.clients.breaker import Breaker
 from graphql_gateway.clients.errors import BadUpstreamResponse, mapped_upstream_errors
 
@@ -55,6 +57,13 @@ def passthrough_error(upstream: Upstream) -> ApiError:
         status=upstream.status,
         details=error.get("details"),
     )
+
+
+_OUTCOMES = {
+    UPSTREAM_TIMEOUT: "timeout",
+    SERVICE_UNAVAILABLE: "unreachable",
+    UPSTREAM_ERROR: "server_error",
+}
 
 
 class ServiceClient:
@@ -107,8 +116,12 @@ class ServiceClient:
             method, path, params=params, json=json, content=content, headers=headers
         )
 
+        started = 0.0
+
         async def attempt() -> Upstream:
+            nonlocal started
             self.calls += 1
+            started = time.perf_counter()
             # httpx's timeouts bound each read; this bounds the whole answer, so a
             # service that drips bytes cannot hold a request past the deadline.
             try:
@@ -118,8 +131,20 @@ class ServiceClient:
                 raise httpx.ReadTimeout(f"no complete answer in {self.timeout}s") from None
             return _parse(response)
 
-        with mapped_upstream_errors(self.label, self.breaker):
-            return await self.breaker.call(attempt)
+        outcome = "error"
+        try:
+            with mapped_upstream_errors(self.label, self.breaker):
+                upstream = await self.breaker.call(attempt)
+            outcome = "ok" if upstream.status < 400 else "client_error"
+            return upstream
+        except ApiError as exc:
+            outcome = _OUTCOMES.get(exc.code, "error") if started else "circuit_open"
+            raise
+        finally:
+            metrics.DOWNSTREAM(self.breaker.name, outcome).inc()
+            if started:
+                elapsed = time.perf_counter() - started
+                metrics.DOWNSTREAM_LATENCY(self.breaker.name).observe(elapsed)
 
     async def fetch(self, method: str, path: str, **kwargs: Any) -> Upstream:
         """Like send(), but a 4xx is raised as the service's own error."""

@@ -24,6 +24,8 @@ from typing import Literal, TypeVar
 
 from aiobreaker import CircuitBreaker, CircuitBreakerListener, CircuitBreakerState
 
+from graphql_gateway import metrics
+
 logger = logging.getLogger("graphql_gateway.breaker")
 
 T = TypeVar("T")
@@ -61,6 +63,8 @@ class _LogStateChanges(CircuitBreakerListener):
         old_name = _STATE_NAMES.get(getattr(old, "state", None), "closed")  # type: ignore[arg-type]
         new_name = _STATE_NAMES.get(getattr(new, "state", None), "?")  # type: ignore[arg-type]
         logger.warning("Circuit %s: %s -> %s", breaker.name, old_name, new_name)
+        metrics.BREAKER_CHANGES(breaker.name, new_name).inc()
+        metrics.breaker_state(breaker.name, new_name)
 
 
 class Breaker:
@@ -82,6 +86,7 @@ class Breaker:
         )
         self._breaker.add_listener(_LogStateChanges())
         self._trial_in_flight = False
+        metrics.breaker_state(name, "closed")
 
     @property
     def failures(self) -> int:
@@ -99,6 +104,7 @@ class Breaker:
         """The state as of now: an open circuit whose timeout has passed is half-open."""
         current = _STATE_NAMES[self._breaker.current_state]
         if current == "open" and self._seconds_until_trial() == 0.0:
+            metrics.breaker_state(self.name, "half_open")  # aiobreaker moves it only later
             return "half_open"
         return current
 

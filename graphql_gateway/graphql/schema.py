@@ -21,6 +21,7 @@ from graphql_gateway.graphql.compiled import CompiledExecution, ExecutionPaths
 from graphql_gateway.graphql.errors import coded, log_unexpected, without_suggestions
 from graphql_gateway.graphql.limits import DocumentCache, GuardedDocument, Limits
 from graphql_gateway.graphql.mutations import Mutation
+from graphql_gateway.graphql.observed import OperationMetrics
 from graphql_gateway.graphql.queries import Query
 from graphql_gateway.graphql.scalars import SCALAR_OVERRIDES
 
@@ -82,6 +83,7 @@ def _extensions(settings: Settings) -> list[Any]:
         cache_bytes=settings.graphql_document_cache_bytes,
     )
     extensions: list[Any] = [
+        OperationMetrics,
         functools.partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
         functools.partial(AddValidationRules, _abuse_rules(settings)),
         # Parses (cached), refuses costly documents, then validates (cached).

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
+from graphql_gateway import metrics
 from graphql_gateway.clients.orders import OrdersClient
 from graphql_gateway.loaders.batching import Projection, in_chunks
 from graphql_gateway.types import OrderData
@@ -18,6 +19,7 @@ class OrdersByUserLoader(DataLoader[str, list[OrderData]]):
         super().__init__(load_fn=self._load)
 
     async def _load(self, user_ids: Sequence[str]) -> list[list[OrderData]]:
+        metrics.BATCH_SIZE("orders_by_user").observe(len(user_ids))
         fields = self._projection.get("Order")
         found = await in_chunks(
             user_ids, lambda chunk: self._orders.get_orders_by_user_ids(chunk, fields=fields)

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
+from graphql_gateway import metrics
 from graphql_gateway.clients.users import UsersClient
 from graphql_gateway.loaders.batching import Projection, in_chunks
 from graphql_gateway.types import UserData
@@ -18,6 +19,7 @@ class UserByIdLoader(DataLoader[str, UserData | None]):
         super().__init__(load_fn=self._load)
 
     async def _load(self, ids: Sequence[str]) -> list[UserData | None]:
+        metrics.BATCH_SIZE("user_by_id").observe(len(ids))
         fields = self._projection.get("User")
         found = await in_chunks(
             ids, lambda chunk: self._users.get_users_by_ids(chunk, fields=fields)

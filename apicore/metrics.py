@@ -1,0 +1,193 @@
+"""Prometheus metrics (SPEC section 9): `GET /metrics` on every process, right with N workers.
+
+With one worker the counters live in this process, as prometheus-client keeps them by
+default. With several, `apicore.serve` points PROMETHEUS_MULTIPROC_DIR at a fresh
+directory before any worker starts: each worker writes its values to its own
+memory-mapped files there, and whichever worker answers a scrape adds them all up
+(prometheus-client's multiprocess mode). Gauges then say how to combine workers
+(`multiprocess_mode`); a worker that stops marks its files dead.
+
+Labels never carry ids: routes are templates (`/users/{id}`), methods outside the
+HTTP set are "OTHER", and GraphQL operation names are bounded in form and number.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+access_logger = logging.getLogger("apicore.access")
+
+# Seconds: from a cached read (~1 ms) to the upstream timeout (5 s) and beyond.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+UNMATCHED = "<unmatched>"
+
+REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["route", "method", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["route", "method"],
+    buckets=LATENCY_BUCKETS,
+)
+
+
+def multiprocess() -> bool:
+    return bool(os.environ.get(MULTIPROCESS_ENV))
+
+
+def metrics_response(_: Request) -> Response:
+    """The text format, every worker's values added up in multiprocess mode."""
+    if multiprocess():
+        from prometheus_client import multiprocess as mp
+
+        registry = CollectorRegistry()
+        mp.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+def worker_stopped() -> None:
+    """A worker's live gauges stop counting once it is gone (multiprocess mode)."""
+    if multiprocess():
+        from prometheus_client import multiprocess as mp
+
+        mp.mark_process_dead(os.getpid())
+
+
+def route_template(scope: Scope) -> str:
+    """The route that served the request, or would have: for refusals made before routing
+    (401, 413, 429) the app's routes are matched here, which only such requests pay for."""
+    route = scope.get("route")
+    if route is not None:
+        return getattr(route, "path", UNMATCHED)
+    app = scope.get("app")
+    router = getattr(app, "router", None)
+    for candidate in getattr(router, "routes", ()):
+        match, _ = candidate.matches(scope)
+        if match == Match.FULL:
+            return getattr(candidate, "path", UNMATCHED)
+    return UNMATCHED
+
+
+class LabelCache:
+    """Children of a metric by label values: prometheus-client's `labels()` takes a lock
+    and validates on every call; a dict lookup is what the hot path can afford."""
+
+    def __init__(self, metric: Any) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
+
+
+_requests = LabelCache(REQUESTS)
+_latency = LabelCache(LATENCY)
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request, and writes its access log line.
+
+    Inside the request-id middleware and outside everything else: 401s, 413s and 429s
+    are counted with the route they were for, and the log line carries the request id.
+    """
+
+    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # if nothing was sent: the last-resort handler outside answers 500
+
+        async def send_counted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counted)
+        finally:
+            elapsed = time.perf_counter() - started
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
+            route = route_template(scope)
+            _requests(route, method, str(status)).inc()
+            _latency(route, method).observe(elapsed)
+            if self.access_log:
+                access_logger.info(
+                    "%s %s -> %d in %.1f ms",
+                    method,
+                    route,
+                    status,
+                    elapsed * 1000,
+                    extra={"route": route, "status": status, "duration_ms": elapsed * 1000},
+                )
+
+
+def gauge(name: str, documentation: str, labels: list[str], mode: str) -> Gauge:
+    """A gauge that knows how to add up workers (`livesum`, `livemax`, ...)."""
+    return Gauge(name, documentation, labels, multiprocess_mode=mode)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ the services' pools
+
+DB_POOL = LabelCache(
+    gauge("db_pool_connections", "Database connections, by state", ["state"], "livesum")
+)
+DB_POOL_SIZE = gauge("db_pool_size", "Database pool size (without overflow)", [], "livesum")
+
+
+def watch_pool(engine: Any) -> None:
+    """Connections in use and idle, kept up to date by the pool's own events."""
+    from sqlalchemy import event
+
+    pool = engine.sync_engine.pool
+    DB_POOL_SIZE.set(pool.size())
+    in_use, idle = DB_POOL("in_use"), DB_POOL("idle")
+
+    @event.listens_for(pool, "connect")
+    def connected(*_: Any) -> None:
+        idle.inc()
+
+    @event.listens_for(pool, "checkout")
+    def checked_out(*_: Any) -> None:
+        idle.dec()
+        in_use.inc()
+
+    @event.listens_for(pool, "checkin")
+    def checked_in(*_: Any) -> None:
+        in_use.dec()
+        idle.inc()
+
+    @event.listens_for(pool, "close")
+    def closed(*_: Any) -> None:
+        idle.dec()
+
+    @event.listens_for(pool, "close_detached")
+    def closed_detached(*_: Any) -> None:
+        in_use.dec()

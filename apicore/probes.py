@@ -1,0 +1,87 @@
+"""Liveness and readiness (SPEC section 9), the same on all three processes.
+
+- `GET /livez`: 200 while the process serves at all (a liveness probe restarts it when not).
+- `GET /readyz`: 200 when it can do its job now; 503 SERVICE_UNAVAILABLE while starting
+  (before its lifespan startup finished), while shutting down (from SIGTERM on,
+  apicore/serve.py), or when its own check fails (a service: its database answers).
+  A readiness probe takes it out of the load balancer, nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, FastAPI, Request
+
+from apicore.envelope import EnvelopeResponse, ok
+from apicore.errors import SERVICE_UNAVAILABLE, ApiError
+
+logger = logging.getLogger("apicore.probes")
+
+READY_CHECK_TIMEOUT_S = 1.0
+Check = Callable[[FastAPI], Awaitable[None]]  # raises when not ready
+
+
+class Lifecycle:
+    """This process's state; `stopping` is set by the SIGTERM handler (apicore.serve)."""
+
+    stopping = False
+
+
+lifecycle = Lifecycle()
+
+
+def watch_for_shutdown() -> None:
+    """From the first SIGTERM or SIGINT on, /readyz answers 503.
+
+    Called once the server runs (lifespan startup), when uvicorn has put its own signal
+    handlers in place: they are wrapped, not replaced, so uvicorn still drains and stops.
+    Only the main thread may set handlers; elsewhere (an app under test) nothing is done.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+        if not callable(previous) or getattr(previous, "_marks_stopping", False):
+            continue
+
+        def handler(signum: int, frame: object, previous: Callable = previous) -> None:
+            lifecycle.stopping = True
+            previous(signum, frame)
+
+        handler._marks_stopping = True  # type: ignore[attr-defined]
+        signal.signal(sig, handler)
+
+
+def not_ready(reason: str) -> ApiError:
+    return ApiError(SERVICE_UNAVAILABLE, f"Not ready: {reason}", headers={"Retry-After": "1"})
+
+
+def probe_router(check: Check | None) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/livez")
+    async def livez() -> EnvelopeResponse:
+        return ok({"status": "alive"})
+
+    @router.get("/readyz")
+    async def readyz(request: Request) -> EnvelopeResponse:
+        if lifecycle.stopping:
+            raise not_ready("shutting down")
+        if not getattr(request.app.state, "started", False):
+            raise not_ready("starting")
+        if check is not None:
+            try:
+                await asyncio.wait_for(check(request.app), READY_CHECK_TIMEOUT_S)
+            except ApiError:
+                raise
+            except Exception as exc:
+                logger.warning("Readiness check failed: %r", exc)
+                raise not_ready("a dependency does not answer") from None
+        return ok({"status": "ready"})
+
+    return router
