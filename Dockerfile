@@ -31,7 +31,7 @@ COPY service_users ./service_users
 ENV USERS_HOST=0.0.0.0 USERS_PORT=8001
 EXPOSE 8001
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["python", "-m", "apicore.healthcheck", "http://127.0.0.1:8001/health"]
+  CMD ["python", "-m", "apicore.healthcheck", "http://127.0.0.1:8001/readyz"]
 CMD ["sh", "-c", "python -m service_users.init_db && exec python -m service_users"]
 
 # ---- orders service: migrate, then serve ----
@@ -40,7 +40,7 @@ COPY service_orders ./service_orders
 ENV ORDERS_HOST=0.0.0.0 ORDERS_PORT=8002
 EXPOSE 8002
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["python", "-m", "apicore.healthcheck", "http://127.0.0.1:8002/health"]
+  CMD ["python", "-m", "apicore.healthcheck", "http://127.0.0.1:8002/readyz"]
 CMD ["sh", "-c", "python -m service_orders.init_db && exec python -m service_orders"]
 
 # ---- gateway: the only public entry point ----
@@ -49,5 +49,5 @@ COPY graphql_gateway ./graphql_gateway
 ENV GATEWAY_HOST=0.0.0.0 GATEWAY_PORT=8000
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["python", "-m", "apicore.healthcheck", "http://127.0.0.1:8000/status"]
+  CMD ["python", "-m", "apicore.healthcheck", "http://127.0.0.1:8000/readyz"]
 CMD ["python", "-m", "graphql_gateway"]

@@ -8,9 +8,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
+from apicore.addresses import PRIVATE
 from apicore.envelope import EnvelopeResponse
 from apicore.handlers import install_error_handlers
-from apicore.metrics import MetricsMiddleware, metrics_response, worker_stopped
+from apicore.metrics import MetricsMiddleware, metrics_endpoint, worker_stopped
+from apicore.metrics import switch as metrics_switch
 from apicore.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from apicore.openapi import use_truthful_openapi
 from apicore.probes import Check, probe_router, watch_for_shutdown
@@ -27,6 +29,8 @@ def base_app(
     middleware: Sequence[Middleware] = (),
     access_log: bool = True,
     ready: Check | None = None,
+    metrics: bool = True,
+    metrics_allow: str = PRIVATE,
 ) -> FastAPI:
     """`docs`: serve the interactive docs (/docs, /redoc); /openapi.json is always served.
 
@@ -65,9 +69,13 @@ def base_app(
     app.add_middleware(BodyLimitMiddleware)
     for each in reversed(middleware):
         app.add_middleware(each.cls, *each.args, **each.kwargs)
-    app.add_middleware(MetricsMiddleware, access_log=access_log)
+    metrics_switch.enabled = metrics
+    if metrics or access_log:  # the access log line is written where requests are timed
+        app.add_middleware(MetricsMiddleware, access_log=access_log, count=metrics)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(probe_router(ready))
-    app.add_route("/metrics", metrics_response, methods=["GET"], include_in_schema=False)
+    if metrics:
+        endpoint = metrics_endpoint(metrics_allow)
+        app.add_route("/metrics", endpoint, methods=["GET"], include_in_schema=False)
     use_truthful_openapi(app)
     return app

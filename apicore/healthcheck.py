@@ -1,6 +1,6 @@
 """Container healthcheck: exit 0 when the URL answers 200 within 3 s.
 
-python -m apicore.healthcheck http://127.0.0.1:8001/health
+python -m apicore.healthcheck http://127.0.0.1:8001/readyz
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 `LOG_FORMAT=json` (SPEC section 9): one JSON object per line, for a log pipeline;
 the default stays the human-readable line. Both come from the standard library's
 logging, so uvicorn's, SQLAlchemy's and our own loggers all write the same way.
-The JSON formatter is ours, with orjson: a line is ~4 µs (`python -m bench.log_cost`).
+The JSON formatter is ours (orjson), measured against structlog's: `python -m bench.log_cost`.
 """
 
 from __future__ import annotations
@@ -55,9 +55,9 @@ class JsonFormatter(logging.Formatter):
         ids = _trace_ids()
         if ids is not None:
             line["trace_id"], line["span_id"] = ids
-        for key, value in vars(record).items():
-            if key not in _STANDARD and key not in line:
-                line[key] = value
+        fields = vars(record)
+        for key in fields.keys() - _STANDARD:
+            line.setdefault(key, fields[key])
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(line, default=str).decode()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import (
@@ -31,6 +32,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from apicore.addresses import networks, within
+from apicore.errors import not_found
+from apicore.handlers import error_response
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 access_logger = logging.getLogger("apicore.access")
@@ -53,7 +58,20 @@ def multiprocess() -> bool:
     return bool(os.environ.get(MULTIPROCESS_ENV))
 
 
-def metrics_response(_: Request) -> Response:
+def metrics_endpoint(allow: str) -> Callable[[Request], Response]:
+    """GET /metrics for the addresses in `allow`; anyone else gets the usual 404."""
+    allowed = networks(allow)
+
+    def endpoint(request: Request) -> Response:
+        client = request.client
+        if client is None or not within(client.host, allowed):
+            return error_response(not_found("Route"))
+        return metrics_response()
+
+    return endpoint
+
+
+def metrics_response() -> Response:
     """The text format, every worker's values added up in multiprocess mode."""
     if multiprocess():
         from prometheus_client import multiprocess as mp
@@ -87,6 +105,25 @@ def route_template(scope: Scope) -> str:
     return UNMATCHED
 
 
+class _Switch:
+    """Whether this process records metrics (`*_METRICS`, on by default)."""
+
+    enabled = True
+
+
+switch = _Switch()
+
+
+class _Discard:
+    def inc(self, amount: float = 1) -> None:
+        return None
+
+    dec = observe = set = inc
+
+
+_DISCARD = _Discard()
+
+
 class LabelCache:
     """Children of a metric by label values: prometheus-client's `labels()` takes a lock
     and validates on every call; a dict lookup is what the hot path can afford."""
@@ -96,6 +133,8 @@ class LabelCache:
         self._children: dict[tuple[str, ...], Any] = {}
 
     def __call__(self, *values: str) -> Any:
+        if not switch.enabled:
+            return _DISCARD
         child = self._children.get(values)
         if child is None:
             child = self._children[values] = self._metric.labels(*values)
@@ -113,9 +152,10 @@ class MetricsMiddleware:
     are counted with the route they were for, and the log line carries the request id.
     """
 
-    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+    def __init__(self, app: ASGIApp, *, access_log: bool = True, count: bool = True) -> None:
         self.app = app
         self.access_log = access_log
+        self.count = count
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -136,8 +176,9 @@ class MetricsMiddleware:
             elapsed = time.perf_counter() - started
             method = scope["method"] if scope["method"] in METHODS else "OTHER"
             route = route_template(scope)
-            _requests(route, method, str(status)).inc()
-            _latency(route, method).observe(elapsed)
+            if self.count:
+                _requests(route, method, str(status)).inc()
+                _latency(route, method).observe(elapsed)
             if self.access_log:
                 access_logger.info(
                     "%s %s -> %d in %.1f ms",

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from apicore.addresses import PRIVATE
 from apicore.app import base_app
 from apicore.db import create_engine
 from apicore.envelope import Envelope, EnvelopeResponse, error_responses, ok
@@ -79,11 +80,14 @@ def service_app(
     routers: list[APIRouter],
     docs: bool = True,
     access_log: bool = True,
+    metrics: bool = True,
+    metrics_allow: str = PRIVATE,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = create_engine(database_url, pool_size=pool_size, max_overflow=pool_size)
-        watch_pool(app.state.engine)
+        if metrics:
+            watch_pool(app.state.engine)
         try:
             yield
         finally:
@@ -99,6 +103,8 @@ def service_app(
         docs=docs,
         access_log=access_log,
         ready=database_answers,
+        metrics=metrics,
+        metrics_allow=metrics_allow,
     )
     for router in [health_router(service), *routers]:
         app.include_router(router)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from apicore.addresses import PRIVATE, networks
 
 
 class ProcessSettings(BaseSettings):
@@ -27,8 +29,18 @@ class ProcessSettings(BaseSettings):
     # body_timeout between two reads; otherwise 408 REQUEST_TIMEOUT (apicore/protocol.py).
     header_timeout: float = Field(10.0, gt=0, description="Seconds to receive the headers")
     body_timeout: float = Field(30.0, gt=0, description="Seconds between two reads of a body")
+    # GET /metrics and the series behind it (off: for measuring what they cost), answered
+    # only to these addresses (others: 404), so a public gateway does not publish them.
+    metrics: bool = True
+    metrics_allow: str = PRIVATE
     # SIGTERM: stop accepting, /readyz 503, finish what is in flight for at most this long.
     shutdown_grace: float = Field(20.0, ge=0, description="Seconds to drain on SIGTERM")
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _allow_parses(cls, value: str) -> str:
+        networks(value)
+        return value
 
     @property
     def docs_enabled(self) -> bool:

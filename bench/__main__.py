@@ -65,6 +65,9 @@ def _proc_for(env: environment.Environment, scenario: Scenario, target: str) -> 
     if target == "ours+auth":
         assert env.auth_gateway is not None
         return env.auth_gateway
+    if target == "ours-metrics":
+        assert env.bare_gateway is not None
+        return env.bare_gateway
     if scenario.key == "S6":
         assert env.open_circuit_gateway is not None
         return env.open_circuit_gateway
@@ -114,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-auth", action="store_true", help="skip our gateway with GATEWAY_AUTH=on"
     )
+    parser.add_argument(
+        "--no-bare", action="store_true", help="skip our gateway with GATEWAY_METRICS=false"
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.users, args.orders_per_user, args.duration, args.warmup = 120, 5, 1, 1
@@ -130,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         peers=not args.no_peers,
         gateway_workers=args.gateway_workers,
         auth=not args.no_auth,
+        bare=not args.no_bare,
     )
     rows: list[dict] = []
     try:

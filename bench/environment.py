@@ -45,6 +45,8 @@ class Environment:
     # Ours with GATEWAY_AUTH=on (the cost of authentication, same run), and a token for it.
     auth_gateway: Proc | None = None
     auth_token: str = ""
+    # Ours with GATEWAY_METRICS=false (the cost of metrics, same run).
+    bare_gateway: Proc | None = None
     user_ids: list[str] = field(default_factory=list)
     stack: ExitStack = field(default_factory=ExitStack)
 
@@ -188,6 +190,7 @@ def bring_up(
     peers: bool,
     gateway_workers: int = 1,
     auth: bool = True,
+    bare: bool = True,
 ) -> Environment:
     env = Environment(logs=logs)
     try:
@@ -227,6 +230,10 @@ def bring_up(
                 **workers,
             )
             env.auth_token = bench_token(env.user_ids[0])
+        if bare:
+            env.bare_gateway = _start_ours(
+                env, "ours-bare", env.users.url, env.orders.url, GATEWAY_METRICS="false", **workers
+            )
         # A second gateway of ours whose orders service is gone, its circuit held open (S6).
         dead = f"http://127.0.0.1:{free_port()}"
         env.open_circuit_gateway = _start_ours(

@@ -58,6 +58,12 @@ def scenarios(env: Environment) -> list[Scenario]:
         s1["ours+auth"] = _graphql(auth, DASHBOARD_OURS, '"orders"', bearer)
         s2["ours+auth"] = _graphql(auth, FRONT_OURS % user_id, '"orders"', bearer)
         s3["ours+auth"] = Request(f"{auth}/users/{user_id}", headers=bearer)
+    if env.bare_gateway is not None:
+        # The same requests to ours without metrics.
+        bare = env.bare_gateway.url
+        s1["ours-metrics"] = _graphql(bare, DASHBOARD_OURS, '"orders"')
+        s2["ours-metrics"] = _graphql(bare, FRONT_OURS % user_id, '"orders"')
+        s3["ours-metrics"] = Request(f"{bare}/users/{user_id}")
     for name, url in peers.items():
         s1[name] = _graphql(url, DASHBOARD_PEER, '"orders"')
         s2[name] = _graphql(url, FRONT_PEER % user_id, '"orders"')

@@ -14,7 +14,8 @@ def settings_or_exit() -> Settings:
         for error in exc.errors():
             where = ".".join(str(part) for part in error["loc"])
             name = f"GATEWAY_{where.upper()}: " if where else ""
-            print(f"graphql_gateway: {name}{error['msg']}", file=sys.stderr)
+            message = str(error["msg"]).removeprefix("Value error, ")
+            print(f"graphql_gateway: {name}{message}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

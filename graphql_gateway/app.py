@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 from apicore.app import base_app
 from graphql_gateway import __version__
 from graphql_gateway.auth.cors import EnvelopeCORSMiddleware, cors_options
-from graphql_gateway.auth.frontdoor import FrontDoor
+from graphql_gateway.auth.frontdoor import ClientAddresses, FrontDoor
 from graphql_gateway.auth.ratelimit import RateLimits
 from graphql_gateway.auth.tokens import TokenService
 from graphql_gateway.clients import Clients
@@ -58,8 +58,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         middleware.append(
             Middleware(EnvelopeCORSMiddleware, **cors_options(settings.cors_origin_list))
         )
+    addresses = ClientAddresses(settings.trusted_proxies)
     if tokens is not None or rate_limits.request_limits:
-        middleware.append(Middleware(FrontDoor, tokens=tokens, rate_limits=rate_limits))
+        middleware.append(
+            Middleware(FrontDoor, tokens=tokens, rate_limits=rate_limits, addresses=addresses)
+        )
     app = base_app(
         title="API Gateway",
         version=__version__,
@@ -68,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         middleware=middleware,
         access_log=settings.access_log,
         ready=_clients_open,
+        metrics=settings.metrics,
+        metrics_allow=settings.metrics_allow,
     )
     app.state.settings = settings
     app.state.tokens = tokens

@@ -6,6 +6,7 @@ from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from apicore.addresses import networks
 from apicore.settings import ProcessSettings
 
 MIN_SECRET_BYTES = 32
@@ -58,11 +59,20 @@ class Settings(ProcessSettings):
     redis_url: str | None = Field(None, description="Rate limits shared by workers, replicas")
     redis_key_prefix: str = "sitetrack"
     cors_origins: str = Field("", description="Comma-separated origins allowed by CORS")
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client: behind a load
+    # balancer, the address the rate limits count is the client's, not the balancer's.
+    trusted_proxies: str = ""
 
     @field_validator("rate_limit", "redis_url", "jwks_url", "jwt_issuer", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        networks(value)
+        return value
 
     @field_validator("login_rate_limit", "rate_limit")
     @classmethod

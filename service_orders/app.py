@@ -16,5 +16,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool_size=settings.db_pool_size,
         docs=settings.docs_enabled,
         access_log=settings.access_log,
+        metrics=settings.metrics,
+        metrics_allow=settings.metrics_allow,
         routers=[router],
     )

@@ -3,6 +3,11 @@
     python -m stack            # what `make run` does
     python -m stack --seed     # and load demo data once everything is healthy
 
+The environment reaches every process as it is (GATEWAY_AUTH, GATEWAY_JWT_SECRET, …).
+With USERS_ADMIN_EMAIL and USERS_ADMIN_PASSWORD set, the users database gets its first
+administrator (as `python -m service_users.init_db` does), and `--seed` logs in as it
+when GATEWAY_AUTH=on.
+
 Ctrl-C (or SIGTERM) stops everything, the embedded PostgreSQL included.
 """
 
@@ -18,6 +23,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from apicore.db import init_database
@@ -28,10 +34,12 @@ from apicore.embedded import (
     start_embedded,
     stop_embedded,
 )
+from service_users.config import Settings as UsersSettings
+from service_users.init_db import AdminSettingsError, FirstAdmin, ensure_admin, first_admin
 from stack.output import Output
 from stack.preflight import InstanceLock, Port, Refused, check_ports, ports_from
 from stack.processes import Child, ChildFailed, stop_all, wait_healthy
-from stack.seed import local_url
+from stack.seed import ADMIN_EMAIL_VAR, ADMIN_PASSWORD_VAR, AdminLogin, SeedError, local_url
 
 ROOT = Path(__file__).resolve().parent.parent
 logger = logging.getLogger("stack")
@@ -107,20 +115,58 @@ def _children(users_db: str, orders_db: str, ports: list[Port], output: Output) 
     ]
 
 
+def _auth_on() -> bool:
+    return os.environ.get("GATEWAY_AUTH", "off") == "on"
+
+
 def _banner(base: str) -> str:
+    login = (
+        f"  Log in        POST {base}/auth/login (or the `login` mutation); then send\n"
+        "                Authorization: Bearer <access_token>\n"
+        if _auth_on()
+        else ""
+    )
     return (
         "\nAll up. Try:\n"
         f"  GraphiQL      {base}/graphql   (open in a browser)\n"
         f"  REST          {base}/users   {base}/orders\n"
         f"  Health        {base}/health\n"
+        f"{login}"
         "Ctrl-C stops everything."
     )
+
+
+def _first_admin() -> FirstAdmin | None:
+    """The administrator USERS_ADMIN_* ask for (checked before anything starts)."""
+    try:
+        return first_admin(UsersSettings())
+    except AdminSettingsError as exc:
+        raise Refused(f"{exc}.") from None
+    except ValidationError as exc:  # names and reasons only: values may be secrets
+        problems = "; ".join(
+            f"USERS_{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise Refused(f"Invalid users settings: {problems}.") from None
+
+
+def _seed_login() -> AdminLogin:
+    """With auth on, `--seed` logs in as the administrator: refuse early if it cannot."""
+    login = AdminLogin.from_env(os.environ)
+    if _auth_on() and not login.complete:
+        raise Refused(
+            f"--seed with GATEWAY_AUTH=on needs {ADMIN_EMAIL_VAR} and {ADMIN_PASSWORD_VAR}:"
+            " the first administrator, whom the seed logs in as to create the demo accounts."
+        )
+    return login
 
 
 def run(*, data_dir: Path, seed: bool) -> int:
     """Check that nothing of ours runs already, then start everything (see `_serve`)."""
     try:
         ports = ports_from(os.environ)
+        admin = _first_admin()
+        seed_login = _seed_login() if seed else None
         data_dir.mkdir(parents=True, exist_ok=True)
         lock = InstanceLock(data_dir)
         gateway = next(port for port in ports if port.name == "gateway")
@@ -136,13 +182,20 @@ def run(*, data_dir: Path, seed: bool) -> int:
         return 1
     output = Output(data_dir / "run.log")
     try:
-        return _serve(output, data_dir=data_dir, ports=ports, seed=seed)
+        return _serve(output, data_dir=data_dir, ports=ports, admin=admin, seed_login=seed_login)
     finally:
         output.close()
         lock.release()
 
 
-def _serve(output: Output, *, data_dir: Path, ports: list[Port], seed: bool) -> int:
+def _serve(
+    output: Output,
+    *,
+    data_dir: Path,
+    ports: list[Port],
+    admin: FirstAdmin | None,
+    seed_login: AdminLogin | None,
+) -> int:
     for signum in STOP_SIGNALS:
         signal.signal(signum, _on_signal)
     output.capture_logging()
@@ -153,16 +206,25 @@ def _serve(output: Output, *, data_dir: Path, ports: list[Port], seed: bool) -> 
         output.say("Migrating the users and orders databases")
         for package, url in (("service_users", users_db), ("service_orders", orders_db)):
             init_database(ROOT / package, url)
+        if admin is not None:
+            created = ensure_admin(users_db, admin)
+            state = "created" if created else "exists, left unchanged"
+            output.say(f"First administrator {admin.email} ({ADMIN_EMAIL_VAR}): {state}")
+        elif _auth_on():
+            output.say(
+                f"GATEWAY_AUTH=on and no {ADMIN_EMAIL_VAR}/{ADMIN_PASSWORD_VAR}: only accounts"
+                " that already have a password can log in"
+            )
         children = _children(users_db, orders_db, ports, output)
         output.say("Starting users, orders and the gateway; each line of theirs is prefixed")
         for child in children:
             child.start()
             wait_healthy(child, timeout=60)
         gateway = children[-1].health_url.removesuffix("/health")
-        if seed:
+        if seed_login is not None:
             from stack.seed import seed as load_demo_data
 
-            load_demo_data(gateway)
+            load_demo_data(gateway, seed_login)
         output.say(_banner(gateway))
         while True:
             for child in children:
@@ -177,6 +239,9 @@ def _serve(output: Output, *, data_dir: Path, ports: list[Port], seed: bool) -> 
         return 0
     except ChildFailed as exc:  # its own output, just above, says why
         output.say(f"\nCould not start: {exc}. The whole log: {output.log_path}")
+        return 1
+    except SeedError as exc:
+        output.say(f"\nCould not seed: {exc}")
         return 1
     except Exception as exc:
         logger.exception("Could not start")

@@ -228,3 +228,23 @@ async def test_sigterm_drains_the_request_in_flight_then_exits_0(logs_dir: Path)
             if process.poll() is None:
                 process.kill()
                 process.wait(5)
+
+
+def test_metrics_are_answered_only_to_the_allowed_addresses(
+    users_process: RunningProcess, orders_process: RunningProcess, logs_dir: Path
+) -> None:
+    env = {
+        "GATEWAY_USERS_URL": users_process.url,
+        "GATEWAY_ORDERS_URL": orders_process.url,
+        "GATEWAY_METRICS_ALLOW": "127.0.0.2/32",
+    }
+    log = str(logs_dir / "gateway-metrics-allow.log")
+    with running("graphql_gateway", "GATEWAY_", env, log_path=log) as gateway:
+        refused = httpx.get(f"{gateway.url}/metrics", timeout=10)
+        transport = httpx.HTTPTransport(local_address="127.0.0.2")
+        with httpx.Client(transport=transport, timeout=10) as client:
+            allowed = client.get(f"{gateway.url}/metrics")
+    assert refused.status_code == 404
+    assert refused.json()["error"]["code"] == "NOT_FOUND"
+    assert allowed.status_code == 200
+    assert "http_requests_total" in allowed.text

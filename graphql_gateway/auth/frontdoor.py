@@ -18,10 +18,13 @@ document and its pages. Probes and /health are never rate limited.
 
 from __future__ import annotations
 
+import ipaddress
+
 import orjson
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from apicore.addresses import networks, within
 from apicore.errors import ApiError
 from apicore.handlers import error_response
 from graphql_gateway.auth.identity import STATE_KEY, Identity, unauthenticated
@@ -45,6 +48,7 @@ OPEN_PATHS = frozenset(
 NOT_LIMITED = frozenset({"/health", "/status", "/livez", "/readyz", "/metrics"})
 # Served to an anonymous caller too: the schema decides what it may do (only `login`).
 ANONYMOUS_ALLOWED = frozenset({"/graphql"})
+ADDRESS_KEY = "client_address"
 
 
 def _authorization(scope: Scope) -> bytes | None:
@@ -54,7 +58,39 @@ def _authorization(scope: Scope) -> bytes | None:
     return None
 
 
+class ClientAddresses:
+    """The client's address: the peer's, or, when the peer is a trusted proxy
+    (GATEWAY_TRUSTED_PROXIES), the last address in X-Forwarded-For that is not one."""
+
+    def __init__(self, trusted: str = "") -> None:
+        self.trusted = networks(trusted)
+
+    def of(self, scope: Scope) -> str:
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        if not self.trusted or not within(address, self.trusted):
+            return address
+        forwarded = b",".join(v for n, v in scope["headers"] if n == b"x-forwarded-for")
+        for hop in reversed(forwarded.decode("latin-1").split(",")):
+            hop = hop.strip()
+            if not hop:
+                continue
+            try:
+                hop = str(ipaddress.ip_address(hop))
+            except ValueError:
+                return address  # garbage from the client side: the last proxy's word stands
+            if not within(hop, self.trusted):
+                return hop
+            address = hop
+        return address
+
+
 def client_address(scope: Scope) -> str:
+    """The address this request counts against (set by the front door, else the peer's)."""
+    state = scope.get("state") or {}
+    known = state.get(ADDRESS_KEY)
+    if known is not None:
+        return known
     client = scope.get("client")
     return client[0] if client else "unknown"
 
@@ -69,11 +105,17 @@ def refused(path: str, error: ApiError) -> Response:
 
 class FrontDoor:
     def __init__(
-        self, app: ASGIApp, *, tokens: TokenService | None, rate_limits: RateLimits
+        self,
+        app: ASGIApp,
+        *,
+        tokens: TokenService | None,
+        rate_limits: RateLimits,
+        addresses: ClientAddresses,
     ) -> None:
         self.app = app
         self.tokens = tokens
         self.rate_limits = rate_limits
+        self.addresses = addresses
         self.limit_requests = bool(rate_limits.request_limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -81,6 +123,8 @@ class FrontDoor:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
+        address = self.addresses.of(scope)
+        scope.setdefault("state", {})[ADDRESS_KEY] = address
         identity: Identity | None = None
         refusal: ApiError | None = None
         if self.tokens is not None and path not in OPEN_PATHS:
@@ -93,7 +137,7 @@ class FrontDoor:
             elif path not in ANONYMOUS_ALLOWED:
                 refusal = unauthenticated()
         if self.limit_requests and path not in NOT_LIMITED:
-            key = f"user:{identity.user_id}" if identity else f"address:{client_address(scope)}"
+            key = f"user:{identity.user_id}" if identity else f"address:{address}"
             try:
                 await self.rate_limits.check_request(key)
             except ApiError as exc:

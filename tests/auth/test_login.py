@@ -347,3 +347,32 @@ def test_the_global_limit_counts_per_user_then_per_address(
     assert all(r.status_code == 200 for r in probes)
     assert graphql.status_code == 429
     assert graphql.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(
+    auth_services: Services, logs_dir: Path
+) -> None:
+    env = {"GATEWAY_LOGIN_RATE_LIMIT": "2/minute", "GATEWAY_TRUSTED_PROXIES": "127.0.0.1/32"}
+
+    def attempt(url: str, forwarded: str, source: str = "127.0.0.1") -> int:
+        transport = httpx.HTTPTransport(local_address=source)
+        with httpx.Client(transport=transport, timeout=10) as client:
+            response = client.post(
+                f"{url}/auth/login",
+                json={"email": f"nobody-{uuid.uuid4().hex}@auth.example", "password": "x"},
+                headers={"x-forwarded-for": forwarded},
+            )
+            return response.status_code
+
+    with another_gateway(auth_services, logs_dir, "proxied", **env) as gateway:
+        # Through the proxy (127.0.0.1), each client has its own count...
+        first = [attempt(gateway.url, "203.0.113.5") for _ in range(3)]
+        second = attempt(gateway.url, "198.51.100.7")
+        # ...the client cannot choose its address by prepending to the header...
+        spoofed = attempt(gateway.url, "192.0.2.1, 203.0.113.5")
+        # ...and a peer that is not a trusted proxy is counted as itself, header or not.
+        direct = [attempt(gateway.url, "192.0.2.99", source="127.0.0.21") for _ in range(3)]
+    assert first == [401, 401, 429]
+    assert second == 401
+    assert spoofed == 429  # the proxy appended 203.0.113.5: that is who it is
+    assert direct == [401, 401, 429]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import secrets
 import shlex
 import subprocess
 import sys
@@ -20,12 +21,14 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 from sqlalchemy.engine import make_url
 
 from graphql_gateway.config import Settings as GatewaySettings
 from service_orders.config import Settings as OrdersSettings
 from service_users.config import Settings as UsersSettings
+from service_users.init_db import first_admin
 from tests.support.procs import ROOT, RunningProcess, free_port
 
 ROOT_DIR = Path(ROOT)
@@ -184,11 +187,40 @@ def service(name: str) -> dict[str, Any]:
     return COMPOSE["services"][name]
 
 
-def environment(name: str) -> dict[str, str]:
+# ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, $NAME, and $$ (a dollar).
+SUBSTITUTION = re.compile(
+    r"\$(?:(?P<dollar>\$)|\{(?P<braced>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|(?P<bare>\w+))"
+)
+
+
+def interpolate(value: str, dotenv: dict[str, str]) -> str:
+    """A value as compose makes it from a `.env` (nothing else is set: a clean shell)."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match["dollar"]:
+            return "$"
+        name = match["braced"] or match["bare"]
+        value, op = dotenv.get(name), match["op"] or ""
+        if op.startswith(":") and value == "":
+            value = None  # `:-` and `:?` treat empty as unset
+        if value is None and op.endswith("?"):
+            raise AssertionError(f"${{{name}}} is required: {match['arg']}")
+        return value if value is not None else (match["arg"] or "")
+
+    return SUBSTITUTION.sub(replace, value)
+
+
+def raw_environment(name: str) -> dict[str, str]:
+    """A service's `environment` as written in the file (substitutions unexpanded)."""
     env = service(name).get("environment") or {}
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env)
     return {key: str(value) for key, value in env.items()}
+
+
+def environment(name: str, dotenv: dict[str, str] | None = None) -> dict[str, str]:
+    """What compose passes: without a `.env` unless one is given."""
+    return {key: interpolate(value, dotenv or {}) for key, value in raw_environment(name).items()}
 
 
 def effective_env(name: str) -> dict[str, str]:
@@ -231,10 +263,13 @@ def volume_mounts(name: str) -> list[tuple[str, str]]:
 
 
 def test_compose_has_exactly_the_four_services() -> None:
-    assert set(COMPOSE["services"]) == COMPOSE_NAMES
+    """And Redis for shared rate limits, which only `--profile redis` starts."""
+    assert set(COMPOSE["services"]) == COMPOSE_NAMES | {"redis"}
+    started = {name for name, svc in COMPOSE["services"].items() if not svc.get("profiles")}
+    assert started == COMPOSE_NAMES
 
 
-@pytest.mark.parametrize("name", sorted(COMPOSE_NAMES))
+@pytest.mark.parametrize("name", sorted(COMPOSE_NAMES | {"redis"}))
 def test_every_service_restarts_unless_stopped(name: str) -> None:
     assert service(name).get("restart") == "unless-stopped"
 
@@ -363,7 +398,8 @@ def test_healthchecks_probe_the_port_the_process_listens_on(name: str) -> None:
     compose_url = urlsplit(url_in(healthcheck_test(name)))
     assert compose_url.hostname in {"127.0.0.1", "localhost"}
     assert str(compose_url.port) == port
-    assert compose_url.path in {"/health", "/status"}
+    # Readiness (SPEC section 9): 503 while starting, shutting down, or without a database.
+    assert compose_url.path == "/readyz"
     # The image's own HEALTHCHECK probes the same.
     image_checks = [args for kw, args in flattened(name) if kw == "HEALTHCHECK"]
     image_url = urlsplit(url_in(healthcheck_argv(image_checks[-1])))
@@ -375,7 +411,7 @@ def test_healthchecks_probe_the_port_the_process_listens_on(name: str) -> None:
 def test_healthcheck_command_answers_like_docker_expects(users_process: RunningProcess) -> None:
     """`python -m apicore.healthcheck URL`: 0 when the URL answers 200, 1 otherwise."""
     probe = [sys.executable, "-m", "apicore.healthcheck"]
-    up = subprocess.run([*probe, f"{users_process.url}/health"], cwd=ROOT, timeout=20, check=False)
+    up = subprocess.run([*probe, f"{users_process.url}/readyz"], cwd=ROOT, timeout=20, check=False)
     assert up.returncode == 0
     down = f"http://127.0.0.1:{free_port()}/health"
     assert subprocess.run([*probe, down], cwd=ROOT, timeout=20, check=False).returncode == 1
@@ -525,3 +561,151 @@ def test_dockerignore_keeps_what_the_dockerfile_copies() -> None:
         assert (ROOT_DIR / source).exists(), f"the Dockerfile copies {source}, which is missing"
         excluded = [p for p in patterns if fnmatch.fnmatch(source, p)]
         assert not excluded, f"{source} is copied but .dockerignore excludes it ({excluded})"
+
+
+# --------------------------------------------------------------------------- authentication
+
+# What compose passes to the gateway and to the users service, and the default of each
+# without a `.env`: everything off, as before authentication existed.
+GATEWAY_AUTH_VARIABLES = {
+    "GATEWAY_AUTH": "off",
+    "GATEWAY_JWT_SECRET": "",
+    "GATEWAY_JWT_TTL": "3600",
+    "GATEWAY_LOGIN_RATE_LIMIT": "10/minute",
+    "GATEWAY_RATE_LIMIT": "",
+    "GATEWAY_REDIS_URL": "",
+    "GATEWAY_CORS_ORIGINS": "",
+}
+ADMIN_VARIABLES = {"USERS_ADMIN_EMAIL": "", "USERS_ADMIN_PASSWORD": ""}
+SECRET_VARIABLES = ("GATEWAY_JWT_SECRET", "USERS_ADMIN_PASSWORD")
+ENV_EXAMPLE = ROOT_DIR / ".env.example"
+
+
+def dotenv_file(path: Path) -> dict[str, str]:
+    """`KEY=VALUE` lines as compose reads a `.env` (comments and blanks skipped)."""
+    values: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.partition("=")
+        assert sep, f"{path.name}: not KEY=VALUE: {line!r}"
+        assert key not in values, f"{path.name}: {key} twice"
+        values[key.strip()] = value.strip()
+    return values
+
+
+def substituted_names() -> set[str]:
+    text = (ROOT_DIR / "docker-compose.yml").read_text("utf-8")
+    return {match["braced"] or match["bare"] for match in SUBSTITUTION.finditer(text)} - {None}
+
+
+def gateway_settings(dotenv: dict[str, str] | None = None) -> GatewaySettings:
+    env = environment("api_gateway", dotenv)
+    return GatewaySettings.model_validate(
+        {key.removeprefix("GATEWAY_").lower(): value for key, value in env.items()}
+    )
+
+
+def users_settings(dotenv: dict[str, str] | None = None) -> UsersSettings:
+    env = environment("service_users", dotenv)
+    return UsersSettings.model_validate(
+        {key.removeprefix("USERS_").lower(): value for key, value in env.items()}
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "variables"),
+    [("api_gateway", GATEWAY_AUTH_VARIABLES), ("service_users", ADMIN_VARIABLES)],
+)
+def test_auth_settings_are_passed_through_from_the_dotenv(
+    name: str, variables: dict[str, str]
+) -> None:
+    raw = raw_environment(name)
+    for variable, default in variables.items():
+        assert variable in raw, f"{name} is not given {variable}"
+        match = SUBSTITUTION.fullmatch(raw[variable])
+        assert match, f"{variable}: {raw[variable]!r} is not a substitution"
+        assert match["braced"] == variable, f"{variable} is taken from {match['braced']}"
+        assert environment(name)[variable] == default, f"{variable}'s default"
+        assert environment(name, {variable: "from-dotenv"})[variable] == "from-dotenv"
+
+
+def test_without_a_dotenv_auth_and_limits_are_off_as_before() -> None:
+    settings = gateway_settings()
+    assert not settings.auth_enabled
+    assert settings.rate_limit is None
+    assert settings.redis_url is None
+    assert settings.cors_origin_list == []
+    for field_name in ("jwt_ttl", "login_rate_limit"):
+        assert getattr(settings, field_name) == GatewaySettings.model_fields[field_name].default
+    # The users service starts as before: no administrator asked for.
+    assert first_admin(users_settings()) is None
+
+
+def test_a_dotenv_turns_auth_on() -> None:
+    dotenv = {
+        "GATEWAY_AUTH": "on",
+        "GATEWAY_JWT_SECRET": secrets.token_urlsafe(48),
+        "GATEWAY_REDIS_URL": "redis://redis:6379/0",
+        "USERS_ADMIN_EMAIL": "admin@example.com",
+        "USERS_ADMIN_PASSWORD": secrets.token_urlsafe(12),
+    }
+    settings = gateway_settings(dotenv)
+    assert settings.auth_enabled
+    assert settings.jwt_secret is not None
+    assert settings.jwt_secret.get_secret_value() == dotenv["GATEWAY_JWT_SECRET"]
+    assert urlsplit(settings.redis_url or "").hostname == "redis"
+    admin = first_admin(users_settings(dotenv))
+    assert admin is not None
+    assert admin.email == "admin@example.com"
+    # Forgetting the secret: the gateway refuses to start (one line, in its log).
+    with pytest.raises(ValidationError, match="GATEWAY_JWT_SECRET"):
+        gateway_settings({**dotenv, "GATEWAY_JWT_SECRET": ""})
+
+
+def test_no_secret_is_written_in_the_compose_file() -> None:
+    for name in PROCESSES:
+        for key, value in raw_environment(name).items():
+            if any(word in key for word in ("SECRET", "PASSWORD", "TOKEN", "KEY")):
+                match = SUBSTITUTION.fullmatch(value)
+                assert match, f"{name}: {key} is written in the file"
+                assert match["braced"] == key, value
+                assert not match["arg"], f"{name}: {key} has a default secret: {value}"
+    text = (ROOT_DIR / "docker-compose.yml").read_text("utf-8")
+    assert not re.search(r"eyJ[\w-]{8,}", text), "a JWT in docker-compose.yml"
+    assert not re.search(r"[\w-]{32,}", text), "a long random-looking token in docker-compose.yml"
+
+
+def test_env_example_has_every_setting_and_no_secret() -> None:
+    example = dotenv_file(ENV_EXAMPLE)
+    assert set(example) == set(GATEWAY_AUTH_VARIABLES) | set(ADMIN_VARIABLES)
+    assert set(example) == substituted_names(), "compose and .env.example name other variables"
+    for name in SECRET_VARIABLES:
+        assert example[name] == "", f".env.example gives {name} a value"
+    assert "secrets.token_urlsafe(48)" in ENV_EXAMPLE.read_text(encoding="utf-8")
+    # Copied to `.env` as it is, it changes nothing.
+    for name in ("api_gateway", "service_users"):
+        assert environment(name, example) == environment(name)
+
+
+def test_dotenv_is_ignored_by_git_and_docker() -> None:
+    def ignored(path: str) -> int:
+        return subprocess.run(
+            ["git", "check-ignore", "--quiet", "--no-index", path], cwd=ROOT, check=False
+        ).returncode
+
+    if ignored(".gitignore") == 128:
+        pytest.skip("not a git checkout")
+    assert ignored(".env") == 0, ".env is not git-ignored"
+    assert ignored(".env.example") == 1, ".env.example is git-ignored"
+    assert any(fnmatch.fnmatch(".env", p.removeprefix("/")) for p in dockerignore()), dockerignore()
+
+
+def test_redis_is_optional_and_nothing_waits_for_it() -> None:
+    redis = service("redis")
+    assert redis["image"] == "redis:7"
+    assert redis.get("profiles") == ["redis"], "redis would start by default"
+    assert "ports" not in redis, "redis is published"
+    assert "redis" not in (service("api_gateway").get("depends_on") or {})
+    assert "redis-cli" in " ".join(healthcheck_test("redis"))

@@ -20,7 +20,9 @@ import httpx
 import pytest
 import yaml
 
+from graphql_gateway.auth import policy
 from graphql_gateway.config import Settings as GatewaySettings
+from service_users.config import Settings as UsersSettings
 from tests.support.procs import ROOT
 
 ROOT_DIR = Path(ROOT)
@@ -304,3 +306,107 @@ def test_docker_commands_name_real_compose_services() -> None:
         words = command.split()
         if "logs" in words:
             assert words[-1] in services, command
+
+
+# --------------------------------------------------------------------------- authentication
+
+
+def section(title: str) -> str:
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", README, re.MULTILINE | re.DOTALL)
+    assert match, f"no section {title!r}"
+    return match[1]
+
+
+def table_rows(text: str, header: str) -> list[list[str]]:
+    """The rows (cells stripped, header included) of the Markdown table whose header starts so."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows = [[cell.strip() for cell in lines[start].strip().strip("|").split("|")]]
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+AUTH_SECTION = "Turning authentication on"
+DOCUMENTED_AUTH_SETTINGS = {
+    "GATEWAY_AUTH",
+    "GATEWAY_JWT_SECRET",
+    "GATEWAY_JWT_TTL",
+    "GATEWAY_LOGIN_RATE_LIMIT",
+    "GATEWAY_RATE_LIMIT",
+    "GATEWAY_REDIS_URL",
+    "GATEWAY_CORS_ORIGINS",
+    "GATEWAY_JWKS_URL",
+    "GATEWAY_JWT_ISSUER",
+    "GATEWAY_JWT_AUDIENCE",
+    "USERS_ADMIN_EMAIL",
+    "USERS_ADMIN_PASSWORD",
+    "USERS_ADMIN_NAME",
+}
+
+
+def test_auth_section_follows_rest_and_graphql() -> None:
+    titles = re.findall(r"^## (.+)$", README, re.MULTILINE)
+    assert AUTH_SECTION in titles, titles
+    at = titles.index(AUTH_SECTION)
+    assert titles.index("REST: the original API") < at
+    assert titles.index("GraphQL") < at
+
+
+def test_auth_settings_table_names_real_settings_with_their_defaults() -> None:
+    settings = {"GATEWAY_": GatewaySettings.model_fields, "USERS_": UsersSettings.model_fields}
+    named: set[str] = set()
+    for variables, default, _ in table_rows(section(AUTH_SECTION), "| variable |")[1:]:
+        for variable in re.findall(r"`(\w+)`", variables):
+            prefix = variable.split("_", 1)[0] + "_"
+            field_name = variable.removeprefix(prefix).lower()
+            assert field_name in settings[prefix], f"{variable} is no setting"
+            named.add(variable)
+            expected = settings[prefix][field_name].default
+            if default.startswith("`"):
+                assert default.strip("`") == str(expected), (variable, default, expected)
+            else:
+                assert default == "none", (variable, default)
+                assert expected in {None, ""}, (variable, expected)
+    assert named >= DOCUMENTED_AUTH_SETTINGS, DOCUMENTED_AUTH_SETTINGS - named
+
+
+def test_roles_table_is_the_policy() -> None:
+    header, *rows = table_rows(section(AUTH_SECTION), "| | admin |")
+    roles = header[1:]
+    assert roles == ["admin", "manager", "engineer", "director", "customer / user"]
+    names = [role.split(" / ")[0] for role in roles]
+
+    def mark(granted: frozenset[str], yes: str, role: str) -> str:
+        return yes if role in granted else "–"
+
+    expected = {
+        "read users": [("all" if r in policy.READ_ALL else "self") for r in names],
+        "create / delete users, change anyone's roles": [
+            mark(policy.MANAGE_USERS, "✓", r) for r in names
+        ],
+        "update own name, email, password": ["✓"] * len(names),
+        "read orders": [("all" if r in policy.READ_ALL else "own") for r in names],
+        "create orders": [
+            "any user" if r in policy.WRITE_ANY_ORDER else mark(policy.WRITE_OWN_ORDERS, "own", r)
+            for r in names
+        ],
+        "update orders (items, status)": [
+            "any" if r in policy.WRITE_ANY_ORDER else mark(policy.WRITE_OWN_ORDERS, "own", r)
+            for r in names
+        ],
+        "delete orders": [mark(policy.DELETE_ORDERS, "✓", r) for r in names],
+    }
+    assert {row[0]: row[1:] for row in rows} == expected
+
+
+def test_auth_transcript_shows_no_whole_token_and_no_readme_command_needs_auth() -> None:
+    text = section(AUTH_SECTION)
+    assert not re.search(r"eyJ[\w-]+\.[\w-]+\.[\w-]+", README), "a whole JWT in the README"
+    assert "eyJhbGciOi…" in text
+    for code in ("401", "403", "429", "Retry-After", "RateLimit-", "GATEWAY_JWT_TTL"):
+        assert code.lower() in text.lower(), code
+    # The transcript is `console`, never `bash`: the curl examples above run with auth off.
+    assert not any("Authorization" in command for command in CURL_COMMANDS)

@@ -30,7 +30,7 @@ import httpx
 import psutil
 import pytest
 
-from stack.seed import ORDERS, PEOPLE
+from stack.seed import ADMIN, ORDERS, PEOPLE
 from stack.seed import seed as load_demo_data
 from tests.support.procs import ROOT, free_port
 
@@ -418,7 +418,8 @@ def test_a_child_that_cannot_start_stops_the_whole_run(
     for name in ("users", "orders"):
         assert any("Uvicorn running on" in line for line in run.child_lines(name)), run.tail()
     # The gateway's own reason reaches the user, prefixed...
-    assert any("breaker_fail_max" in line for line in run.child_lines("gateway")), run.tail()
+    reason = [line for line in run.child_lines("gateway") if "GATEWAY_BREAKER_FAIL_MAX" in line]
+    assert reason, run.tail()
     # ...and the runner says which process failed.
     verdict = [
         line
@@ -588,7 +589,20 @@ def test_make_seed_loads_the_gateway_of_gateway_port(
     assert re.search(r"Seeded \d+ new user", seeded.stdout), seeded.stdout
     with httpx.Client(base_url=run.gateway_url, timeout=10) as client:
         emails = {user["email"] for user in data_of(client.get("/users", params={"limit": 1000}))}
-    assert emails >= {email for email, _, _ in PEOPLE}
+    assert emails >= {email for email, _, _ in PEOPLE} | {ADMIN[0]}
+    # With auth off too, every new account has the password printed (another test of
+    # the module may have seeded this data directory first: then nobody is new).
+    if "Seeded 0 new" not in seeded.stdout:
+        credentials = printed_credentials(seeded.stdout)
+        assert credentials, seeded.stdout
+        users_url = f"http://127.0.0.1:{run.ports['users']}"
+        for email, (_, password) in credentials.items():
+            verified = httpx.post(
+                f"{users_url}/internal/credentials/verify",
+                json={"email": email, "password": password},
+                timeout=10,
+            )
+            assert verified.status_code == 200, (email, verified.text)
 
     run.process.send_signal(signal.SIGTERM)
     code, _ = wait_exit(run, STOP_TIMEOUT)
@@ -636,3 +650,152 @@ def test_a_failure_while_starting_shows_the_log_file_and_its_last_lines(
     assert "Could not start: Could not parse SQLAlchemy URL" in output, output
     tail = log_file.read_text().splitlines()[-3:]
     assert all(line in output for line in tail), output
+
+
+# --------------------------------------------------------------------------- authentication on
+
+AUTH_SECRET = "runner-test-secret-" + "s" * 40
+ADMIN_PASSWORD = "runner admin password"
+
+
+def printed_credentials(text: str) -> dict[str, tuple[str, str]]:
+    """email → (role, password) of the seed's table (the lines after its heading)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Demo credentials"))
+    assert "printed only this once" in lines[start], lines[start]
+    header = lines[start + 1].split()
+    assert header == ["email", "role", "password"], lines[start + 1]
+    table = {}
+    for line in lines[start + 2 :]:
+        words = line.split()
+        if not line.startswith("  ") or len(words) != 3:
+            break
+        table[words[0]] = (words[1], words[2])
+    return table
+
+
+def test_auth_on_without_a_secret_shows_the_gateways_reason_and_exits(
+    start_runner: Callable[..., Run], data_dir: Path
+) -> None:
+    run = start_runner(data_dir, env={"GATEWAY_AUTH": "on"})
+    code, _ = wait_exit(run, START_TIMEOUT)
+    assert code != 0, f"the runner exited 0 although the gateway refused to start:\n{run.tail()}"
+    reason = [line for line in run.child_lines("gateway") if "GATEWAY_JWT_SECRET" in line]
+    assert reason, f"the gateway's one-line reason is not on the console:\n{run.tail()}"
+    assert "graphql_gateway:" in reason[0], reason[0]
+    assert "secrets.token_urlsafe" in reason[0], "the line says how to make a secret"
+    verdict = [line for line in run.runner_lines() if "gateway exited with code 2" in line]
+    assert verdict, f"no message of the runner says the gateway exited:\n{run.tail()}"
+    assert not any("All up" in line for line in run.runner_lines())
+    assert_nothing_left(run)
+
+
+def test_seed_with_auth_on_and_no_administrator_is_refused_before_anything_starts(
+    start_runner: Callable[..., Run], fresh_data_dir: Path
+) -> None:
+    env = {"GATEWAY_AUTH": "on", "GATEWAY_JWT_SECRET": AUTH_SECRET}
+    run = start_runner(fresh_data_dir, args=("--seed",), env=env)
+    code, took = wait_exit(run, 30)
+    lines = [line for line in run.log().splitlines() if line.strip()]
+    assert code == 1, run.log()
+    assert len(lines) == 1, run.log()
+    assert "USERS_ADMIN_EMAIL" in lines[0], lines[0]
+    assert "USERS_ADMIN_PASSWORD" in lines[0], lines[0]
+    assert not (fresh_data_dir / "postgres").exists(), "it started PostgreSQL first"
+    assert took < 15, f"the refusal took {took:.1f}s"
+    assert_nothing_left(run)
+
+
+def test_auth_on_creates_the_administrator_and_seeds_as_it(
+    start_runner: Callable[..., Run], fresh_data_dir: Path
+) -> None:
+    """`make run RUN_ARGS=--seed` with GATEWAY_AUTH=on and USERS_ADMIN_*: the first
+    administrator exists, the seed logs in as it and prints each persona's password once."""
+    admin_email = f"admin-{uuid.uuid4().hex[:8]}@runner.example"
+    admin = {"USERS_ADMIN_EMAIL": admin_email, "USERS_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    env = {
+        "GATEWAY_AUTH": "on",
+        "GATEWAY_JWT_SECRET": AUTH_SECRET,
+        "GATEWAY_LOGIN_RATE_LIMIT": "1000/minute",
+        **admin,
+    }
+    run = start_runner(fresh_data_dir, args=("--seed",), env=env)
+    wait_healthy(run)
+    wait_for_log(run, "All up", timeout=60)
+    console = "\n".join(run.runner_lines())
+    assert f"First administrator {admin_email} (USERS_ADMIN_EMAIL): created" in console, console
+    credentials = printed_credentials(console)
+    # Every persona but the administrator, who exists already (init_db) and keeps its
+    # password: the table never shows it.
+    assert set(credentials) == {email for email, _, _ in PEOPLE}, credentials
+    assert {role for role, _ in credentials.values()} == {
+        "engineer",
+        "manager",
+        "director",
+        "customer",
+    }
+    assert ADMIN_PASSWORD not in run.log()
+    assert re.search(rf"Already there, left as they are: {re.escape(admin_email)}", console)
+    # Printed, not stored: the run's log file has none of the passwords.
+    kept = (fresh_data_dir / "run.log").read_text(encoding="utf-8")
+    assert not [password for _, password in credentials.values() if password in kept]
+
+    with httpx.Client(base_url=run.gateway_url, timeout=10) as client:
+        refused = client.get("/users")
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["error"]["code"] == "UNAUTHENTICATED"
+
+        def token(email: str, password: str) -> dict[str, str]:
+            body = data_of(client.post("/auth/login", json={"email": email, "password": password}))
+            return {"Authorization": f"Bearer {body['access_token']}"}
+
+        as_admin = token(admin_email, ADMIN_PASSWORD)
+        all_orders = data_of(client.get("/orders", params={"limit": 1000}, headers=as_admin))
+        assert len(all_orders) == len(PEOPLE) * len(ORDERS)
+        customer_email = next(email for email, _, roles in PEOPLE if roles == ["customer"])
+        as_customer = token(customer_email, credentials[customer_email][1])
+        me = data_of(client.get("/auth/me", headers=as_customer))
+        assert me["email"] == customer_email
+        own = data_of(client.get("/orders", params={"limit": 1000}, headers=as_customer))
+        assert len(own) == len(ORDERS)
+        assert {order["user_id"] for order in own} == {me["id"]}
+        forbidden = client.delete(f"/orders/{own[0]['id']}", headers=as_customer)
+        assert forbidden.status_code == 403, forbidden.text
+        assert forbidden.json()["error"]["code"] == "FORBIDDEN"
+
+    # `make seed` again: nobody new, and no old password can be printed.
+    seed_env = {**runner_env(run.ports), **admin}
+    again = subprocess.run(
+        [sys.executable, "-m", "stack.seed"],
+        cwd=ROOT,
+        env=seed_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Seeded 0 new user(s)" in again.stdout, again.stdout
+    assert "Demo credentials" not in again.stdout, again.stdout
+    assert not [p for _, p in credentials.values() if p in again.stdout + again.stderr]
+
+    # Without the administrator's credentials: one line saying what to set, exit 1.
+    anonymous = subprocess.run(
+        [sys.executable, "-m", "stack.seed"],
+        cwd=ROOT,
+        env=runner_env(run.ports),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert anonymous.returncode == 1, anonymous.stdout + anonymous.stderr
+    message = anonymous.stderr.strip().splitlines()
+    assert len(message) == 1, anonymous.stderr
+    assert "USERS_ADMIN_EMAIL" in message[0], message
+    assert "USERS_ADMIN_PASSWORD" in message[0], message
+
+    run.process.send_signal(signal.SIGTERM)
+    code, _ = wait_exit(run, STOP_TIMEOUT)
+    assert code == 0, run.tail()
+    assert_nothing_left(run)
