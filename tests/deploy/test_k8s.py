@@ -54,7 +54,6 @@ SERVICES = ("service-users", "service-orders")
 MIGRATIONS = {"service-users": "service-users-migrate", "service-orders": "service-orders-migrate"}
 # Settings being added in parallel (SPEC section 9: graceful shutdown); named here until
 # the settings classes have them.
-PENDING_SETTINGS = {"SHUTDOWN_GRACE"}
 DEFAULT_SHUTDOWN_GRACE = 20
 # The one peer besides the gateway allowed to reach the services: Prometheus scraping
 # /metrics, which is served on each process's API port.
@@ -514,7 +513,7 @@ def check_settings(objs: list[Obj], overlay: str) -> None:
                     continue
                 settings = next(s for _, p, s, _ in PROCESSES.values() if p == prefix)
                 field = name.removeprefix(prefix).lower()
-                assert field in settings.model_fields or field.upper() in PENDING_SETTINGS, (
+                assert field in settings.model_fields, (
                     f"{obj['metadata']['name']}: {name} is no setting of {settings.__module__}"
                 )
     data = config_map(objs)
@@ -534,7 +533,6 @@ def check_settings(objs: list[Obj], overlay: str) -> None:
                 if k.startswith(prefix)
             }
         )
-        values = {k: v for k, v in values.items() if k.upper() not in PENDING_SETTINGS}
         try:
             parsed = settings.model_validate(values)  # the values only, not this environment
         except ValidationError as exc:
