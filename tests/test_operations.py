@@ -205,6 +205,8 @@ async def test_sigterm_drains_the_request_in_flight_then_exits_0(logs_dir: Path)
             "GATEWAY_PORT": str(port),
             "GATEWAY_HOST": "127.0.0.1",
             "GATEWAY_SHUTDOWN_GRACE": "10",
+            # /health probes the slow fake too: answer it well within wait_healthy's 1 s.
+            "GATEWAY_HEALTH_PROBE_TIMEOUT": "0.2",
         }
         process = launch("graphql_gateway", env, log_path=str(logs_dir / "gateway-drain.log"))
         url = f"http://127.0.0.1:{port}"
