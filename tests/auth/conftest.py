@@ -19,10 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service_orders import init_db as orders_init_db
-from service_users import init_db as users_init_db
-from tests.support.pg import migrated_database
 from tests.support.procs import RunningProcess, running
+from tests.support.services import own_services
 
 SECRET = "test-secret-" + "x" * 40
 PASSWORD = "persona password 1"
@@ -87,23 +85,8 @@ def login(gateway_url: str, email: str, password: str = PASSWORD) -> str:
 def auth_services(
     pg_server: str, logs_dir: Path
 ) -> Iterator[tuple[RunningProcess, RunningProcess]]:
-    with (
-        migrated_database(pg_server, "test_auth_users", users_init_db.main) as users_db,
-        migrated_database(pg_server, "test_auth_orders", orders_init_db.main) as orders_db,
-        running(
-            "service_users",
-            "USERS_",
-            {"USERS_DATABASE_URL": users_db, "USERS_DB_POOL_SIZE": "3"},
-            log_path=str(logs_dir / "auth-users.log"),
-        ) as users,
-        running(
-            "service_orders",
-            "ORDERS_",
-            {"ORDERS_DATABASE_URL": orders_db, "ORDERS_DB_POOL_SIZE": "3"},
-            log_path=str(logs_dir / "auth-orders.log"),
-        ) as orders,
-    ):
-        yield users, orders
+    with own_services(pg_server, logs_dir, "auth") as services:
+        yield services
 
 
 @contextmanager

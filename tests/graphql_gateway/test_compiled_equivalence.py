@@ -21,11 +21,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from service_orders import init_db as orders_init_db
-from service_users import init_db as users_init_db
 from tests.conftest import _truncate, gateway_for
-from tests.support.pg import migrated_database
 from tests.support.procs import running
+from tests.support.services import own_services
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 
@@ -173,22 +171,7 @@ async def _ask_compiled(
 @pytest.fixture(scope="module")
 async def services(pg_server: str, logs_dir: Path) -> AsyncIterator[tuple[str, str]]:
     """Both services as real processes over databases of this module only."""
-    with (
-        migrated_database(pg_server, "test_eq_users", users_init_db.main) as users_db,
-        migrated_database(pg_server, "test_eq_orders", orders_init_db.main) as orders_db,
-        running(
-            "service_users",
-            "USERS_",
-            {"USERS_DATABASE_URL": users_db, "USERS_DB_POOL_SIZE": "2"},
-            log_path=str(logs_dir / "eq-users.log"),
-        ) as users,
-        running(
-            "service_orders",
-            "ORDERS_",
-            {"ORDERS_DATABASE_URL": orders_db, "ORDERS_DB_POOL_SIZE": "2"},
-            log_path=str(logs_dir / "eq-orders.log"),
-        ) as orders,
-    ):
+    with own_services(pg_server, logs_dir, "eq", pool=2) as (users, orders):
         yield users.url, orders.url
 
 

@@ -20,10 +20,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service_orders import init_db as orders_init_db
-from service_users import init_db as users_init_db
-from tests.support.pg import migrated_database
 from tests.support.procs import RunningProcess, running
+from tests.support.services import own_services
 
 CASES_PER_OPERATION = 30
 TIME_BUDGET = 90.0
@@ -44,24 +42,7 @@ schemathesis.graphql.scalar(
 @pytest.fixture(scope="module")
 def fuzzed_gateway(pg_server: str, logs_dir: Path) -> Iterator[RunningProcess]:
     with (
-        migrated_database(pg_server, "fuzz_users", users_init_db.main) as users_db,
-        migrated_database(pg_server, "fuzz_orders", orders_init_db.main) as orders_db,
-        running(
-            "service_users",
-            "USERS_",
-            {"USERS_DATABASE_URL": users_db, "USERS_DB_POOL_SIZE": "3", "USERS_ACCESS_LOG": "0"},
-            log_path=str(logs_dir / "fuzz-users.log"),
-        ) as users,
-        running(
-            "service_orders",
-            "ORDERS_",
-            {
-                "ORDERS_DATABASE_URL": orders_db,
-                "ORDERS_DB_POOL_SIZE": "3",
-                "ORDERS_ACCESS_LOG": "0",
-            },
-            log_path=str(logs_dir / "fuzz-orders.log"),
-        ) as orders,
+        own_services(pg_server, logs_dir, "fuzz", access_log=False) as (users, orders),
         running(
             "graphql_gateway",
             "GATEWAY_",
