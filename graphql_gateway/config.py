@@ -22,6 +22,9 @@ class Settings(ProcessSettings):
     breaker_fail_max: int = Field(5, ge=1)
     breaker_reset_timeout: float = Field(30.0, gt=0, description="Seconds until a half-open trial")
     upstream_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a service")
+    # A user's order book closed this long ago while the user still exists is what a delete
+    # that died halfway left behind: the next order for the user reopens it (integrity.py).
+    delete_stale_after: float = Field(15.0, gt=0, description="Seconds a delete may take")
     health_probe_timeout: float = Field(1.0, gt=0, le=1.0)
     # httpcore checks every pooled connection on each request: a pool much larger than
     # the concurrency a service can serve costs CPU and buys nothing.

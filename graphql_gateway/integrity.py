@@ -5,26 +5,40 @@
 - A user with active orders (created or in_progress) is not deleted (409
   USER_HAS_ACTIVE_ORDERS); finished orders stay, as history.
 - An order's user never changes: the orders service refuses it (400).
+- No order ever points at a deleted user, however the two requests race.
 
-These checks and the writes they guard are separate calls to separate
-services, so a write racing in between can slip past them; the window is one
-round trip.
+The last one cannot be a check here: the user is in one service and the orders in
+another, and a check then a write leaves a window (a delete racing an order's creation
+used to orphan it 99 times in 100). The two writes meet in the orders service instead, on
+the user's order book (service_orders/books.py): an order is created only while the
+book is open, in the order's own transaction; deleting a user is a short saga:
+
+1. close the user's book: from now on no order can be created for them; this waits for
+   orders being created right now, then refuses (409, book left open) if any is active;
+2. delete the user in the users service;
+3. if that failed (the service is down, timed out): reopen the book, and answer the error.
+
+Each step is idempotent, so a delete that died halfway is finished by running it again.
+One that died between 1 and 3 (this process killed) leaves the user with a closed book:
+their next order finds it closed longer than a delete can take (`delete_stale_after`),
+sees the user still there, reopens the book and goes ahead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from pydantic import ValidationError
 
 from apicore.contract.orders import OrderCreate
-from apicore.errors import BAD_REQUEST, USER_HAS_ACTIVE_ORDERS, USER_NOT_FOUND, ApiError
+from apicore.errors import BAD_REQUEST, USER_NOT_FOUND, ApiError
 from apicore.handlers import translate_validation
 from graphql_gateway.clients import Clients
 from graphql_gateway.types import OrderData, UserData
 
-ACTIVE_STATUSES = ("created", "in_progress")
+logger = logging.getLogger("graphql_gateway.integrity")
 
 
 async def ensure_user_exists(clients: Clients, user_id: str) -> UserData:
@@ -57,22 +71,49 @@ async def create_order(
     service parses exactly what was validated here. Without it, `payload` is sent.
     """
     order = validated_order(payload)
-    user = await ensure_user_exists(clients, str(order.user_id))
-    if raw is not None:
-        return await clients.orders.create_order_raw(raw), user
-    return await clients.orders.create_order(payload), user
+    user_id = str(order.user_id)
+    user = await ensure_user_exists(clients, user_id)
+
+    async def create() -> OrderData:
+        if raw is not None:
+            return await clients.orders.create_order_raw(raw)
+        return await clients.orders.create_order(payload)
+
+    try:
+        return await create(), user
+    except ApiError as exc:
+        # The book is closed: a delete of this user is under way, or died halfway.
+        if exc.code != USER_NOT_FOUND or not await _reopened_if_stale(clients, user_id):
+            raise
+    return await create(), user
+
+
+async def _reopened_if_stale(clients: Clients, user_id: str) -> bool:
+    """Reopen a user's book that a dead delete left closed; False if a delete may be running."""
+    book = await clients.orders.order_book(user_id)
+    if not book["closed"] or book["closed_for_s"] < clients.delete_stale_after:
+        return False
+    await ensure_user_exists(clients, user_id)  # deleted meanwhile: 422 after all
+    logger.warning("Reopening the order book of user %s, left closed by a delete", user_id)
+    await clients.orders.reopen_order_book(user_id)
+    return True
 
 
 async def delete_user(clients: Clients, user_id: str) -> str:
-    counts = await asyncio.gather(
-        *(clients.orders.count_orders(user_id=user_id, status=s) for s in ACTIVE_STATUSES)
-    )
-    if sum(counts):
-        raise ApiError(
-            USER_HAS_ACTIVE_ORDERS,
-            f"User has {sum(counts)} active order(s); complete or cancel them first",
-        )
-    return await clients.users.delete_user(user_id)
+    """The saga above: close the user's order book, delete the user, reopen if that failed."""
+    await clients.users.get_user(user_id)  # 404 first, and no book for someone who never was
+    await clients.orders.close_order_book(user_id)  # 409 while the user has active orders
+    try:
+        return await clients.users.delete_user(user_id)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise  # nobody to delete: a closed book for no user is no harm
+        try:
+            await clients.orders.reopen_order_book(user_id)
+        except ApiError:
+            # Left closed: the user's next order reopens it once it is stale (see above).
+            logger.warning("Could not reopen the order book of user %s after %r", user_id, exc)
+        raise
 
 
 async def user_with_orders(clients: Clients, user_id: str) -> tuple[UserData, list[OrderData]]:

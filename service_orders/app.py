@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from apicore.service import service_app
+from service_orders import books
 from service_orders.config import Settings
 from service_orders.routes import router
 
@@ -18,5 +19,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access_log=settings.access_log,
         metrics=settings.metrics,
         metrics_allow=settings.metrics_allow,
-        routers=[router],
+        routers=[router, books.router],
     )

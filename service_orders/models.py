@@ -54,3 +54,12 @@ class Order(Base):
         Index("ix_orders_user_id", "user_id"),
         Index("ix_orders_created_at_id", "created_at", "id"),
     )
+
+
+class OrderBook(Base):
+    """A user's order book: orders are created only while it is open (service_orders/books.py)."""
+
+    __tablename__ = "order_books"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

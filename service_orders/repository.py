@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.errors import not_found, validation_error
 from apicore.sqljson import json_array_page, json_object, utc_timestamp
+from service_orders.books import lock_open_book
 from service_orders.lifecycle import check_items_editable, check_transition
 from service_orders.models import Order
 
@@ -87,6 +88,7 @@ async def create_order(
         .returning(ORDER_JSON)
     )
     async with engine.begin() as conn:
+        await lock_open_book(conn, user_id)  # no order for a user being deleted (books.py)
         return (await conn.execute(statement)).scalar_one()
 
 

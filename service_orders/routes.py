@@ -67,7 +67,8 @@ async def list_orders(
     operation_id="createOrder",
     status_code=201,
     response_model=Envelope[OrderPublic],
-    responses=error_responses(400, *WRITE_ERRORS),
+    # 422: the user's order book is closed (the user is being deleted: books.py).
+    responses=error_responses(400, *WRITE_ERRORS, 422),
 )
 async def create_order(engine: EngineDep, body: OrderCreate) -> EnvelopeResponse:
     order = await repository.create_order(

@@ -15,6 +15,7 @@ from graphql_gateway.config import Settings
 class Clients:
     users: UsersClient
     orders: OrdersClient
+    delete_stale_after: float = 15.0  # see graphql_gateway/integrity.py
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Clients:
@@ -43,6 +44,7 @@ class Clients:
                 breaker=breaker("orders_service"),
                 **common,
             ),
+            delete_stale_after=settings.delete_stale_after,
         )
 
     async def aclose(self) -> None:

@@ -55,3 +55,15 @@ class OrdersClient(ServiceClient):
 
     async def delete_order(self, order_id: str) -> str:
         return (await self.fetch("DELETE", f"/orders/{order_id}")).data["id"]
+
+    # The order book of a user (service_orders/books.py): how deleting a user and creating
+    # an order for them serialise. Internal routes; every call is idempotent.
+    async def close_order_book(self, user_id: str) -> dict[str, Any]:
+        """No more orders for this user; 409 USER_HAS_ACTIVE_ORDERS (book unchanged) if any."""
+        return (await self.fetch("POST", f"/internal/users/{user_id}/order-book/close")).data
+
+    async def reopen_order_book(self, user_id: str) -> dict[str, Any]:
+        return (await self.fetch("POST", f"/internal/users/{user_id}/order-book/reopen")).data
+
+    async def order_book(self, user_id: str) -> dict[str, Any]:
+        return (await self.fetch("GET", f"/internal/users/{user_id}/order-book")).data

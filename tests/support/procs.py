@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -28,6 +28,7 @@ class RunningProcess:
     process: subprocess.Popen[bytes]
     url: str
     port: int
+    env: dict[str, str] = field(default_factory=dict)  # what it was started with, ours only
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -79,7 +80,7 @@ def running(
     port = port or free_port()
     env = {**env, f"{env_prefix}HOST": "127.0.0.1", f"{env_prefix}PORT": str(port)}
     process = launch(module, env, log_path=log_path)
-    running_process = RunningProcess(process, f"http://127.0.0.1:{port}", port)
+    running_process = RunningProcess(process, f"http://127.0.0.1:{port}", port, env)
     try:
         wait_healthy(running_process.url, process)
         yield running_process
