@@ -99,12 +99,15 @@ async def _reopened_if_stale(clients: Clients, user_id: str) -> bool:
     return True
 
 
-async def delete_user(clients: Clients, user_id: str) -> str:
-    """The saga above: close the user's order book, delete the user, reopen if that failed."""
+async def delete_user(clients: Clients, user_id: str, *, if_match: str | None = None) -> str:
+    """The saga above: close the user's order book, delete the user, reopen if that failed.
+
+    `if_match` goes to the users service's delete: a stale one is 412, and the book reopens.
+    """
     await clients.users.get_user(user_id)  # 404 first, and no book for someone who never was
     await clients.orders.close_order_book(user_id)  # 409 while the user has active orders
     try:
-        return await clients.users.delete_user(user_id)
+        return await clients.users.delete_user(user_id, if_match=if_match)
     except ApiError as exc:
         if exc.status == 404:
             raise  # nobody to delete: a closed book for no user is no harm

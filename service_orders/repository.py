@@ -6,6 +6,7 @@ Reads and writes answer with the order's public JSON, built by PostgreSQL.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.errors import not_found, validation_error
 from apicore.sqljson import json_array_page, json_object, utc_timestamp
+from apicore.versions import matches, precondition_failed
 from service_orders.books import lock_open_book
 from service_orders.lifecycle import check_items_editable, check_transition
 from service_orders.models import Order
@@ -100,8 +102,11 @@ async def update_order(
     items: list[dict[str, Any]] | None,
     total: Decimal | None,
     status: str | None,
+    if_match: list[datetime] | None = None,
 ) -> str:
     """Apply a change under a row lock, so concurrent transitions cannot both pass the check.
+
+    `if_match`: the versions the caller expects (412 PRECONDITION_FAILED otherwise).
 
     A field sent with the value it already has is no change (legacy clients send whole
     objects back): it is not checked, and when nothing changes the row is not written,
@@ -109,13 +114,14 @@ async def update_order(
     """
     async with engine.begin() as conn:
         locked = (
-            select(Order.status, Order.user_id, Order.items)
+            select(Order.status, Order.user_id, Order.items, Order.updated_at)
             .where(Order.id == order_id)
             .with_for_update()
         )
         current = (await conn.execute(locked)).first()
         if current is None:
             raise not_found("Order")
+        matches(current.updated_at, if_match)
         if user_id is not None and user_id != current.user_id:
             raise validation_error("user_id", "An order's user cannot change")
         values: dict[str, Any] = {}
@@ -133,7 +139,17 @@ async def update_order(
         return (await conn.execute(statement)).scalar_one()
 
 
-async def delete_order(engine: AsyncEngine, *, order_id: uuid.UUID) -> bool:
+async def delete_order(
+    engine: AsyncEngine, *, order_id: uuid.UUID, if_match: list[datetime] | None = None
+) -> bool:
+    """False if there is no such order; 412 if it is not at a version `if_match` names."""
     async with engine.begin() as conn:
-        result = await conn.execute(delete(Order).where(Order.id == order_id).returning(Order.id))
-        return result.first() is not None
+        condition = [Order.id == order_id]
+        if if_match:
+            condition.append(Order.updated_at.in_(if_match))
+        result = await conn.execute(delete(Order).where(*condition).returning(Order.id))
+        if result.first() is not None:
+            return True
+        if if_match and (await conn.execute(select(Order.id).where(Order.id == order_id))).first():
+            raise precondition_failed()
+        return False

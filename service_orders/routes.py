@@ -27,6 +27,7 @@ from apicore.params import (
 )
 from apicore.routing import WRITE_ERRORS, ContractRoute
 from apicore.service import EngineDep
+from apicore.versions import IfMatch, parse_if_match, with_etag
 from service_orders import repository
 from service_orders.schemas import OrderCreate, OrderPartial, OrderPublic, OrderUpdate, order_total
 
@@ -78,7 +79,7 @@ async def create_order(engine: EngineDep, body: OrderCreate) -> EnvelopeResponse
         total=order_total(body.items),
         status=body.status,
     )
-    return ok(RawJson(order), status=201)
+    return with_etag(ok(RawJson(order), status=201), order)
 
 
 @router.get(
@@ -91,18 +92,19 @@ async def get_order(engine: EngineDep, order_id: ResourceId) -> EnvelopeResponse
     order = await repository.get_order(engine, order_id=order_id)
     if order is None:
         raise not_found("Order")
-    return ok(RawJson(order))
+    return with_etag(ok(RawJson(order)), order)
 
 
 @router.put(
     "/{id}",
     operation_id="updateOrder",
     response_model=Envelope[OrderPublic],
-    responses=error_responses(400, 404, 409, *WRITE_ERRORS),
+    responses=error_responses(400, 404, 409, 412, *WRITE_ERRORS),
 )
 async def update_order(
-    engine: EngineDep, order_id: ResourceId, body: OrderUpdate
+    engine: EngineDep, order_id: ResourceId, body: OrderUpdate, if_match: IfMatch = None
 ) -> EnvelopeResponse:
+    wanted = parse_if_match(if_match)
     items = body.items
     order = await repository.update_order(
         engine,
@@ -111,17 +113,21 @@ async def update_order(
         items=[item.stored() for item in items] if items is not None else None,
         total=order_total(items) if items is not None else None,
         status=body.status,
+        if_match=wanted,
     )
-    return ok(RawJson(order))
+    return with_etag(ok(RawJson(order)), order)
 
 
 @router.delete(
     "/{id}",
     operation_id="deleteOrder",
     response_model=Envelope[IdOnly],
-    responses=error_responses(400, 404),
+    responses=error_responses(400, 404, 412),
 )
-async def delete_order(engine: EngineDep, order_id: ResourceId) -> EnvelopeResponse:
-    if not await repository.delete_order(engine, order_id=order_id):
+async def delete_order(
+    engine: EngineDep, order_id: ResourceId, if_match: IfMatch = None
+) -> EnvelopeResponse:
+    wanted = parse_if_match(if_match)
+    if not await repository.delete_order(engine, order_id=order_id, if_match=wanted):
         raise not_found("Order")
     return ok({"id": order_id})

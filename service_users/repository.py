@@ -8,6 +8,7 @@ credentials check (service_users.credentials), which keeps it to itself.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import FromClause, delete, func, insert, select, update
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.errors import EMAIL_EXISTS, ApiError
 from apicore.sqljson import json_array_page, json_object, utc_timestamp
+from apicore.versions import matches, precondition_failed
 from service_users.models import User
 
 
@@ -91,16 +93,42 @@ async def create_user(
 
 
 async def update_user(
-    engine: AsyncEngine, *, user_id: uuid.UUID, changes: dict[str, Any]
+    engine: AsyncEngine,
+    *,
+    user_id: uuid.UUID,
+    changes: dict[str, Any],
+    if_match: list[datetime] | None = None,
 ) -> str | None:
-    statement = (
-        update(User)
-        .where(User.id == user_id)
-        .values(**changes, updated_at=func.clock_timestamp())
-        .returning(USER_JSON)
-    )
+    """Apply what really changes, under a row lock; None if there is no such user.
+
+    A field sent with the value it has is no change: when nothing changes the row is not
+    written, so `updated_at` (the version, apicore.versions) stays. A new password always
+    is one. `if_match`: the versions the caller expects (412 otherwise).
+    """
     try:
         async with engine.begin() as conn:
+            locked = (
+                select(User.email, User.name, User.roles, User.updated_at)
+                .where(User.id == user_id)
+                .with_for_update()
+            )
+            current = (await conn.execute(locked)).first()
+            if current is None:
+                return None
+            matches(current.updated_at, if_match)
+            real = {
+                key: value
+                for key, value in changes.items()
+                if key == "password_hash" or getattr(current, key) != value
+            }
+            if not real:
+                return (await conn.execute(select(USER_JSON).where(User.id == user_id))).scalar()
+            statement = (
+                update(User)
+                .where(User.id == user_id)
+                .values(**real, updated_at=func.clock_timestamp())
+                .returning(USER_JSON)
+            )
             return (await conn.execute(statement)).scalar()
     except IntegrityError as exc:
         if _is_email_conflict(exc):
@@ -108,10 +136,20 @@ async def update_user(
         raise
 
 
-async def delete_user(engine: AsyncEngine, *, user_id: uuid.UUID) -> bool:
+async def delete_user(
+    engine: AsyncEngine, *, user_id: uuid.UUID, if_match: list[datetime] | None = None
+) -> bool:
+    """False if there is no such user; 412 if it is not at a version `if_match` names."""
     async with engine.begin() as conn:
-        result = await conn.execute(delete(User).where(User.id == user_id).returning(User.id))
-        return result.first() is not None
+        condition = [User.id == user_id]
+        if if_match:
+            condition.append(User.updated_at.in_(if_match))
+        result = await conn.execute(delete(User).where(*condition).returning(User.id))
+        if result.first() is not None:
+            return True
+        if if_match and (await conn.execute(select(User.id).where(User.id == user_id))).first():
+            raise precondition_failed()
+        return False
 
 
 async def find_credentials(

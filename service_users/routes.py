@@ -25,6 +25,7 @@ from apicore.params import (
 )
 from apicore.routing import WRITE_ERRORS, ContractRoute
 from apicore.service import EngineDep
+from apicore.versions import IfMatch, parse_if_match, with_etag
 from service_users import repository
 from service_users.passwords import hash_password
 from service_users.schemas import UserCreate, UserPartial, UserPublic, UserUpdate
@@ -69,7 +70,7 @@ async def create_user(engine: EngineDep, body: UserCreate) -> EnvelopeResponse:
     user = await repository.create_user(
         engine, email=body.email, name=body.name, roles=body.roles, password_hash=password_hash
     )
-    return ok(RawJson(user), status=201)
+    return with_etag(ok(RawJson(user), status=201), user)
 
 
 @router.get(
@@ -82,32 +83,38 @@ async def get_user(engine: EngineDep, user_id: ResourceId) -> EnvelopeResponse:
     user = await repository.get_user(engine, user_id=user_id)
     if user is None:
         raise not_found("User")
-    return ok(RawJson(user))
+    return with_etag(ok(RawJson(user)), user)
 
 
 @router.put(
     "/{id}",
     operation_id="updateUser",
     response_model=Envelope[UserPublic],
-    responses=error_responses(400, 404, 409, *WRITE_ERRORS),
+    responses=error_responses(400, 404, 409, 412, *WRITE_ERRORS),
 )
-async def update_user(engine: EngineDep, user_id: ResourceId, body: UserUpdate) -> EnvelopeResponse:
+async def update_user(
+    engine: EngineDep, user_id: ResourceId, body: UserUpdate, if_match: IfMatch = None
+) -> EnvelopeResponse:
+    wanted = parse_if_match(if_match)
     changes = body.model_dump(exclude_none=True, exclude={"password"})
     if body.password is not None:
         changes["password_hash"] = await hash_password(body.password)
-    user = await repository.update_user(engine, user_id=user_id, changes=changes)
+    user = await repository.update_user(engine, user_id=user_id, changes=changes, if_match=wanted)
     if user is None:
         raise not_found("User")
-    return ok(RawJson(user))
+    return with_etag(ok(RawJson(user)), user)
 
 
 @router.delete(
     "/{id}",
     operation_id="deleteUser",
     response_model=Envelope[IdOnly],
-    responses=error_responses(400, 404),
+    responses=error_responses(400, 404, 412),
 )
-async def delete_user(engine: EngineDep, user_id: ResourceId) -> EnvelopeResponse:
-    if not await repository.delete_user(engine, user_id=user_id):
+async def delete_user(
+    engine: EngineDep, user_id: ResourceId, if_match: IfMatch = None
+) -> EnvelopeResponse:
+    wanted = parse_if_match(if_match)
+    if not await repository.delete_user(engine, user_id=user_id, if_match=wanted):
         raise not_found("User")
     return ok({"id": user_id})

@@ -24,6 +24,7 @@ class Upstream:
     status: int
     body: dict[str, Any]
     raw: bytes
+    etag: str | None = None  # the resource's version, for ETag / If-Match
 
     @property
     def data(self) -> Any:
@@ -45,7 +46,7 @@ def _parse(response: httpx.Response) -> Upstream:
         raise BadUpstreamResponse("envelope disagrees with status", status=status)
     if not body["success"] and not isinstance(body.get("error"), dict):
         raise BadUpstreamResponse("error envelope without an error", status=status)
-    return Upstream(status, body, response.content)
+    return Upstream(status, body, response.content, response.headers.get("etag"))
 
 
 def passthrough_error(upstream: Upstream) -> ApiError:
@@ -105,12 +106,15 @@ class ServiceClient:
         params: Any = None,
         json: Any = None,
         content: bytes | None = None,
+        if_match: str | None = None,
     ) -> Upstream:
         """Send through the breaker; a 4xx comes back as an Upstream, trouble as ApiError."""
 
         headers = {"x-request-id": request_id_var.get()}
         if content is not None:
             headers["content-type"] = "application/json"
+        if if_match is not None:
+            headers["if-match"] = if_match
         # Built before the breaker: an error here is about our request, not the service.
         request = self.http.build_request(
             method, path, params=params, json=json, content=content, headers=headers

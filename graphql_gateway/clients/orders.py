@@ -50,8 +50,12 @@ class OrdersClient(ServiceClient):
         """A REST client's JSON body, forwarded as it came."""
         return (await self.fetch("POST", "/orders", content=body)).data
 
-    async def update_order(self, order_id: str, payload: dict[str, Any]) -> OrderData:
-        return (await self.fetch("PUT", f"/orders/{order_id}", json=payload)).data
+    async def update_order(
+        self, order_id: str, payload: dict[str, Any], *, if_match: str | None = None
+    ) -> OrderData:
+        return (
+            await self.fetch("PUT", f"/orders/{order_id}", json=payload, if_match=if_match)
+        ).data
 
     async def delete_order(self, order_id: str) -> str:
         return (await self.fetch("DELETE", f"/orders/{order_id}")).data["id"]

@@ -37,8 +37,10 @@ class UsersClient(ServiceClient):
     async def create_user(self, payload: dict[str, Any]) -> UserData:
         return (await self.fetch("POST", "/users", json=payload)).data
 
-    async def update_user(self, user_id: str, payload: dict[str, Any]) -> UserData:
-        return (await self.fetch("PUT", f"/users/{user_id}", json=payload)).data
+    async def update_user(
+        self, user_id: str, payload: dict[str, Any], *, if_match: str | None = None
+    ) -> UserData:
+        return (await self.fetch("PUT", f"/users/{user_id}", json=payload, if_match=if_match)).data
 
-    async def delete_user(self, user_id: str) -> str:
-        return (await self.fetch("DELETE", f"/users/{user_id}")).data["id"]
+    async def delete_user(self, user_id: str, *, if_match: str | None = None) -> str:
+        return (await self.fetch("DELETE", f"/users/{user_id}", if_match=if_match)).data["id"]

@@ -45,6 +45,7 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_variable_values
 from strawberry.extensions import SchemaExtension
 
+from apicore.versions import version_of_timestamp
 from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
 from graphql_gateway.graphql.limits import document_key
@@ -109,6 +110,13 @@ BATCH_RESOLVERS: dict[str, BatchResolver] = {
     "Order.user": lambda ctx, sources, a: resolvers.users_of_orders(
         ctx, [s["user_id"] for s in sources]
     ),
+}
+
+
+# Leaves computed from another field of the same object: (that field, how).
+DERIVED_LEAVES: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "User.version": ("updated_at", version_of_timestamp),
+    "Order.version": ("updated_at", version_of_timestamp),
 }
 
 
@@ -228,6 +236,10 @@ def _field_plan(
     if is_list:
         inner = get_nullable_type(inner.of_type)
     plan = FieldPlan(key, LEAF, nodes, field_def, definition.python_name, None, nullable, is_list)
+    derived = DERIVED_LEAVES.get(f"{parent.name}.{name}")
+    if derived is not None:
+        plan.source_key, plan.serialize = derived
+        return plan
     if definition.base_resolver is not None:
         plan.kind = RESOLVED
         plan.resolver = name if parent.name == "Query" else f"{parent.name}.{name}"

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import strawberry
 
+from apicore.versions import etag
 from graphql_gateway import integrity
 from graphql_gateway.auth import policy
 from graphql_gateway.auth.identity import ROLES, Identity
@@ -35,6 +36,13 @@ def _remember(info: Info, user: dict) -> dict:
     return user
 
 
+def _if_match(expected_version: str | None) -> str | None:
+    """`expectedVersion` (a `version` read before): the write happens only at that version."""
+    if expected_version is None or expected_version is strawberry.UNSET:
+        return None
+    return etag(expected_version)
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="A bearer token for an email and password")
@@ -57,10 +65,18 @@ class Mutation:
         return _remember(info, user)  # type: ignore[return-value, arg-type]
 
     @strawberry.mutation
-    async def update_user(self, info: Info, id: UUID, input: UserUpdateInput) -> User:
+    async def update_user(
+        self,
+        info: Info,
+        id: UUID,
+        input: UserUpdateInput,
+        expected_version: str | None = strawberry.UNSET,
+    ) -> User:
         payload = to_payload(input)
         policy.check_update_user(info.context.caller, str(id), changes_roles="roles" in payload)
-        user = await info.context.clients.users.update_user(str(id), payload)
+        user = await info.context.clients.users.update_user(
+            str(id), payload, if_match=_if_match(expected_version)
+        )
         return _remember(info, user)  # type: ignore[return-value, arg-type]
 
     @strawberry.mutation
@@ -80,10 +96,18 @@ class Mutation:
         return order  # type: ignore[return-value]
 
     @strawberry.mutation
-    async def update_order(self, info: Info, id: UUID, input: OrderUpdateInput) -> Order:
+    async def update_order(
+        self,
+        info: Info,
+        id: UUID,
+        input: OrderUpdateInput,
+        expected_version: str | None = strawberry.UNSET,
+    ) -> Order:
         clients = info.context.clients
         await policy.authorize_order_update(clients, info.context.caller, str(id))
-        return await clients.orders.update_order(str(id), to_payload(input))  # type: ignore[return-value]
+        return await clients.orders.update_order(  # type: ignore[return-value]
+            str(id), to_payload(input), if_match=_if_match(expected_version)
+        )
 
     @strawberry.mutation
     async def delete_order(self, info: Info, id: UUID) -> UUID:

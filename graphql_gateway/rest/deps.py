@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.responses import Response
 
+from apicore.versions import etag, version_of_timestamp
 from graphql_gateway.auth.identity import Identity, identity_of
 from graphql_gateway.clients import Clients
 from graphql_gateway.clients.base import ServiceClient
@@ -22,8 +23,15 @@ IdentityDep = Annotated[Identity, Depends(identity_of)]
 UPSTREAM = (502, 503, 504)
 
 
-def json_response(content: bytes, status: int = 200) -> Response:
-    return Response(content, status_code=status, media_type="application/json")
+def json_response(content: bytes, status: int = 200, etag: str | None = None) -> Response:
+    headers = {"etag": etag} if etag else None
+    return Response(content, status_code=status, headers=headers, media_type="application/json")
+
+
+def with_version(response: Response, resource: dict) -> Response:
+    """The ETag of a resource the gateway answers itself (apicore.versions)."""
+    response.headers["etag"] = etag(version_of_timestamp(resource["updated_at"]))
+    return response
 
 
 async def proxy(
@@ -36,5 +44,6 @@ async def proxy(
     query = request.scope["query_string"] if query is None else query
     target = f"{path}?{query.decode('latin-1')}" if query else path
     body = await request.body() if request.method in {"POST", "PUT"} else None
-    upstream = await client.send(request.method, target, content=body)
-    return json_response(upstream.raw, upstream.status)
+    if_match = request.headers.get("if-match") if request.method in {"PUT", "DELETE"} else None
+    upstream = await client.send(request.method, target, content=body, if_match=if_match)
+    return json_response(upstream.raw, upstream.status, upstream.etag)

@@ -35,9 +35,17 @@ from apicore.params import (
     parse_id_list,
 )
 from apicore.routing import WRITE_ERRORS, ContractRoute
+from apicore.versions import IfMatch
 from graphql_gateway import integrity
 from graphql_gateway.auth import policy
-from graphql_gateway.rest.deps import UPSTREAM, ClientsDep, IdentityDep, json_response, proxy
+from graphql_gateway.rest.deps import (
+    UPSTREAM,
+    ClientsDep,
+    IdentityDep,
+    json_response,
+    proxy,
+    with_version,
+)
 
 router = APIRouter(prefix="/orders", tags=["orders"], route_class=ContractRoute)
 
@@ -92,7 +100,7 @@ async def create_order(
 ) -> EnvelopeResponse:
     policy.check_create_order(identity, str(body.user_id))
     order, _ = await integrity.create_order(clients, body, raw=await request.body())
-    return ok(order, status=201)
+    return with_version(ok(order, status=201), order)
 
 
 @router.get(
@@ -109,14 +117,14 @@ async def get_order(
     upstream = await clients.orders.send("GET", f"/orders/{order_id}")
     if upstream.status == 200 and not policy.can_read_order(identity, upstream.data):
         raise not_found("Order")
-    return json_response(upstream.raw, upstream.status)
+    return json_response(upstream.raw, upstream.status, upstream.etag)
 
 
 @router.put(
     "/{id}",
     operation_id="updateOrder",
     response_model=Envelope[OrderPublic],
-    responses=error_responses(400, 401, 403, 404, 409, *WRITE_ERRORS, *UPSTREAM),
+    responses=error_responses(400, 401, 403, 404, 409, 412, *WRITE_ERRORS, *UPSTREAM),
 )
 async def update_order(
     clients: ClientsDep,
@@ -124,6 +132,7 @@ async def update_order(
     request: Request,
     order_id: ResourceId,
     body: OrderUpdate,
+    if_match: IfMatch = None,
 ) -> Response:
     await policy.authorize_order_update(clients, identity, str(order_id))
     return await proxy(clients.orders, request, f"/orders/{order_id}")
@@ -133,10 +142,14 @@ async def update_order(
     "/{id}",
     operation_id="deleteOrder",
     response_model=Envelope[IdOnly],
-    responses=error_responses(400, 401, 403, 404, *UPSTREAM),
+    responses=error_responses(400, 401, 403, 404, 412, *UPSTREAM),
 )
 async def delete_order(
-    clients: ClientsDep, identity: IdentityDep, request: Request, order_id: ResourceId
+    clients: ClientsDep,
+    identity: IdentityDep,
+    request: Request,
+    order_id: ResourceId,
+    if_match: IfMatch = None,
 ) -> Response:
     policy.check_delete_order(identity)
     return await proxy(clients.orders, request, f"/orders/{order_id}")

@@ -35,6 +35,7 @@ from apicore.params import (
     parse_id_list,
 )
 from apicore.routing import WRITE_ERRORS, ContractRoute
+from apicore.versions import IfMatch
 from graphql_gateway import integrity
 from graphql_gateway.auth import policy
 from graphql_gateway.rest.deps import UPSTREAM, ClientsDep, IdentityDep, proxy
@@ -111,7 +112,7 @@ async def get_user(
     "/{id}",
     operation_id="updateUser",
     response_model=Envelope[UserPublic],
-    responses=error_responses(400, 401, 403, 404, 409, *WRITE_ERRORS, *UPSTREAM),
+    responses=error_responses(400, 401, 403, 404, 409, 412, *WRITE_ERRORS, *UPSTREAM),
 )
 async def update_user(
     clients: ClientsDep,
@@ -119,6 +120,7 @@ async def update_user(
     request: Request,
     user_id: ResourceId,
     body: UserUpdate,
+    if_match: IfMatch = None,
 ) -> Response:
     changes_roles = "roles" in body.model_fields_set
     policy.check_update_user(identity, str(user_id), changes_roles=changes_roles)
@@ -129,13 +131,14 @@ async def update_user(
     "/{id}",
     operation_id="deleteUser",
     response_model=Envelope[IdOnly],
-    responses=error_responses(400, 401, 403, 404, 409, *UPSTREAM),
+    responses=error_responses(400, 401, 403, 404, 409, 412, *UPSTREAM),
 )
 async def delete_user(
-    clients: ClientsDep, identity: IdentityDep, user_id: ResourceId
+    clients: ClientsDep, identity: IdentityDep, user_id: ResourceId, if_match: IfMatch = None
 ) -> EnvelopeResponse:
     policy.check_manage_users(identity)
-    return ok({"id": await integrity.delete_user(clients, str(user_id))})
+    deleted = await integrity.delete_user(clients, str(user_id), if_match=if_match)
+    return ok({"id": deleted})
 
 
 @router.get(

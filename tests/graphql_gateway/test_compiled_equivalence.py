@@ -29,6 +29,8 @@ MISSING = "00000000-0000-4000-8000-000000000000"
 
 COMPILED_QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("{ users { total items { id name email roles createdAt updatedAt } } }", {}),
+    # A leaf derived from another field (the version from updated_at), asked without it.
+    ("{ users { items { version orders { version status } } } }", {}),
     ("{ users(limit: 100) { items { id name orders { id status totalAmount } } } }", {}),
     ("{ users(limit: 2, offset: 1) { total items { name } } }", {}),
     (

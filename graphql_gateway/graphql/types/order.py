@@ -7,6 +7,7 @@ from uuid import UUID
 
 import strawberry
 
+from apicore.versions import version_of_timestamp
 from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
 from graphql_gateway.graphql.types.enums import OrderStatus
@@ -32,6 +33,11 @@ class Order:
 
     items: list[OrderItem]
     status: OrderStatus
+
+    @strawberry.field(description="Changes on every change: send it as `expectedVersion`")
+    def version(root: OrderData) -> str:
+        return version_of_timestamp(root["updated_at"])
+
     total_amount: Decimal
     created_at: datetime
     updated_at: datetime

@@ -6,6 +6,7 @@ from uuid import UUID
 
 import strawberry
 
+from apicore.versions import version_of_timestamp
 from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
 from graphql_gateway.graphql.types.enums import OrderStatus
@@ -25,6 +26,10 @@ class User:
     roles: list[str]
     created_at: datetime
     updated_at: datetime
+
+    @strawberry.field(description="Changes on every change: send it as `expectedVersion`")
+    def version(root: UserData) -> str:
+        return version_of_timestamp(root["updated_at"])
 
     @strawberry.field(description="Null, with an error at this path, when orders are unavailable")
     async def orders(

@@ -1,0 +1,96 @@
+"""Versions of a resource, for ETag / If-Match (optimistic concurrency).
+
+A resource's version is its `updated_at`, which moves on every real change and on
+nothing else (a write that changes nothing does not touch the row), written as its
+digits: `2026-12-01T19:13:07.123456+00:00` is version `20261201191307123456`. Every
+timestamp leaves PostgreSQL in that one format (apicore.sqljson), so the version can be
+read straight off a resource's JSON, by the service that wrote it or by the gateway that
+passes it on, and turned back into the timestamp a conditional write compares with.
+
+`If-Match` (RFC 9110 13.1.1): `*` matches any existing resource; otherwise a list of
+strong entity tags, one of which must be the current version; a weak one never matches.
+A mismatch is 412 PRECONDITION_FAILED, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Header
+from starlette.responses import Response
+
+from apicore.errors import PRECONDITION_FAILED, ApiError
+
+_UPDATED_AT = re.compile(
+    rb'"updated_at":"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{6})\+00:00"'
+)
+_VERSION = re.compile(r"\d{20}")
+ANY = "*"
+
+
+def version_of_json(body: bytes | str) -> str | None:
+    """The version of the (last) resource in this JSON: the digits of its `updated_at`."""
+    raw = body.encode() if isinstance(body, str) else body
+    found = _UPDATED_AT.findall(raw)
+    return b"".join(found[-1]).decode() if found else None
+
+
+def version_of_timestamp(updated_at: str) -> str:
+    """`2026-12-01T19:13:07.123456+00:00` -> `20261201191307123456` (GraphQL's `version`)."""
+    return re.sub(r"\D", "", updated_at.removesuffix("+00:00"))
+
+
+def etag(version: str) -> str:
+    return f'"{version}"'
+
+
+def timestamp_of(version: str) -> datetime:
+    return datetime.strptime(version, "%Y%m%d%H%M%S%f").replace(tzinfo=UTC)
+
+
+def parse_if_match(header: str | None) -> list[datetime] | None:
+    """None: no condition; []: only `*` (any version); else the versions that may match."""
+    if header is None:
+        return None
+    versions: list[datetime] = []
+    for tag in (part.strip() for part in header.split(",")):
+        if tag == ANY:
+            return []
+        if tag.startswith('"') and tag.endswith('"') and _VERSION.fullmatch(tag[1:-1]):
+            try:
+                versions.append(timestamp_of(tag[1:-1]))
+            except ValueError:
+                continue  # not a real moment: matches nothing
+    if not versions:
+        raise precondition_failed()  # weak or malformed tags never match
+    return versions
+
+
+def precondition_failed() -> ApiError:
+    return ApiError(
+        PRECONDITION_FAILED,
+        "The resource has changed since that version (If-Match): read it again",
+    )
+
+
+def with_etag(response: Response, body: bytes | str) -> Response:
+    """The response, with the ETag of the resource in `body` (when it has a version)."""
+    version = version_of_json(body)
+    if version is not None:
+        response.headers["etag"] = etag(version)
+    return response
+
+
+def matches(current: datetime, wanted: list[datetime] | None) -> None:
+    """412 unless the current version is one If-Match names (None or `*`: any)."""
+    if wanted and current not in wanted:
+        raise precondition_failed()
+
+
+# `If-Match` as a route reads it (documented in OpenAPI with the route).
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", description="Write only if the resource is at this ETag"),
+]
