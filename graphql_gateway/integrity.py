@@ -27,6 +27,7 @@ sees the user still there, reopens the book and goes ahead.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from typing import Any
 
@@ -35,7 +36,10 @@ from pydantic import ValidationError
 from apicore.contract.orders import OrderCreate
 from apicore.errors import BAD_REQUEST, USER_NOT_FOUND, ApiError
 from apicore.handlers import translate_validation
+from apicore.idempotency import checked_key
+from graphql_gateway.auth.identity import Identity
 from graphql_gateway.clients import Clients
+from graphql_gateway.clients.base import Upstream
 from graphql_gateway.types import OrderData, UserData
 
 logger = logging.getLogger("graphql_gateway.integrity")
@@ -62,22 +66,39 @@ def validated_order(payload: Any) -> OrderCreate:
         raise translate_validation(list(exc.errors())) from None
 
 
+def scoped_key(identity: Identity, key: str | None) -> str | None:
+    """The client's Idempotency-Key as the services store it: the caller's own.
+
+    Two callers who happen to pick the same key must never be answered each other's
+    creates: the key is bound to the caller (with auth off, everyone is one caller).
+    """
+    key = checked_key(key)
+    if key is None:
+        return None
+    return hashlib.sha256(f"{identity.user_id}\0{key}".encode()).hexdigest()
+
+
 async def create_order(
-    clients: Clients, payload: Any, *, raw: bytes | None = None
-) -> tuple[OrderData, UserData]:
-    """The order, and the user it was checked against: body first, then user, then write.
+    clients: Clients,
+    payload: Any,
+    *,
+    raw: bytes | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[Upstream, UserData]:
+    """The order's answer, and the user it was checked against: body, then user, then write.
 
     `raw` is the body as the client sent it (REST): forwarded byte for byte, so the
     service parses exactly what was validated here. Without it, `payload` is sent.
+    `idempotency_key` (scoped_key): the service creates it once, and replays after.
     """
     order = validated_order(payload)
     user_id = str(order.user_id)
     user = await ensure_user_exists(clients, user_id)
 
-    async def create() -> OrderData:
+    async def create() -> Upstream:
         if raw is not None:
-            return await clients.orders.create_order_raw(raw)
-        return await clients.orders.create_order(payload)
+            return await clients.orders.create_order_raw(raw, idempotency_key=idempotency_key)
+        return await clients.orders.create_order(payload, idempotency_key=idempotency_key)
 
     try:
         return await create(), user

@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from apicore.db import NAMING_CONVENTION
+from apicore.idempotency import define_table
 
 STATUSES = ("created", "in_progress", "completed", "cancelled")
 
@@ -63,3 +64,7 @@ class OrderBook(Base):
 
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# Each create's Idempotency-Key (apicore/idempotency.py).
+IDEMPOTENCY_KEYS = define_table(Base.metadata)

@@ -14,6 +14,7 @@ from sqlalchemy import FromClause, Text, cast, delete, func, insert, select, upd
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.errors import not_found, validation_error
+from apicore.idempotency import Created, Idempotency, create_once
 from apicore.sqljson import json_array_page, json_object, utc_timestamp
 from apicore.versions import matches, precondition_failed
 from service_orders.books import lock_open_book
@@ -83,15 +84,20 @@ async def create_order(
     items: list[dict[str, Any]],
     total: Decimal,
     status: str,
-) -> str:
+    idempotency: Idempotency | None = None,
+) -> Created:
     statement = (
         insert(Order)
         .values(user_id=user_id, items=items, total_amount=total, status=status)
         .returning(ORDER_JSON)
     )
     async with engine.begin() as conn:
-        await lock_open_book(conn, user_id)  # no order for a user being deleted (books.py)
-        return (await conn.execute(statement)).scalar_one()
+
+        async def create() -> str:
+            await lock_open_book(conn, user_id)  # no order for a user being deleted (books.py)
+            return (await conn.execute(statement)).scalar_one()
+
+        return await create_once(conn, idempotency, create)
 
 
 async def update_order(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from starlette.responses import Response
 
 from apicore.envelope import (
     Envelope,
@@ -13,6 +14,7 @@ from apicore.envelope import (
     page,
 )
 from apicore.errors import not_found
+from apicore.idempotency import IdempotencyKey, created_response, request_idempotency
 from apicore.params import (
     FieldsQuery,
     Limit,
@@ -29,6 +31,7 @@ from apicore.routing import WRITE_ERRORS, ContractRoute
 from apicore.service import EngineDep
 from apicore.versions import IfMatch, parse_if_match, with_etag
 from service_orders import repository
+from service_orders.models import IDEMPOTENCY_KEYS
 from service_orders.schemas import OrderCreate, OrderPartial, OrderPublic, OrderUpdate, order_total
 
 router = APIRouter(prefix="/orders", tags=["orders"], route_class=ContractRoute)
@@ -68,18 +71,23 @@ async def list_orders(
     operation_id="createOrder",
     status_code=201,
     response_model=Envelope[OrderPublic],
-    # 422: the user's order book is closed (the user is being deleted: books.py).
-    responses=error_responses(400, *WRITE_ERRORS, 422),
+    # 422: the user's order book is closed (the user is being deleted: books.py), or an
+    # Idempotency-Key used for another request; 409: that key's request is still running.
+    responses=error_responses(400, 409, *WRITE_ERRORS, 422),
 )
-async def create_order(engine: EngineDep, body: OrderCreate) -> EnvelopeResponse:
-    order = await repository.create_order(
+async def create_order(
+    engine: EngineDep, request: Request, body: OrderCreate, key: IdempotencyKey = None
+) -> Response:
+    idempotency = request_idempotency(IDEMPOTENCY_KEYS, key, request, await request.body())
+    created = await repository.create_order(
         engine,
         user_id=body.user_id,
         items=[item.stored() for item in body.items],
         total=order_total(body.items),
         status=body.status,
+        idempotency=idempotency,
     )
-    return with_etag(ok(RawJson(order), status=201), order)
+    return created_response(created)
 
 
 @router.get(

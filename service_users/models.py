@@ -7,6 +7,7 @@ from sqlalchemy import ARRAY, CheckConstraint, DateTime, Index, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from apicore.db import NAMING_CONVENTION
+from apicore.idempotency import define_table
 
 ROLES = ("user", "engineer", "manager", "director", "customer", "admin")
 
@@ -37,3 +38,7 @@ class User(Base):
         Index("uq_users_email_lower", func.lower(email), unique=True),
         Index("ix_users_created_at_id", "created_at", "id"),
     )
+
+
+# Each create's Idempotency-Key (apicore/idempotency.py).
+IDEMPOTENCY_KEYS = define_table(Base.metadata)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.errors import EMAIL_EXISTS, ApiError
+from apicore.idempotency import Created, Idempotency, create_once
 from apicore.sqljson import json_array_page, json_object, utc_timestamp
 from apicore.versions import matches, precondition_failed
 from service_users.models import User
@@ -76,8 +77,14 @@ async def list_users(
 
 
 async def create_user(
-    engine: AsyncEngine, *, email: str, name: str, roles: list[str], password_hash: str | None
-) -> str:
+    engine: AsyncEngine,
+    *,
+    email: str,
+    name: str,
+    roles: list[str],
+    password_hash: str | None,
+    idempotency: Idempotency | None = None,
+) -> Created:
     statement = (
         insert(User)
         .values(email=email, name=name, roles=roles, password_hash=password_hash)
@@ -85,7 +92,11 @@ async def create_user(
     )
     try:
         async with engine.begin() as conn:
-            return (await conn.execute(statement)).scalar_one()
+
+            async def create() -> str:
+                return (await conn.execute(statement)).scalar_one()
+
+            return await create_once(conn, idempotency, create)
     except IntegrityError as exc:
         if _is_email_conflict(exc):
             raise _email_taken() from None

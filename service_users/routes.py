@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from starlette.responses import Response
 
 from apicore.envelope import (
     Envelope,
@@ -13,6 +14,7 @@ from apicore.envelope import (
     page,
 )
 from apicore.errors import not_found
+from apicore.idempotency import IdempotencyKey, created_response, request_idempotency
 from apicore.params import (
     FieldsQuery,
     IdsQuery,
@@ -27,6 +29,7 @@ from apicore.routing import WRITE_ERRORS, ContractRoute
 from apicore.service import EngineDep
 from apicore.versions import IfMatch, parse_if_match, with_etag
 from service_users import repository
+from service_users.models import IDEMPOTENCY_KEYS
 from service_users.passwords import hash_password
 from service_users.schemas import UserCreate, UserPartial, UserPublic, UserUpdate
 
@@ -63,14 +66,22 @@ async def list_users(
     operation_id="createUser",
     status_code=201,
     response_model=Envelope[UserPublic],
-    responses=error_responses(400, 409, *WRITE_ERRORS),
+    responses=error_responses(400, 409, *WRITE_ERRORS, 422),
 )
-async def create_user(engine: EngineDep, body: UserCreate) -> EnvelopeResponse:
+async def create_user(
+    engine: EngineDep, request: Request, body: UserCreate, key: IdempotencyKey = None
+) -> Response:
+    idempotency = request_idempotency(IDEMPOTENCY_KEYS, key, request, await request.body())
     password_hash = await hash_password(body.password) if body.password else None
-    user = await repository.create_user(
-        engine, email=body.email, name=body.name, roles=body.roles, password_hash=password_hash
+    created = await repository.create_user(
+        engine,
+        email=body.email,
+        name=body.name,
+        roles=body.roles,
+        password_hash=password_hash,
+        idempotency=idempotency,
     )
-    return with_etag(ok(RawJson(user), status=201), user)
+    return created_response(created)
 
 
 @router.get(

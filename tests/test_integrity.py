@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.procs import RunningProcess, running
+from tests.support.procs import RunningProcess, free_port, running
 from tests.support.services import own_services
 
 ITEMS = [{"product": "Арматура", "quantity": 2, "price": "10.00"}]
@@ -278,3 +278,81 @@ async def test_the_order_book_steps_are_idempotent(
         assert (
             await client.post("/orders", json={"user_id": user_id, "items": ITEMS})
         ).status_code == 201
+
+
+async def test_creates_retried_with_their_keys_happen_exactly_once_across_a_kill_9(
+    services: tuple[RunningProcess, RunningProcess], logs_dir: Path
+) -> None:
+    """20 clients, each creating 15 orders with a key each and retrying every failure with
+    the same key; the orders service is killed with SIGKILL mid-way and started again."""
+    users, orders = services
+    env = {"ORDERS_DATABASE_URL": orders.env["ORDERS_DATABASE_URL"], "ORDERS_ACCESS_LOG": "0"}
+    port = free_port()
+    log = str(logs_dir / "kill9-orders.log")
+    victim = running("service_orders", "ORDERS_", env, port=port, log_path=log)
+    victim_process = victim.__enter__()
+    gateway_env = {
+        "GATEWAY_USERS_URL": users.url,
+        "GATEWAY_ORDERS_URL": victim_process.url,
+        "GATEWAY_BREAKER_RESET_TIMEOUT": "0.5",
+        "GATEWAY_ACCESS_LOG": "0",
+    }
+    glog = str(logs_dir / "kill9-gateway.log")
+    failures: list[int] = []
+    replays = 0
+    try:
+        with running("graphql_gateway", "GATEWAY_", gateway_env, log_path=glog) as gateway:
+            async with httpx.AsyncClient(timeout=10) as client:
+                user_ids = [await new_user(client, users) for _ in range(20)]
+
+                async def create_all(user_id: str) -> None:
+                    nonlocal replays
+                    for n in range(15):
+                        key = f"{user_id}-{n}"
+                        body = {
+                            "user_id": user_id,
+                            "items": [{"product": key, "quantity": 1, "price": "1.00"}],
+                        }
+                        for _attempt in range(200):  # bounded: about 20 s at most
+                            try:
+                                response = await client.post(
+                                    f"{gateway.url}/orders",
+                                    json=body,
+                                    headers={"idempotency-key": key},
+                                )
+                            except httpx.TransportError:
+                                await asyncio.sleep(0.1)
+                                continue
+                            if response.status_code == 201:
+                                replays += response.headers.get("idempotent-replayed") == "true"
+                                break
+                            failures.append(response.status_code)
+                            await asyncio.sleep(0.1)
+                        else:
+                            raise AssertionError(f"{key} never created")
+
+                async def kill_and_restart() -> None:
+                    await asyncio.sleep(0.8)
+                    victim_process.process.send_signal(signal.SIGKILL)
+                    await asyncio.to_thread(victim_process.process.wait, 10)
+                    await asyncio.sleep(1.0)
+                    again = running("service_orders", "ORDERS_", env, port=port, log_path=log)
+                    nonlocal victim
+                    victim = again
+                    await asyncio.to_thread(again.__enter__)
+
+                await asyncio.gather(kill_and_restart(), *(create_all(u) for u in user_ids))
+                found = (
+                    await client.get(f"{orders.url}/orders", params={"userIds": ",".join(user_ids)})
+                ).json()["data"]
+    finally:
+        victim.__exit__(None, None, None)
+    products = [order["items"][0]["product"] for order in found]
+    intended = {f"{u}-{n}" for u in user_ids for n in range(15)}
+    print(
+        f"kill -9: {len(intended)} intended, {len(products)} created, "
+        f"{len(failures)} failed attempts retried ({sorted(set(failures))}), "
+        f"{replays} answered by a replay"
+    )
+    assert failures  # the kill was felt: some creates failed and were retried
+    assert sorted(products) == sorted(intended)  # every intended order, exactly once

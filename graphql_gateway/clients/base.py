@@ -25,6 +25,8 @@ class Upstream:
     body: dict[str, Any]
     raw: bytes
     etag: str | None = None  # the resource's version, for ETag / If-Match
+    replayed: bool = False  # an Idempotency-Key's earlier answer, not a new write
+    retry_after: str | None = None  # a service's own Retry-After (a 409 while in flight)
 
     @property
     def data(self) -> Any:
@@ -46,7 +48,11 @@ def _parse(response: httpx.Response) -> Upstream:
         raise BadUpstreamResponse("envelope disagrees with status", status=status)
     if not body["success"] and not isinstance(body.get("error"), dict):
         raise BadUpstreamResponse("error envelope without an error", status=status)
-    return Upstream(status, body, response.content, response.headers.get("etag"))
+    headers = response.headers
+    replayed = headers.get("idempotent-replayed") == "true"
+    return Upstream(
+        status, body, response.content, headers.get("etag"), replayed, headers.get("retry-after")
+    )
 
 
 def passthrough_error(upstream: Upstream) -> ApiError:
@@ -57,6 +63,7 @@ def passthrough_error(upstream: Upstream) -> ApiError:
         str(error.get("message", "")),
         status=upstream.status,
         details=error.get("details"),
+        headers={"Retry-After": upstream.retry_after} if upstream.retry_after else None,
     )
 
 
@@ -107,6 +114,7 @@ class ServiceClient:
         json: Any = None,
         content: bytes | None = None,
         if_match: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Upstream:
         """Send through the breaker; a 4xx comes back as an Upstream, trouble as ApiError."""
 
@@ -115,6 +123,8 @@ class ServiceClient:
             headers["content-type"] = "application/json"
         if if_match is not None:
             headers["if-match"] = if_match
+        if idempotency_key is not None:
+            headers["idempotency-key"] = idempotency_key
         # Built before the breaker: an error here is about our request, not the service.
         request = self.http.build_request(
             method, path, params=params, json=json, content=content, headers=headers

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from graphql_gateway.clients.base import ServiceClient
+from graphql_gateway.clients.base import ServiceClient, Upstream
 from graphql_gateway.types import OrderData, PageMeta
 
 
@@ -43,12 +43,16 @@ class OrdersClient(ServiceClient):
         _, meta = await self.list_orders(limit=0, offset=0, user_id=user_id, status=status)
         return meta["total"]
 
-    async def create_order(self, payload: dict[str, Any]) -> OrderData:
-        return (await self.fetch("POST", "/orders", json=payload)).data
+    async def create_order(
+        self, payload: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> Upstream:
+        return await self.fetch("POST", "/orders", json=payload, idempotency_key=idempotency_key)
 
-    async def create_order_raw(self, body: bytes) -> OrderData:
+    async def create_order_raw(
+        self, body: bytes, *, idempotency_key: str | None = None
+    ) -> Upstream:
         """A REST client's JSON body, forwarded as it came."""
-        return (await self.fetch("POST", "/orders", content=body)).data
+        return await self.fetch("POST", "/orders", content=body, idempotency_key=idempotency_key)
 
     async def update_order(
         self, order_id: str, payload: dict[str, Any], *, if_match: str | None = None

@@ -34,8 +34,12 @@ class UsersClient(ServiceClient):
         payload = {"email": email, "password": password}
         return (await self.fetch("POST", "/internal/credentials/verify", json=payload)).data
 
-    async def create_user(self, payload: dict[str, Any]) -> UserData:
-        return (await self.fetch("POST", "/users", json=payload)).data
+    async def create_user(
+        self, payload: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> UserData:
+        return (
+            await self.fetch("POST", "/users", json=payload, idempotency_key=idempotency_key)
+        ).data
 
     async def update_user(
         self, user_id: str, payload: dict[str, Any], *, if_match: str | None = None

@@ -36,6 +36,10 @@ def _remember(info: Info, user: dict) -> dict:
     return user
 
 
+def _given(value: str | None) -> str | None:
+    return None if value is strawberry.UNSET else value
+
+
 def _if_match(expected_version: str | None) -> str | None:
     """`expectedVersion` (a `version` read before): the write happens only at that version."""
     if expected_version is None or expected_version is strawberry.UNSET:
@@ -59,9 +63,13 @@ class Mutation:
         )
 
     @strawberry.mutation
-    async def create_user(self, info: Info, input: UserCreateInput) -> User:
-        policy.check_manage_users(info.context.caller)
-        user = await info.context.clients.users.create_user(to_payload(input))
+    async def create_user(
+        self, info: Info, input: UserCreateInput, idempotency_key: str | None = strawberry.UNSET
+    ) -> User:
+        caller = info.context.caller
+        policy.check_manage_users(caller)
+        key = integrity.scoped_key(caller, _given(idempotency_key))
+        user = await info.context.clients.users.create_user(to_payload(input), idempotency_key=key)
         return _remember(info, user)  # type: ignore[return-value, arg-type]
 
     @strawberry.mutation
@@ -88,12 +96,18 @@ class Mutation:
         return UUID(deleted)
 
     @strawberry.mutation
-    async def create_order(self, info: Info, input: OrderCreateInput) -> Order:
-        policy.check_create_order(info.context.caller, str(input.user_id))
-        order, user = await integrity.create_order(info.context.clients, to_payload(input))
+    async def create_order(
+        self, info: Info, input: OrderCreateInput, idempotency_key: str | None = strawberry.UNSET
+    ) -> Order:
+        caller = info.context.caller
+        policy.check_create_order(caller, str(input.user_id))
+        key = integrity.scoped_key(caller, _given(idempotency_key))
+        created, user = await integrity.create_order(
+            info.context.clients, to_payload(input), idempotency_key=key
+        )
         if user is not None:
             _remember(info, user)  # type: ignore[arg-type]
-        return order  # type: ignore[return-value]
+        return created.data  # type: ignore[no-any-return]
 
     @strawberry.mutation
     async def update_order(

@@ -5,10 +5,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from apicore.versions import etag, version_of_timestamp
 from graphql_gateway.auth.identity import Identity, identity_of
 from graphql_gateway.clients import Clients
-from graphql_gateway.clients.base import ServiceClient
+from graphql_gateway.clients.base import ServiceClient, Upstream
 
 
 def get_clients(request: Request) -> Clients:
@@ -28,22 +27,34 @@ def json_response(content: bytes, status: int = 200, etag: str | None = None) ->
     return Response(content, status_code=status, headers=headers, media_type="application/json")
 
 
-def with_version(response: Response, resource: dict) -> Response:
-    """The ETag of a resource the gateway answers itself (apicore.versions)."""
-    response.headers["etag"] = etag(version_of_timestamp(resource["updated_at"]))
+def upstream_response(upstream: Upstream) -> Response:
+    """A service's answer as it came, with its ETag and whether it was a replay."""
+    response = json_response(upstream.raw, upstream.status, upstream.etag)
+    if upstream.replayed:
+        response.headers["idempotent-replayed"] = "true"
+    if upstream.retry_after:
+        response.headers["retry-after"] = upstream.retry_after
     return response
 
 
 async def proxy(
-    client: ServiceClient, request: Request, path: str, *, query: bytes | None = None
+    client: ServiceClient,
+    request: Request,
+    path: str,
+    *,
+    query: bytes | None = None,
+    idempotency_key: str | None = None,
 ) -> Response:
     """Forward as it came (query string, body); answer what the service answered.
 
     `query`: the query string to send instead of the client's (a caller's scope added).
+    `idempotency_key`: the client's key, scoped to the caller (integrity.scoped_key).
     """
     query = request.scope["query_string"] if query is None else query
     target = f"{path}?{query.decode('latin-1')}" if query else path
     body = await request.body() if request.method in {"POST", "PUT"} else None
     if_match = request.headers.get("if-match") if request.method in {"PUT", "DELETE"} else None
-    upstream = await client.send(request.method, target, content=body, if_match=if_match)
-    return json_response(upstream.raw, upstream.status, upstream.etag)
+    upstream = await client.send(
+        request.method, target, content=body, if_match=if_match, idempotency_key=idempotency_key
+    )
+    return upstream_response(upstream)

@@ -15,14 +15,13 @@ from starlette.responses import Response
 from apicore.contract.orders import OrderCreate, OrderPartial, OrderPublic, OrderUpdate
 from apicore.envelope import (
     Envelope,
-    EnvelopeResponse,
     IdOnly,
     ListEnvelope,
     error_responses,
-    ok,
     page,
 )
 from apicore.errors import not_found
+from apicore.idempotency import IdempotencyKey
 from apicore.params import (
     FieldsQuery,
     Limit,
@@ -44,7 +43,7 @@ from graphql_gateway.rest.deps import (
     IdentityDep,
     json_response,
     proxy,
-    with_version,
+    upstream_response,
 )
 
 router = APIRouter(prefix="/orders", tags=["orders"], route_class=ContractRoute)
@@ -93,14 +92,21 @@ async def list_orders(
     operation_id="createOrder",
     status_code=201,
     response_model=Envelope[OrderPublic],
-    responses=error_responses(400, 401, 403, *WRITE_ERRORS, 422, *UPSTREAM),
+    responses=error_responses(400, 401, 403, 409, *WRITE_ERRORS, 422, *UPSTREAM),
 )
 async def create_order(
-    clients: ClientsDep, identity: IdentityDep, request: Request, body: OrderCreate
-) -> EnvelopeResponse:
+    clients: ClientsDep,
+    identity: IdentityDep,
+    request: Request,
+    body: OrderCreate,
+    key: IdempotencyKey = None,
+) -> Response:
     policy.check_create_order(identity, str(body.user_id))
-    order, _ = await integrity.create_order(clients, body, raw=await request.body())
-    return with_version(ok(order, status=201), order)
+    scoped = integrity.scoped_key(identity, key)
+    created, _ = await integrity.create_order(
+        clients, body, raw=await request.body(), idempotency_key=scoped
+    )
+    return upstream_response(created)
 
 
 @router.get(

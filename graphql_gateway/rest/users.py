@@ -25,6 +25,7 @@ from apicore.envelope import (
     page,
 )
 from apicore.errors import not_found
+from apicore.idempotency import IdempotencyKey
 from apicore.params import (
     FieldsQuery,
     IdsQuery,
@@ -85,13 +86,18 @@ async def list_users(
     operation_id="createUser",
     status_code=201,
     response_model=Envelope[UserPublic],
-    responses=error_responses(400, 401, 403, 409, *WRITE_ERRORS, *UPSTREAM),
+    responses=error_responses(400, 401, 403, 409, *WRITE_ERRORS, 422, *UPSTREAM),
 )
 async def create_user(
-    clients: ClientsDep, identity: IdentityDep, request: Request, body: UserCreate
+    clients: ClientsDep,
+    identity: IdentityDep,
+    request: Request,
+    body: UserCreate,
+    key: IdempotencyKey = None,
 ) -> Response:
     policy.check_manage_users(identity)
-    return await proxy(clients.users, request, "/users")
+    scoped = integrity.scoped_key(identity, key)
+    return await proxy(clients.users, request, "/users", idempotency_key=scoped)
 
 
 @router.get(
