@@ -37,10 +37,12 @@ BATCH_PARAMS = {
     "gateway.openapi.json": [("/users", "ids"), ("/orders", "userIds")],
 }
 # Where a 422 is real: the gateway checks an order's user (USER_NOT_FOUND).
+# USER_NOT_FOUND (an order for a user that is not, or is being deleted: the order book of
+# service_orders/books.py) and IDEMPOTENCY_KEY_REUSED (a key sent with another create).
 REAL_422 = {
-    "gateway.openapi.json": {("post", "/orders")},
-    # The user's order book is closed: the user is being deleted (service_orders/books.py).
+    "gateway.openapi.json": {("post", "/orders"), ("post", "/users")},
     "orders.openapi.json": {("post", "/orders")},
+    "users.openapi.json": {("post", "/users")},
 }
 # Actions that take no body (the orders service's internal order-book steps).
 BODILESS = {
