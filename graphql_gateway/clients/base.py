@@ -93,8 +93,10 @@ class ServiceClient:
             ),
             transport=transport,
         )
+        breaker.watch(self.probe)
 
     async def aclose(self) -> None:
+        await self.breaker.aclose()  # its probes use our http client: stopped first
         await self.http.aclose()
 
     async def send(
@@ -154,9 +156,17 @@ class ServiceClient:
         return upstream
 
     async def probe(self, probe_timeout: float) -> bool:
-        """Is the service's /health answering 200? Not through the breaker."""
+        """Does the service's /health answer 200 with a success envelope? Not through the
+        breaker; also what makes an open circuit half-open (Breaker.watch)."""
         try:
-            response = await self.http.get("/health", timeout=probe_timeout)
-        except httpx.HTTPError:
+            async with asyncio.timeout(probe_timeout):
+                response = await self.http.get("/health", timeout=probe_timeout)
+        except (httpx.HTTPError, TimeoutError):
             return False
-        return response.status_code == 200
+        if response.status_code != 200:
+            return False
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            return False
+        return isinstance(body, dict) and body.get("success") is True
