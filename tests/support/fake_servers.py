@@ -2,8 +2,10 @@
 
 `FakeServer(response)` answers every request with the same bytes (then closes the
 connection; `response` may be swapped between requests); `FakeServer(None)` accepts,
-reads the request and never answers; `drip=` sends the answer one byte at a time.
-`routes=` answers some paths otherwise (`{"/health": ...}`). Each
+reads the request and never answers; `FakeServer(b"")` reads it and closes the
+connection without a word; `drip=` sends the answer one byte at a time. `routes=` answers
+some paths otherwise (`{"/health": ...}`), and `script=` gives the answers to the first
+requests (of the other paths), in order, before `response` answers the rest. Each
 counts the connections it accepted and the request heads it read, and closes every
 connection it holds when its `async with` block ends.
 """
@@ -52,11 +54,13 @@ class FakeServer:
         delay: float = 0.0,
         drip: float | None = None,
         routes: dict[str, bytes | None] | None = None,
+        script: list[bytes | None] | None = None,
     ) -> None:
         self.response = response
         self.delay = delay
         self.drip = drip
         self.routes = dict(routes or {})
+        self.script = list(script or [])
         self.connections = 0  # connections accepted
         self.requests: list[bytes] = []  # request heads read (request line + headers)
         self.port = 0
@@ -74,7 +78,11 @@ class FakeServer:
 
     def _answer(self, head: bytes) -> bytes | None:
         path = _path(head).split("?", 1)[0]
-        return self.routes.get(path, self.response)
+        if path in self.routes:
+            return self.routes[path]
+        if self.script:
+            return self.script.pop(0)
+        return self.response
 
     async def __aenter__(self) -> FakeServer:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
