@@ -21,6 +21,9 @@ class Settings(ProcessSettings):
 
     breaker_fail_max: int = Field(5, ge=1)
     breaker_reset_timeout: float = Field(30.0, gt=0, description="Seconds until a half-open trial")
+    breaker_probe_interval: float = Field(
+        0.5, ge=0.05, description="Seconds between probes of an open circuit's service /health"
+    )
     upstream_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a service")
     # A user's order book closed this long ago while the user still exists is what a delete
     # that died halfway left behind: the next order for the user reopens it (integrity.py).

@@ -4,6 +4,8 @@
   gateway_downstream_request_duration_seconds{service}: each call to a service, with
   outcome ok | client_error | server_error | timeout | unreachable | circuit_open
   (circuit_open calls touch no network and have no duration);
+- gateway_downstream_retries_total{service}: calls sent a second time after their
+  connection broke (clients/base.py says when);
 - gateway_breaker_state{service}: 0 closed, 1 half-open, 2 open (the highest over the
   live workers: each worker has its own breakers), and
   gateway_breaker_state_changes_total{service, state};
@@ -34,6 +36,13 @@ DOWNSTREAM_LATENCY = LabelCache(
         "Time for a downstream service to answer",
         ["service"],
         buckets=LATENCY_BUCKETS,
+    )
+)
+DOWNSTREAM_RETRIES = LabelCache(
+    Counter(
+        "gateway_downstream_retries_total",
+        "Calls to a downstream service sent again after their connection broke",
+        ["service"],
     )
 )
 BREAKER_STATE = LabelCache(

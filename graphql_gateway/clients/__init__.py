@@ -25,6 +25,7 @@ class Clients:
                 fail_max=settings.breaker_fail_max,
                 reset_timeout=settings.breaker_reset_timeout,
                 is_fault=is_service_fault,
+                probe_interval=settings.breaker_probe_interval,
             )
 
         common = {

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +18,22 @@ from apicore.logging import request_id_var
 from graphql_gateway import metrics
 from graphql_gateway.clients.breaker import Breaker
 from graphql_gateway.clients.errors import BadUpstreamResponse, mapped_upstream_errors
+
+logger = logging.getLogger("graphql_gateway.clients")
+
+# Seconds before a retry, at random: callers that lost their connections together do not
+# all come back in the same millisecond.
+RETRY_DELAY = (0.005, 0.05)
+# A retry must leave at least this much of the deadline, or it could only time out.
+RETRY_MIN_BUDGET = 0.1
+READS = frozenset({"GET", "HEAD"})
+# The connection broke after the request went out and before its answer was complete:
+# typically a pooled keep-alive connection the service closed just as we sent on it (or
+# a service that died mid-request). Not among them:
+# ConnectError (nothing was sent; the service is not listening, and retrying 5-50 ms later
+# only doubles the connection attempts of an outage), timeouts (the service is slow, asking
+# again adds load and passes the deadline), and any answer, 5xx included.
+BROKEN_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
 @dataclass(slots=True)
@@ -55,6 +74,13 @@ def _parse(response: httpx.Response) -> Upstream:
     )
 
 
+def may_retry(request: httpx.Request, exc: Exception) -> bool:
+    """Reads, and writes that carry an Idempotency-Key (the service does those once)."""
+    if not isinstance(exc, BROKEN_CONNECTION):
+        return False
+    return request.method in READS or "idempotency-key" in request.headers
+
+
 def passthrough_error(upstream: Upstream) -> ApiError:
     """A service's 4xx, with its own code, message and details."""
     error = upstream.body["error"]
@@ -90,6 +116,7 @@ class ServiceClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.calls = 0  # HTTP requests actually sent (tests and benchmarks count them)
+        self.retries = 0  # of those, the ones sent again after a broken connection
         self.http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout),
@@ -101,8 +128,10 @@ class ServiceClient:
             ),
             transport=transport,
         )
+        breaker.watch(self.probe)
 
     async def aclose(self) -> None:
+        await self.breaker.aclose()  # its probes use our http client: stopped first
         await self.http.aclose()
 
     async def send(
@@ -113,12 +142,17 @@ class ServiceClient:
         params: Any = None,
         json: Any = None,
         content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
         if_match: str | None = None,
         idempotency_key: str | None = None,
     ) -> Upstream:
-        """Send through the breaker; a 4xx comes back as an Upstream, trouble as ApiError."""
+        """Send through the breaker; a 4xx comes back as an Upstream, trouble as ApiError.
 
-        headers = {"x-request-id": request_id_var.get()}
+        A read whose connection broke is sent once more (so is a write with an
+        Idempotency-Key header), when the deadline leaves room for it: see may_retry().
+        """
+
+        headers = {"x-request-id": request_id_var.get(), **(headers or {})}
         if content is not None:
             headers["content-type"] = "application/json"
         if if_match is not None:
@@ -132,18 +166,13 @@ class ServiceClient:
 
         started = 0.0
 
+        # One call, one outcome for the breaker, however many times it was sent: a retry
+        # that succeeds leaves no failure counted (the service answered; the connection
+        # that broke was our pool's), and one that fails counts once.
         async def attempt() -> Upstream:
             nonlocal started
-            self.calls += 1
             started = time.perf_counter()
-            # httpx's timeouts bound each read; this bounds the whole answer, so a
-            # service that drips bytes cannot hold a request past the deadline.
-            try:
-                async with asyncio.timeout(self.timeout):
-                    response = await self.http.send(request)
-            except TimeoutError:
-                raise httpx.ReadTimeout(f"no complete answer in {self.timeout}s") from None
-            return _parse(response)
+            return _parse(await self._send_retrying(request))
 
         outcome = "error"
         try:
@@ -160,6 +189,33 @@ class ServiceClient:
                 elapsed = time.perf_counter() - started
                 metrics.DOWNSTREAM_LATENCY(self.breaker.name).observe(elapsed)
 
+    async def _send_retrying(self, request: httpx.Request) -> httpx.Response:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        try:
+            return await self._exchange(request, deadline)
+        except httpx.TransportError as exc:
+            pause = random.uniform(*RETRY_DELAY)
+            if not may_retry(request, exc) or deadline - loop.time() - pause < RETRY_MIN_BUDGET:
+                raise
+            logger.info(
+                "%s: %s %s again after %r", self.label, request.method, request.url.path, exc
+            )
+        await asyncio.sleep(pause)
+        self.retries += 1
+        metrics.DOWNSTREAM_RETRIES(self.breaker.name).inc()
+        return await self._exchange(request, deadline)
+
+    async def _exchange(self, request: httpx.Request, deadline: float) -> httpx.Response:
+        self.calls += 1
+        # httpx's timeouts bound each read; this bounds the whole answer (and a retry's
+        # too), so a service that drips bytes cannot hold a request past the deadline.
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self.http.send(request)
+        except TimeoutError:
+            raise httpx.ReadTimeout(f"no complete answer in {self.timeout}s") from None
+
     async def fetch(self, method: str, path: str, **kwargs: Any) -> Upstream:
         """Like send(), but a 4xx is raised as the service's own error."""
         upstream = await self.send(method, path, **kwargs)
@@ -168,9 +224,17 @@ class ServiceClient:
         return upstream
 
     async def probe(self, probe_timeout: float) -> bool:
-        """Is the service's /health answering 200? Not through the breaker."""
+        """Does the service's /health answer 200 with a success envelope? Not through the
+        breaker; also what makes an open circuit half-open (Breaker.watch)."""
         try:
-            response = await self.http.get("/health", timeout=probe_timeout)
-        except httpx.HTTPError:
+            async with asyncio.timeout(probe_timeout):
+                response = await self.http.get("/health", timeout=probe_timeout)
+        except (httpx.HTTPError, TimeoutError):
             return False
-        return response.status_code == 200
+        if response.status_code != 200:
+            return False
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            return False
+        return isinstance(body, dict) and body.get("success") is True

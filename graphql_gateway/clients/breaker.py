@@ -12,10 +12,21 @@
   error building our own request, a bug of ours) passes through untouched: neither a
   failure nor a success. A cancelled call (the client went away) is a BaseException,
   which aiobreaker does not see either.
+- It keeps counting failures past `fail_max` (each failed trial call, each call that was
+  in flight when the circuit opened: 13 with fail_max 5); here the count is consecutive
+  failures since the last success, at most `fail_max`.
+- It waits out the whole reset timeout however soon the service is back. Here, while the
+  circuit is open, a background task asks the service's /health every `probe_interval`
+  seconds (outside the breaker); the first healthy answer makes the circuit half-open at
+  once, so the next call is the trial. When /health says healthy but the trial fails
+  anyway, the next probes wait twice as long each time (up to the reset timeout): a
+  service whose /health lies cannot make the circuit flap twice a second.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -23,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeVar
 
 from aiobreaker import CircuitBreaker, CircuitBreakerListener, CircuitBreakerState
+from aiobreaker.storage.memory import CircuitMemoryStorage
 
 from graphql_gateway import metrics
 
@@ -30,6 +42,10 @@ logger = logging.getLogger("graphql_gateway.breaker")
 
 T = TypeVar("T")
 State = Literal["closed", "open", "half_open"]
+# `probe(timeout)`: is the service healthy? Never raises.
+Probe = Callable[[float], Awaitable[bool]]
+
+MAX_PROBE_TIMEOUT = 1.0
 
 _STATE_NAMES: dict[CircuitBreakerState, State] = {
     CircuitBreakerState.CLOSED: "closed",
@@ -58,6 +74,18 @@ def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)  # aiobreaker's clock: naive UTC
 
 
+class _CappedCount(CircuitMemoryStorage):
+    """aiobreaker's storage, whose failure count stops at what trips the circuit."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(CircuitBreakerState.CLOSED)
+        self._cap = cap
+
+    def increment_counter(self) -> None:
+        if self.counter < self._cap:
+            super().increment_counter()
+
+
 class _LogStateChanges(CircuitBreakerListener):
     def state_change(self, breaker: CircuitBreaker, old: object, new: object) -> None:
         old_name = _STATE_NAMES.get(getattr(old, "state", None), "closed")  # type: ignore[arg-type]
@@ -65,6 +93,14 @@ class _LogStateChanges(CircuitBreakerListener):
         logger.warning("Circuit %s: %s -> %s", breaker.name, old_name, new_name)
         metrics.BREAKER_CHANGES(breaker.name, new_name).inc()
         metrics.breaker_state(breaker.name, new_name)
+
+
+class _WatchWhileOpen(CircuitBreakerListener):
+    def __init__(self, owner: Breaker) -> None:
+        self._owner = owner
+
+    def state_change(self, breaker: CircuitBreaker, old: object, new: object) -> None:
+        self._owner._state_changed(getattr(old, "state", None), getattr(new, "state", None))
 
 
 class Breaker:
@@ -75,24 +111,99 @@ class Breaker:
         fail_max: int,
         reset_timeout: float,
         is_fault: Callable[[Exception], bool] = lambda _: True,
+        probe_interval: float = 0.5,
     ) -> None:
         """`is_fault`: is this exception the service's doing? Only those count."""
         self.name = name
         self.is_fault = is_fault
         self.fail_max = fail_max
         self.reset_timeout = reset_timeout
+        self.probe_interval = probe_interval
         self._breaker = CircuitBreaker(
-            fail_max=fail_max, timeout_duration=timedelta(seconds=reset_timeout), name=name
+            fail_max=fail_max,
+            timeout_duration=timedelta(seconds=reset_timeout),
+            state_storage=_CappedCount(fail_max),
+            name=name,
         )
-        self._breaker.add_listener(_LogStateChanges())
+        self._breaker.add_listeners(_LogStateChanges(), _WatchWhileOpen(self))
         self._trial_in_flight = False
+        self._probe: Probe | None = None
+        self._watchers: set[asyncio.Task[None]] = set()  # one, and any still being cancelled
+        self._closed = False
+        self._probed_trial = False  # the circuit is half-open because a probe said healthy
+        self._failed_probed_trials = 0  # in a row: each doubles the wait before a probe
         metrics.breaker_state(name, "closed")
 
     @property
     def failures(self) -> int:
+        """Consecutive failures since the last success, at most `fail_max`."""
         return self._breaker.fail_counter
 
+    def watch(self, probe: Probe) -> None:
+        """While the circuit is open, `probe` the service; its first True half-opens it."""
+        self._probe = probe
+
+    async def aclose(self) -> None:
+        """Stop watching: the probe task is cancelled and gone when this returns."""
+        self._closed = True
+        self._stop_watching()
+        if self._watchers:
+            await asyncio.wait(set(self._watchers))
+
+    def _state_changed(self, old: object, new: object) -> None:
+        if new is CircuitBreakerState.OPEN:
+            if old is CircuitBreakerState.HALF_OPEN and self._probed_trial:
+                self._failed_probed_trials += 1
+            self._probed_trial = False
+            self._start_watching()
+        elif new is CircuitBreakerState.CLOSED:
+            self._probed_trial = False
+            self._failed_probed_trials = 0
+            self._stop_watching()
+
+    def _start_watching(self) -> None:
+        if self._probe is None or self._closed:
+            return
+        if any(not w.done() and not w.cancelling() for w in self._watchers):
+            return  # opened again (a failed trial, a call in flight): one watcher is enough
+        # A context of its own: its logs and spans are no request's, not even the one
+        # whose failure opened the circuit.
+        watcher = asyncio.get_running_loop().create_task(
+            self._watch(self._probe),
+            name=f"breaker-probe-{self.name}",
+            context=contextvars.Context(),
+        )
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+
+    def _stop_watching(self) -> None:
+        for watcher in self._watchers:
+            watcher.cancel()
+
+    def _is_open(self) -> bool:
+        return self._breaker.current_state is CircuitBreakerState.OPEN
+
+    def _probe_wait(self) -> float:
+        longest = max(self.probe_interval, self.reset_timeout)
+        doublings = min(self._failed_probed_trials, 32)
+        return min(self.probe_interval * 2**doublings, longest)
+
+    async def _watch(self, probe: Probe) -> None:
+        """Probe while open, one probe at a time: at most one every `probe_interval`."""
+        timeout = min(self.probe_interval, MAX_PROBE_TIMEOUT)
+        try:
+            while self._is_open():
+                await asyncio.sleep(self._probe_wait())
+                # Re-checked after each wait: a trial may have gone through meanwhile.
+                if self._is_open() and await probe(timeout) and self._is_open():
+                    self._probed_trial = True
+                    self._breaker.half_open()
+        except Exception:
+            logger.exception("Circuit %s: probing stopped", self.name)
+
     def _seconds_until_trial(self) -> float:
+        if not self._is_open():
+            return 0.0  # half-open (a probe said healthy, or a trial is in flight) or closed
         opened_at = self._breaker._state_storage.opened_at
         if opened_at is None:
             return 0.0

@@ -48,6 +48,8 @@ class GatewayStatus(BaseModel):
     version: str
     uptime_s: float
     downstream_calls: dict[str, int]
+    # Of those calls, the ones sent again after their connection broke.
+    downstream_retries: dict[str, int]
 
 
 def _breaker_report(client: ServiceClient, reachable: bool) -> dict[str, Any]:
@@ -110,6 +112,10 @@ async def status(clients: ClientsDep, request: Request) -> EnvelopeResponse:
             "downstream_calls": {
                 "users_service": clients.users.calls,
                 "orders_service": clients.orders.calls,
+            },
+            "downstream_retries": {
+                "users_service": clients.users.retries,
+                "orders_service": clients.orders.retries,
             },
         }
     )

@@ -2,7 +2,10 @@
 
 `FakeServer(response)` answers every request with the same bytes (then closes the
 connection; `response` may be swapped between requests); `FakeServer(None)` accepts,
-reads the request and never answers; `drip=` sends the answer one byte at a time. Each
+reads the request and never answers; `FakeServer(b"")` reads it and closes the
+connection without a word; `drip=` sends the answer one byte at a time. `routes=` answers
+some paths otherwise (`{"/health": ...}`), and `script=` gives the answers to the first
+requests (of the other paths), in order, before `response` answers the rest. Each
 counts the connections it accepted and the request heads it read, and closes every
 connection it holds when its `async with` block ends.
 """
@@ -45,11 +48,19 @@ class FakeServer:
     """
 
     def __init__(
-        self, response: bytes | None, *, delay: float = 0.0, drip: float | None = None
+        self,
+        response: bytes | None,
+        *,
+        delay: float = 0.0,
+        drip: float | None = None,
+        routes: dict[str, bytes | None] | None = None,
+        script: list[bytes | None] | None = None,
     ) -> None:
         self.response = response
         self.delay = delay
         self.drip = drip
+        self.routes = dict(routes or {})
+        self.script = list(script or [])
         self.connections = 0  # connections accepted
         self.requests: list[bytes] = []  # request heads read (request line + headers)
         self.port = 0
@@ -63,7 +74,15 @@ class FakeServer:
 
     @property
     def paths(self) -> list[str]:
-        return [head.split(b" ", 2)[1].decode("latin-1") for head in self.requests]
+        return [_path(head) for head in self.requests]
+
+    def _answer(self, head: bytes) -> bytes | None:
+        path = _path(head).split("?", 1)[0]
+        if path in self.routes:
+            return self.routes[path]
+        if self.script:
+            return self.script.pop(0)
+        return self.response
 
     async def __aenter__(self) -> FakeServer:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -87,7 +106,7 @@ class FakeServer:
             head = await reader.readuntil(b"\r\n\r\n")
             self.requests.append(head)
             await reader.readexactly(_content_length(head))
-            response = self.response
+            response = self._answer(head)
             if response is None:
                 await self._closing.wait()  # accept, read, never answer
                 return
@@ -115,6 +134,10 @@ class FakeServer:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), seconds)
         return self._closing.is_set()
+
+
+def _path(head: bytes) -> str:
+    return head.split(b" ", 2)[1].decode("latin-1")
 
 
 def _content_length(head: bytes) -> int:

@@ -1,0 +1,312 @@
+"""An open circuit probes its service and recovers as soon as the service is healthy.
+
+While a circuit is open, the gateway asks the service's /health in the background (at
+most once every GATEWAY_BREAKER_PROBE_INTERVAL); the first healthy answer makes the
+circuit half-open, so the next call is the one trial call. `failures` is the count of
+consecutive failures since the last success, never more than fail_max.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from graphql_gateway.clients.breaker import Breaker
+from tests.conftest import gateway_for
+from tests.support.envelope import data_of, error_of
+from tests.support.fake_servers import FakeServer, http_response
+from tests.support.procs import RunningProcess, launch, running
+
+HEALTHY = http_response(200, {"success": True, "data": {"status": "OK"}})
+BROKEN = http_response(500, "oops", content_type="text/plain")
+
+
+def orders_breaker(app: FastAPI) -> Breaker:
+    return app.state.clients.orders.breaker
+
+
+def probe_tasks() -> list[str]:
+    """The breakers' probe tasks alive in this event loop."""
+    tasks = asyncio.all_tasks()
+    return sorted(t.get_name() for t in tasks if t.get_name().startswith("breaker-probe-"))
+
+
+def service_calls(server: FakeServer) -> list[str]:
+    """What the server was asked besides /health (the probes, and /health's own)."""
+    return [path for path in server.paths if path != "/health"]
+
+
+def health_probes(server: FakeServer) -> int:
+    return server.paths.count("/health")
+
+
+async def orders_report(gateway: httpx.AsyncClient) -> dict:
+    return data_of(await gateway.get("/health"))["circuit_breakers"]["orders_service"]
+
+
+async def wait_for_state(breaker: Breaker, state: str, within: float) -> float:
+    """Seconds until `breaker` is in `state`; fails after `within`."""
+    started = time.monotonic()
+    while breaker.state != state:
+        assert time.monotonic() - started < within, f"still {breaker.state} after {within}s"
+        await asyncio.sleep(0.01)
+    return time.monotonic() - started
+
+
+def assert_unavailable(response: httpx.Response) -> str:
+    error_of(response, 503, "SERVICE_UNAVAILABLE")
+    return response.headers["retry-after"]
+
+
+@contextmanager
+def own_orders(orders_db_url: str, logs_dir: Path) -> Iterator[RunningProcess]:
+    env = {"ORDERS_DATABASE_URL": orders_db_url, "ORDERS_DB_POOL_SIZE": "2"}
+    with running("service_orders", "ORDERS_", env, log_path=str(logs_dir / "recovery.log")) as p:
+        yield p
+
+
+# --------------------------------------------------------------------------- a real outage
+
+
+async def test_clients_are_served_within_a_second_of_the_service_being_healthy(
+    users_process: RunningProcess, orders_db_url: str, logs_dir: Path
+) -> None:
+    """kill -9, a long reset timeout, the same service back on the same port."""
+    fail_max = 5
+    with own_orders(orders_db_url, logs_dir) as first:
+        async with gateway_for(
+            users_process.url, first.url, breaker_fail_max=fail_max, breaker_reset_timeout=30
+        ) as (gateway, app):
+            assert (await gateway.get("/orders?limit=1")).status_code == 200
+            first.process.kill()
+            first.process.wait(10)
+
+            # In flight together when the circuit opens: aiobreaker counted every one.
+            responses = await asyncio.gather(*(gateway.get("/orders?limit=1") for _ in range(20)))
+            for response in responses:
+                assert_unavailable(response)
+            breaker = orders_breaker(app)
+            assert breaker.state == "open"
+
+            env = {
+                "ORDERS_DATABASE_URL": orders_db_url,
+                "ORDERS_DB_POOL_SIZE": "2",
+                "ORDERS_HOST": "127.0.0.1",
+                "ORDERS_PORT": str(first.port),
+            }
+            second = RunningProcess(
+                launch("service_orders", env, log_path=str(logs_dir / "recovery.log")),
+                first.url,
+                first.port,
+            )
+            try:
+                healthy_at, (served_at, worst) = await asyncio.gather(
+                    first_healthy(second), first_served(gateway, breaker)
+                )
+            finally:
+                second.stop()
+
+            recovery = served_at - healthy_at
+            print(f"\nserved {recovery:.3f}s after /health answered 200; failures up to {worst}")
+            assert recovery < 1.0, f"clients served again {recovery:.2f}s after /health was 200"
+            assert worst <= fail_max, f"failures read {worst} with fail_max {fail_max}"
+            assert probe_tasks() == [], "the circuit is closed: nothing left to probe"
+            report = await orders_report(gateway)
+            assert (report["state"], report["failures"]) == ("closed", 0)
+
+
+async def first_healthy(service: RunningProcess) -> float:
+    """When the service's own /health first answers 200 (asked every 10 ms)."""
+    async with httpx.AsyncClient(timeout=1.0) as client:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert service.process.poll() is None, "the orders service exited"
+            try:
+                if (await client.get(f"{service.url}/health")).status_code == 200:
+                    return time.monotonic()
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.01)
+    raise AssertionError("the orders service did not come back in 30 s")
+
+
+async def first_served(gateway: httpx.AsyncClient, breaker: Breaker) -> tuple[float, int]:
+    """When GET /orders through the gateway first answers 200 (asked every 50 ms), and the
+    most `failures` /health reported until then."""
+    worst = 0
+    deadline = time.monotonic() + 40  # past the 30 s reset timeout: the old way recovers too
+    while time.monotonic() < deadline:
+        worst = max(worst, (await orders_report(gateway))["failures"], breaker.failures)
+        response = await gateway.get("/orders?limit=1")
+        if response.status_code == 200:
+            return time.monotonic(), worst
+        assert_unavailable(response)
+        await asyncio.sleep(0.05)
+    raise AssertionError("the gateway served no GET /orders in 40 s")
+
+
+# --------------------------------------------------------------------------- probes
+
+
+async def test_a_healthy_probe_half_opens_the_circuit_for_one_trial_call(
+    users_process: RunningProcess,
+) -> None:
+    async with (
+        FakeServer(None, routes={"/health": HEALTHY}) as service,  # /orders hangs
+        gateway_for(
+            users_process.url,
+            service.url,
+            breaker_fail_max=1,
+            breaker_reset_timeout=30,
+            breaker_probe_interval=0.1,
+            upstream_timeout=1.0,
+        ) as (gateway, app),
+    ):
+        error_of(await gateway.get("/orders"), 504, "UPSTREAM_TIMEOUT")
+        breaker = orders_breaker(app)
+        assert breaker.state == "open"
+        assert breaker.retry_after() >= 29
+
+        waited = await wait_for_state(breaker, "half_open", within=1.0)
+        assert waited < 0.5, "half-open at the first probe, not after the reset timeout"
+        report = await orders_report(gateway)
+        assert report["state"] == "half_open"
+        assert "retry_after_s" not in report
+        assert (report["failures"], report["reachable"]) == (1, True)
+
+        seen = len(service_calls(service))
+        started = time.monotonic()
+
+        async def one() -> tuple[httpx.Response, float]:
+            response = await gateway.get("/orders")
+            return response, time.monotonic() - started
+
+        outcomes = await asyncio.gather(*(one() for _ in range(10)))
+        statuses = sorted(response.status_code for response, _ in outcomes)
+        assert statuses == [503] * 9 + [504], statuses
+        assert len(service_calls(service)) - seen == 1, "exactly one trial call"
+        for response, finished in outcomes:
+            if response.status_code == 503:
+                assert assert_unavailable(response) == "1", "a trial is on: try again soon"
+                assert finished < 0.3
+        assert breaker.state == "open"  # the trial failed
+        assert breaker.failures == 1, "at most fail_max"
+
+
+async def test_a_health_that_lies_neither_flaps_the_circuit_nor_counts_past_fail_max(
+    users_process: RunningProcess,
+) -> None:
+    """/health healthy, every real call 500: each probed trial that fails doubles the wait
+    before the next probe (0.1, 0.2, 0.4, 0.8 s: four trials in 2 s, not one every 0.1 s)."""
+    fail_max, interval = 2, 0.1
+    async with (
+        FakeServer(BROKEN, routes={"/health": HEALTHY}) as service,
+        gateway_for(
+            users_process.url,
+            service.url,
+            breaker_fail_max=fail_max,
+            breaker_reset_timeout=30,
+            breaker_probe_interval=interval,
+        ) as (gateway, app),
+    ):
+        for _ in range(fail_max):
+            error_of(await gateway.get("/orders"), 502, "UPSTREAM_ERROR")
+        breaker = orders_breaker(app)
+        assert breaker.state == "open"
+
+        worst, started = 0, time.monotonic()
+        while time.monotonic() - started < 2.0:
+            response = await gateway.get("/orders")
+            assert response.status_code in (502, 503), response.text
+            worst = max(worst, breaker.failures)
+            await asyncio.sleep(0.02)
+
+        trials = len(service_calls(service)) - fail_max
+        assert 2 <= trials <= 5, f"{trials} trial calls in 2 s"
+        assert worst == fail_max
+        assert (await orders_report(gateway))["failures"] == fail_max
+
+
+async def test_probes_are_bounded_and_stop_with_the_client(users_process: RunningProcess) -> None:
+    interval = 0.1
+    down = http_response(503, "Service Unavailable", content_type="text/plain")
+    async with FakeServer(down) as service:
+        async with gateway_for(
+            users_process.url,
+            service.url,
+            breaker_fail_max=1,
+            breaker_reset_timeout=30,
+            breaker_probe_interval=interval,
+        ) as (gateway, app):
+            error_of(await gateway.get("/orders"), 502, "UPSTREAM_ERROR")
+            assert orders_breaker(app).state == "open"
+            assert probe_tasks() == ["breaker-probe-orders_service"]
+            before = health_probes(service)
+            await asyncio.sleep(1.0)
+            probes = health_probes(service) - before
+            assert 5 <= probes <= 1.0 / interval + 1, f"{probes} probes in 1 s"
+            assert orders_breaker(app).state == "open"
+            assert service_calls(service) == ["/orders"], "probes are no calls"
+
+        assert probe_tasks() == [], "closing the client stops its probes"
+        after = health_probes(service)
+        await asyncio.sleep(3 * interval)
+        assert health_probes(service) == after
+
+
+async def test_a_hanging_health_is_probed_one_at_a_time(users_process: RunningProcess) -> None:
+    """Each probe times out within the interval: never two in flight, never faster."""
+    interval = 0.1
+    async with (
+        FakeServer(None) as service,
+        gateway_for(
+            users_process.url,
+            service.url,
+            breaker_fail_max=1,
+            breaker_reset_timeout=30,
+            breaker_probe_interval=interval,
+            upstream_timeout=0.3,
+        ) as (gateway, app),
+    ):
+        error_of(await gateway.get("/orders"), 504, "UPSTREAM_TIMEOUT")
+        assert orders_breaker(app).state == "open"
+        before = service.connections
+        await asyncio.sleep(1.0)
+        probes = service.connections - before
+        # A probe every interval plus its own timeout (one interval): about 5 in 1 s.
+        assert 2 <= probes <= 0.5 / interval + 1, f"{probes} probes in 1 s"
+        assert orders_breaker(app).state == "open"
+
+
+async def test_without_probes_answering_the_reset_timeout_still_half_opens(
+    users_process: RunningProcess,
+) -> None:
+    """The probes only shorten the wait: /health down, the timeout still brings the trial."""
+    async with (
+        FakeServer(BROKEN) as service,
+        gateway_for(
+            users_process.url,
+            service.url,
+            breaker_fail_max=1,
+            breaker_reset_timeout=0.5,
+            breaker_probe_interval=0.1,
+        ) as (gateway, app),
+    ):
+        error_of(await gateway.get("/orders"), 502, "UPSTREAM_ERROR")
+        breaker = orders_breaker(app)
+        await asyncio.sleep(0.3)
+        assert breaker.state == "open", "/health answers 500: no probe half-opens it"
+        await wait_for_state(breaker, "half_open", within=1.0)
+        service.response = http_response(
+            200, {"success": True, "data": [], "meta": {"total": 0, "limit": 1, "offset": 0}}
+        )
+        assert (await gateway.get("/orders")).status_code == 200
+        assert breaker.state == "closed"
+        await asyncio.sleep(0.05)
+        assert probe_tasks() == []
