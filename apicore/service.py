@@ -18,6 +18,7 @@ from apicore.envelope import Envelope, EnvelopeResponse, error_responses, ok
 from apicore.errors import SERVICE_UNAVAILABLE, ApiError
 from apicore.middleware import request_counter
 from apicore.routing import ContractRoute
+from apicore.tracing import instrument_engine, setup_tracing, untraced
 
 logger = logging.getLogger("apicore.service")
 HEALTH_TIMEOUT_S = 2.0
@@ -38,8 +39,9 @@ EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 
 
 async def _ping(engine: AsyncEngine) -> None:
-    async with engine.connect() as conn:
-        await conn.exec_driver_sql("SELECT 1")
+    with untraced():  # /health is not traced: its query starts no trace of its own
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
 
 
 def health_router(service: str) -> APIRouter:
@@ -81,6 +83,7 @@ def service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = create_engine(database_url, pool_size=pool_size, max_overflow=pool_size)
+        instrument_engine(app.state.engine)
         try:
             yield
         finally:
@@ -89,4 +92,5 @@ def service_app(
     app = base_app(title=title, version="1.0.0", lifespan=lifespan, docs=docs)
     for router in [health_router(service), *routers]:
         app.include_router(router)
+    setup_tracing(app, service)
     return app

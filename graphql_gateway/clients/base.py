@@ -11,6 +11,7 @@ import orjson
 
 from apicore.errors import ApiError
 from apicore.logging import request_id_var
+from apicore.tracing import instrument_httpx_client, untraced
 from graphql_gateway.clients.breaker import Breaker
 from graphql_gateway.clients.errors import BadUpstreamResponse, mapped_upstream_errors
 
@@ -84,6 +85,7 @@ class ServiceClient:
             ),
             transport=transport,
         )
+        instrument_httpx_client(self.http)  # client spans and `traceparent`, when tracing
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -131,7 +133,8 @@ class ServiceClient:
     async def probe(self, probe_timeout: float) -> bool:
         """Is the service's /health answering 200? Not through the breaker."""
         try:
-            response = await self.http.get("/health", timeout=probe_timeout)
+            with untraced():  # the gateway's /health is not traced: nor are its probes
+                response = await self.http.get("/health", timeout=probe_timeout)
         except httpx.HTTPError:
             return False
         return response.status_code == 200
