@@ -4,17 +4,26 @@ Turned on by `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOI
 other standard `OTEL_*` variables are read by the SDK and the exporter themselves
 (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`,
 `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_EXPORTER_OTLP_HEADERS`, ...), and `OTEL_SDK_DISABLED=true`
-keeps it off. Spans go out as OTLP over HTTP (protobuf), in batches, from a thread.
+keeps it off. Spans leave in batches, from a thread, as OTLP over HTTP (protobuf).
 
-Off, nothing here imports OpenTelemetry or adds anything to a request's path: every
-function below returns after reading the environment. On:
+Off, nothing here imports OpenTelemetry's SDK or adds anything to a request's path:
+every function below returns after reading the environment. On:
 
 - one server span per HTTP request (FastAPI instrumentation), current while the request
-  is handled (logs read its trace id); the probes and /metrics are not traced;
-- one client span per downstream call (httpx instrumentation), which also sends the W3C
-  `traceparent` header: a service's server span is the child of the gateway's call;
-- one span per SQL statement (SQLAlchemy instrumentation);
+  is handled (logs read its trace id); /livez, /readyz, /metrics and /health are not
+  traced;
+- one client span per downstream call, which sends the W3C `traceparent` header: a
+  service's server span is the child of the gateway's call;
+- one span per SQL statement;
 - the GraphQL spans (parse, validate, execute): graphql_gateway/graphql/tracing.py.
+
+Downstream calls and SQL get spans placed here by hand rather than by the httpx and
+SQLAlchemy instrumentations: those cost more per span than the span itself (the httpx
+one parses each request's URL and headers again, ~0.12 ms of CPU a call; the SQLAlchemy
+one adds a `connect` span to every checkout, and does not declare SQLAlchemy 2.1), and
+bench/tracing_cost.py measures what is left. Their attributes are the ones the
+instrumentations record by default. Both record only inside a traced request: the
+probes' own calls and queries start no trace of their own.
 
 One tracer provider per process, set by the first app built in it (each uvicorn worker
 is a process of its own and sets its own).
@@ -22,10 +31,8 @@ is a process of its own and sets its own).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -33,15 +40,14 @@ if TYPE_CHECKING:
     import httpx
     from fastapi import FastAPI
     from opentelemetry.sdk.trace import TracerProvider
-    from sqlalchemy.engine import Engine
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 # Regexes searched in the URL's path: probes and metrics make no traces.
 UNTRACED_PATHS = "/livez$,/readyz$,/metrics$,/health$"
 FLUSH_TIMEOUT_MS = 5000
+TRACER_NAME = "apicore.tracing"
 
 _provider: TracerProvider | None = None
-_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def tracing_enabled() -> bool:
@@ -88,6 +94,7 @@ def setup_tracing(app: FastAPI, service_name: str) -> None:
         os.environ.get("OTEL_PYTHON_FASTAPI_EXCLUDED_URLS")
         or os.environ.get("OTEL_PYTHON_EXCLUDED_URLS"),
     ]
+    # FastAPI's own (native) telemetry stands aside when it finds this middleware.
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=provider,
@@ -111,41 +118,84 @@ def setup_tracing(app: FastAPI, service_name: str) -> None:
 
 
 def instrument_engine(engine: AsyncEngine) -> None:
-    """A span per SQL statement on this engine, when tracing is on."""
+    """A span per SQL statement on this engine inside a traced request, when tracing is on."""
     if not tracing_enabled():
         return
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind, StatusCode
+    from sqlalchemy import event
 
-    instrumentor = SQLAlchemyInstrumentor()  # one per process: it instruments once
-    if instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.uninstrument()  # a second engine in this process: all of them again
-    _engines.add(engine.sync_engine)
-    # The instrumentation declares SQLAlchemy < 2.1 (the range it is tested with); the
-    # engine events it listens to are the same in 2.1, and tests/test_tracing.py checks
-    # that every query of a service has its span.
-    instrumentor.instrument(engines=list(_engines), skip_dep_check=True)
+    tracer = trace.get_tracer(TRACER_NAME)
+    current_span = trace.get_current_span
+    sync_engine = engine.sync_engine
+    url = sync_engine.url
+    where = {
+        "db.system": "postgresql",
+        "db.name": url.database,
+        "db.user": url.username,
+        "net.peer.name": url.host,
+        "net.peer.port": url.port,
+    }
+    common = {key: value for key, value in where.items() if value is not None}
+
+    # The connection's events run in SQLAlchemy's greenlet, in the request's context.
+    def before(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool):
+        if context is None or not current_span().is_recording():
+            return
+        operation = statement.split(None, 1)[0] if statement else "SQL"
+        attributes = {**common, "db.statement": statement, "db.operation": operation}
+        context._trace_span = tracer.start_span(
+            operation, kind=SpanKind.CLIENT, attributes=attributes
+        )
+
+    def after(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool):
+        span = getattr(context, "_trace_span", None)
+        if span is not None:
+            span.end()
+
+    def failed(exception_context: Any) -> None:
+        span = getattr(exception_context.execution_context, "_trace_span", None)
+        if span is not None:
+            error = exception_context.original_exception
+            span.set_status(StatusCode.ERROR, type(error).__name__)
+            span.end()
+
+    event.listen(sync_engine, "before_cursor_execute", before)
+    event.listen(sync_engine, "after_cursor_execute", after)
+    event.listen(sync_engine, "handle_error", failed)
 
 
-def instrument_httpx_client(client: httpx.AsyncClient) -> None:
-    """A client span per request sent, with `traceparent`, when tracing is on."""
+def traced_send(client: httpx.AsyncClient) -> Callable[[httpx.Request], Awaitable[httpx.Response]]:
+    """`client.send`; when tracing is on, with a client span and `traceparent` in a request."""
     if not tracing_enabled():
-        return
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+        return client.send
+    from opentelemetry import propagate, trace
+    from opentelemetry.trace import SpanKind, StatusCode
 
-    HTTPXClientInstrumentor.instrument_client(client)
+    tracer = trace.get_tracer(TRACER_NAME)
+    current_span = trace.get_current_span
+    inject = propagate.inject
 
+    async def send(request: httpx.Request) -> httpx.Response:
+        if not current_span().is_recording():
+            # Not sampled: the service is told so (no header at all outside a request).
+            inject(request.headers)
+            return await client.send(request)
+        url = request.url
+        attributes = {
+            "http.method": request.method,
+            "http.url": str(url),
+            "net.peer.name": url.host,
+            "net.peer.port": url.port or (443 if url.scheme == "https" else 80),
+        }
+        with tracer.start_as_current_span(
+            request.method, kind=SpanKind.CLIENT, attributes=attributes
+        ) as span:
+            inject(request.headers)  # traceparent: this span, the service's parent
+            response = await client.send(request)
+            span.set_attribute("http.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(StatusCode.ERROR)
+            return response
 
-@contextlib.contextmanager
-def untraced() -> Iterator[None]:
-    """No spans inside: for the probes' own work, whose requests are not traced.
-
-    Without it, the SQL of a service's /health and the gateway's probes of the services
-    would each start a trace of their own.
-    """
-    if not tracing_enabled():
-        yield
-        return
-    from opentelemetry.instrumentation.utils import suppress_instrumentation
-
-    with suppress_instrumentation():
-        yield
+    return send

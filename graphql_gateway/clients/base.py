@@ -11,7 +11,7 @@ import orjson
 
 from apicore.errors import ApiError
 from apicore.logging import request_id_var
-from apicore.tracing import instrument_httpx_client, untraced
+from apicore.tracing import traced_send
 from graphql_gateway.clients.breaker import Breaker
 from graphql_gateway.clients.errors import BadUpstreamResponse, mapped_upstream_errors
 
@@ -85,7 +85,7 @@ class ServiceClient:
             ),
             transport=transport,
         )
-        instrument_httpx_client(self.http)  # client spans and `traceparent`, when tracing
+        self._send = traced_send(self.http)  # with a span and `traceparent` when tracing
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -115,7 +115,7 @@ class ServiceClient:
             # service that drips bytes cannot hold a request past the deadline.
             try:
                 async with asyncio.timeout(self.timeout):
-                    response = await self.http.send(request)
+                    response = await self._send(request)
             except TimeoutError:
                 raise httpx.ReadTimeout(f"no complete answer in {self.timeout}s") from None
             return _parse(response)
@@ -133,8 +133,7 @@ class ServiceClient:
     async def probe(self, probe_timeout: float) -> bool:
         """Is the service's /health answering 200? Not through the breaker."""
         try:
-            with untraced():  # the gateway's /health is not traced: nor are its probes
-                response = await self.http.get("/health", timeout=probe_timeout)
+            response = await self.http.get("/health", timeout=probe_timeout)
         except httpx.HTTPError:
             return False
         return response.status_code == 200
