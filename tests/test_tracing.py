@@ -24,7 +24,7 @@ from service_orders import init_db as orders_init_db
 from service_users import init_db as users_init_db
 from tests.support.otlp import OtlpReceiver, ReceivedSpan
 from tests.support.pg import migrated_database
-from tests.support.procs import ROOT, RunningProcess, running
+from tests.support.procs import ROOT, RunningProcess, free_port, running
 
 FRONT = "query Front($id: UUID!) { user(id: $id) { id orders { id } } }"
 SPAN_WAIT_S = 10.0
@@ -236,6 +236,44 @@ def test_an_operation_without_a_name_is_anonymous(
     )
     assert server.attributes["graphql.operation.type"] == "query"
     assert "graphql.operation.name" not in server.attributes
+
+
+def test_a_failed_downstream_call_is_an_error_span(
+    traced_users: RunningProcess, receiver: OtlpReceiver, logs_dir: Path
+) -> None:
+    """A service that cannot be reached: the call's span says so, the operation goes on."""
+    user = httpx.post(
+        f"{traced_users.url}/users", json={"email": "lost@example.com", "name": "Без заказов"}
+    )
+    assert user.status_code == 201, user.text
+    user_id = user.json()["data"]["id"]
+    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {"GATEWAY_USERS_URL": traced_users.url, "GATEWAY_ORDERS_URL": nowhere}
+    env |= traced_env(receiver)
+    log = str(logs_dir / "gateway-traced-no-orders.log")
+    with running("graphql_gateway", "GATEWAY_", env, log_path=log) as gateway:
+        response = httpx.post(
+            f"{gateway.url}/graphql",
+            json={"query": FRONT, "variables": {"id": user_id}, "operationName": "Front"},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["errors"], response.text  # orders could not be fetched
+
+        def failed_call(spans: list[ReceivedSpan]) -> ReceivedSpan | None:
+            calls = [s for s in spans if s.kind == "CLIENT" and s.service == "gateway"]
+            return next(
+                (s for s in calls if str(s.attributes["http.url"]).startswith(nowhere)), None
+            )
+
+        call = receiver.wait_for(failed_call, SPAN_WAIT_S)
+    assert call.status == "ERROR"
+    assert "exception" in call.events
+    assert "http.status_code" not in call.attributes  # no answer came
+    trace = [s for s in receiver.snapshot() if s.trace_id == call.trace_id]
+    [server] = [s for s in trace if s.kind == "SERVER" and s.service == "gateway"]
+    assert server.name == "graphql Front"
+    calls = [s for s in trace if s.kind == "CLIENT" and s.service == "gateway"]
+    assert [s.status for s in calls if calls_to(s, traced_users)] == ["UNSET"]  # it answered
 
 
 def test_probes_make_no_traces(

@@ -3,6 +3,7 @@
 `POST /v1/traces` with a protobuf `ExportTraceServiceRequest` (gzip or not), as the
 OTLP/HTTP exporter sends it; every span is kept as a `ReceivedSpan`. Any other request
 is counted too (`requests`), so a test can also tell that nothing was sent at all.
+With `keep=False` the spans are only counted (`received`): a sink for benchmarks.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ SPAN_KINDS = {
     4: "PRODUCER",
     5: "CONSUMER",
 }
+STATUS_CODES = {0: "UNSET", 1: "OK", 2: "ERROR"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class ReceivedSpan:
     kind: str  # SERVER, CLIENT, INTERNAL...
     service: str  # the resource's service.name
     attributes: dict[str, Any] = field(default_factory=dict)
+    status: str = "UNSET"  # UNSET, OK or ERROR
+    events: tuple[str, ...] = ()  # names, e.g. "exception"
 
 
 def _value(value: AnyValue) -> Any:
@@ -53,9 +57,22 @@ def _value(value: AnyValue) -> Any:
     return getattr(value, which) if which else None
 
 
-def decode(body: bytes) -> list[ReceivedSpan]:
+def parse(body: bytes) -> ExportTraceServiceRequest:
     request = ExportTraceServiceRequest()
     request.ParseFromString(body)
+    return request
+
+
+def count(body: bytes) -> int:
+    return sum(
+        len(scope_spans.spans)
+        for resource_spans in parse(body).resource_spans
+        for scope_spans in resource_spans.scope_spans
+    )
+
+
+def decode(body: bytes) -> list[ReceivedSpan]:
+    request = parse(body)
     spans = []
     for resource_spans in request.resource_spans:
         resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
@@ -70,6 +87,8 @@ def decode(body: bytes) -> list[ReceivedSpan]:
                         kind=SPAN_KINDS.get(span.kind, str(span.kind)),
                         service=str(resource.get("service.name", "")),
                         attributes={a.key: _value(a.value) for a in span.attributes},
+                        status=STATUS_CODES.get(span.status.code, str(span.status.code)),
+                        events=tuple(event.name for event in span.events),
                     )
                 )
     return spans
@@ -78,8 +97,10 @@ def decode(body: bytes) -> list[ReceivedSpan]:
 class OtlpReceiver:
     """`with OtlpReceiver() as receiver:` serves on `receiver.endpoint` until the block ends."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, keep: bool = True) -> None:
+        self.keep = keep
         self.spans: list[ReceivedSpan] = []
+        self.received = 0  # spans received, kept or not
         self.requests = 0  # every request received, traces or not
         self.bad_requests = 0  # anything but a decodable POST /v1/traces
         self._lock = threading.Lock()
@@ -123,16 +144,22 @@ class OtlpReceiver:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                spans = None
+                spans: list[ReceivedSpan] | None = None
+                received = 0
                 if self.path == "/v1/traces":
                     try:
                         if self.headers.get("content-encoding") == "gzip":
                             body = gzip.decompress(body)
-                        spans = decode(body)
+                        if receiver.keep:
+                            spans = decode(body)
+                            received = len(spans)
+                        else:
+                            spans, received = [], count(body)
                     except (OSError, EOFError, DecodeError):
                         spans = None
                 with receiver._lock:
                     receiver.requests += 1
+                    receiver.received += received
                     if spans is None:
                         receiver.bad_requests += 1
                     else:
