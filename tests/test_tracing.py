@@ -111,7 +111,7 @@ def descendants(spans: list[ReceivedSpan], root: ReceivedSpan) -> list[ReceivedS
 
 
 def is_sql(span: ReceivedSpan) -> bool:
-    """A statement's span (not the instrumentation's `connect`)."""
+    """The span of a SQL statement."""
     statement = span.attributes.get("db.statement") or span.attributes.get("db.query.text")
     return span.attributes.get("db.system") == "postgresql" and bool(statement)
 
