@@ -20,6 +20,7 @@ from apicore.errors import SERVICE_UNAVAILABLE, ApiError
 from apicore.metrics import watch_pool
 from apicore.middleware import request_counter
 from apicore.routing import ContractRoute
+from apicore.tracing import instrument_engine, setup_tracing
 
 logger = logging.getLogger("apicore.service")
 HEALTH_TIMEOUT_S = 2.0
@@ -88,6 +89,7 @@ def service_app(
         app.state.engine = create_engine(database_url, pool_size=pool_size, max_overflow=pool_size)
         if metrics:
             watch_pool(app.state.engine)
+        instrument_engine(app.state.engine)
         try:
             yield
         finally:
@@ -108,4 +110,5 @@ def service_app(
     )
     for router in [health_router(service), *routers]:
         app.include_router(router)
+    setup_tracing(app, service)
     return app

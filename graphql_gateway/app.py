@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from apicore.app import base_app
+from apicore.tracing import setup_tracing
 from graphql_gateway import __version__
 from graphql_gateway.auth.cors import EnvelopeCORSMiddleware, cors_options
 from graphql_gateway.auth.frontdoor import ClientAddresses, FrontDoor
@@ -82,4 +83,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.graphql_schema = graphql.schema  # its execution_paths tell which executor ran
     for router in (system.router, auth.router, users.router, orders.router, graphql):
         app.include_router(router)
+    setup_tracing(app, "gateway")
     return app

@@ -15,6 +15,7 @@ import orjson
 
 from apicore.errors import SERVICE_UNAVAILABLE, UPSTREAM_ERROR, UPSTREAM_TIMEOUT, ApiError
 from apicore.logging import request_id_var
+from apicore.tracing import traced_send
 from graphql_gateway import metrics
 from graphql_gateway.clients.breaker import Breaker
 from graphql_gateway.clients.errors import BadUpstreamResponse, mapped_upstream_errors
@@ -128,6 +129,7 @@ class ServiceClient:
             ),
             transport=transport,
         )
+        self._send = traced_send(self.http)  # with a span and `traceparent` when tracing
         breaker.watch(self.probe)
 
     async def aclose(self) -> None:
@@ -212,7 +214,7 @@ class ServiceClient:
         # too), so a service that drips bytes cannot hold a request past the deadline.
         try:
             async with asyncio.timeout_at(deadline):
-                return await self.http.send(request)
+                return await self._send(request)
         except TimeoutError:
             raise httpx.ReadTimeout(f"no complete answer in {self.timeout}s") from None
 

@@ -15,6 +15,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 
+from apicore.tracing import tracing_enabled
 from graphql_gateway.config import Settings
 from graphql_gateway.graphql.access import RequireIdentity
 from graphql_gateway.graphql.compiled import CompiledExecution, ExecutionPaths
@@ -97,6 +98,10 @@ def _extensions(settings: Settings) -> list[Any]:
         extensions.append(RequireIdentity)  # before any plan runs
     if settings.graphql_compile:
         extensions.append(CompiledExecution)
+    if tracing_enabled():
+        from graphql_gateway.graphql.tracing import GraphQLSpans  # imports OpenTelemetry
+
+        extensions.insert(0, GraphQLSpans)  # first: its spans wrap the others' hooks
     return extensions
 
 
