@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,6 +88,7 @@ def traced_gateway(
     env = {
         "GATEWAY_USERS_URL": traced_users.url,
         "GATEWAY_ORDERS_URL": traced_orders.url,
+        "LOG_FORMAT": "json",
         **traced_env(receiver),
     }
     log = str(logs_dir / "gateway-traced.log")
@@ -223,6 +225,32 @@ def test_front_query_is_one_trace_across_the_three_processes(
         assert sql, f"no SQL span under {name}'s {request.name}"
         assert all(s.attributes["db.system"] == "postgresql" for s in sql)
         assert all(s.kind == "CLIENT" for s in sql)
+
+
+def test_json_log_lines_carry_the_trace_id(
+    traced_gateway: RunningProcess, receiver: OtlpReceiver, logs_dir: Path
+) -> None:
+    request_id = f"traced-{uuid.uuid4().hex[:8]}"
+    query = {"query": "query Logged { users(limit: 1) { total } }", "operationName": "Logged"}
+    httpx.post(f"{traced_gateway.url}/graphql", json=query, headers={"x-request-id": request_id})
+    [server] = receiver.wait_for(
+        lambda spans: [s for s in spans if s.name == "graphql Logged"] or None, SPAN_WAIT_S
+    )
+    log = logs_dir / "gateway-traced.log"
+    deadline = time.monotonic() + 20
+    while True:
+        lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        access = [
+            line
+            for line in lines
+            if line["request_id"] == request_id and line["logger"] == "apicore.access"
+        ]
+        if access or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert len(access) == 1
+    assert access[0]["trace_id"] == server.trace_id
+    assert access[0]["route"] == "/graphql"
 
 
 def test_an_operation_without_a_name_is_anonymous(
