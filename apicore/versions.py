@@ -15,10 +15,13 @@ A mismatch is 412 PRECONDITION_FAILED, and nothing is written.
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Header
+from sqlalchemy import Table, delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
 
 from apicore.errors import PRECONDITION_FAILED, ApiError
@@ -94,3 +97,21 @@ IfMatch = Annotated[
     str | None,
     Header(alias="If-Match", description="Write only if the resource is at this ETag"),
 ]
+
+
+async def delete_at_version(
+    engine: AsyncEngine, table: Table, row_id: uuid.UUID, if_match: list[datetime] | None
+) -> bool:
+    """Delete a row (`id`, `updated_at`): False if there is none; 412 if it is not at a
+    version `if_match` names (the condition is part of the DELETE: nothing in between)."""
+    c = table.c
+    async with engine.begin() as conn:
+        condition = [c.id == row_id]
+        if if_match:
+            condition.append(c.updated_at.in_(if_match))
+        result = await conn.execute(delete(table).where(*condition).returning(c.id))
+        if result.first() is not None:
+            return True
+        if if_match and (await conn.execute(select(c.id).where(c.id == row_id))).first():
+            raise precondition_failed()
+        return False

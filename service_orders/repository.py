@@ -10,13 +10,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import FromClause, Text, cast, delete, func, insert, select, update
+from sqlalchemy import FromClause, Text, cast, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.errors import not_found, validation_error
 from apicore.idempotency import Created, Idempotency, create_once
 from apicore.sqljson import json_array_page, json_object, utc_timestamp
-from apicore.versions import matches, precondition_failed
+from apicore.versions import delete_at_version, matches
 from service_orders.books import lock_open_book
 from service_orders.lifecycle import check_items_editable, check_transition
 from service_orders.models import Order
@@ -149,13 +149,4 @@ async def delete_order(
     engine: AsyncEngine, *, order_id: uuid.UUID, if_match: list[datetime] | None = None
 ) -> bool:
     """False if there is no such order; 412 if it is not at a version `if_match` names."""
-    async with engine.begin() as conn:
-        condition = [Order.id == order_id]
-        if if_match:
-            condition.append(Order.updated_at.in_(if_match))
-        result = await conn.execute(delete(Order).where(*condition).returning(Order.id))
-        if result.first() is not None:
-            return True
-        if if_match and (await conn.execute(select(Order.id).where(Order.id == order_id))).first():
-            raise precondition_failed()
-        return False
+    return await delete_at_version(engine, Order.__table__, order_id, if_match)

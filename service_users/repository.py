@@ -11,14 +11,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import FromClause, delete, func, insert, select, update
+from sqlalchemy import FromClause, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.errors import EMAIL_EXISTS, ApiError
 from apicore.idempotency import Created, Idempotency, create_once
 from apicore.sqljson import json_array_page, json_object, utc_timestamp
-from apicore.versions import matches, precondition_failed
+from apicore.versions import delete_at_version, matches
 from service_users.models import User
 
 
@@ -151,16 +151,7 @@ async def delete_user(
     engine: AsyncEngine, *, user_id: uuid.UUID, if_match: list[datetime] | None = None
 ) -> bool:
     """False if there is no such user; 412 if it is not at a version `if_match` names."""
-    async with engine.begin() as conn:
-        condition = [User.id == user_id]
-        if if_match:
-            condition.append(User.updated_at.in_(if_match))
-        result = await conn.execute(delete(User).where(*condition).returning(User.id))
-        if result.first() is not None:
-            return True
-        if if_match and (await conn.execute(select(User.id).where(User.id == user_id))).first():
-            raise precondition_failed()
-        return False
+    return await delete_at_version(engine, User.__table__, user_id, if_match)
 
 
 async def find_credentials(
