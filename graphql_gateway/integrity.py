@@ -116,7 +116,9 @@ async def _reopened_if_stale(clients: Clients, user_id: str) -> bool:
         return False
     await ensure_user_exists(clients, user_id)  # deleted meanwhile: 422 after all
     logger.warning("Reopening the order book of user %s, left closed by a delete", user_id)
-    await clients.orders.reopen_order_book(user_id)
+    # Only the stale close: a delete that closed it again meanwhile keeps it closed (and
+    # the retried create is refused, as it must be).
+    await clients.orders.reopen_order_book(user_id, if_closed_at=book["closed_at"])
     return True
 
 

@@ -12,9 +12,12 @@ be a foreign key. It is a row here instead, one per user, that both writes go th
   sees their orders. Active orders: 409 USER_HAS_ACTIVE_ORDERS, and the transaction rolls
   back, so the book is as it was. No active orders: the book stays closed, and no order
   can be created for that user any more.
-- Reopening (the undo, when the user's delete did not happen) clears `closed_at`.
+- Reopening (the undo, when the user's delete did not happen) clears `closed_at`; a
+  reopen of a stale book names the close it saw, so a delete that closed it again since
+  keeps it closed.
 
-Every step is idempotent: closing a closed book, or reopening an open one, changes nothing,
+Every step is idempotent: closing a closed book (it is stamped again, nothing else), or
+reopening an open one, changes nothing,
 so a delete that died halfway can simply be run again or undone. These routes are internal:
 the gateway calls them and never exposes them.
 """
@@ -23,8 +26,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -39,12 +43,16 @@ from service_orders.lifecycle import ACTIVE_STATUSES
 from service_orders.models import Order, OrderBook
 
 router = APIRouter(prefix="/internal/users", tags=["internal"], route_class=ContractRoute)
+IfClosedAt = Annotated[
+    datetime | None, Query(alias="ifClosedAt", description="Reopen only if closed at this time")
+]
 
 
 class BookState(BaseModel):
     user_id: uuid.UUID
     closed: bool
-    closed_for_s: float | None  # seconds since it was closed; None while open
+    closed_at: datetime | None  # when it was (last) closed; None while open
+    closed_for_s: float | None  # seconds since then; None while open
 
 
 async def lock_open_book(conn: AsyncConnection, user_id: uuid.UUID) -> None:
@@ -69,6 +77,7 @@ async def _state(conn: AsyncConnection, user_id: uuid.UUID) -> dict[str, object]
     return {
         "user_id": user_id,
         "closed": closed_at is not None,
+        "closed_at": closed_at.isoformat() if closed_at is not None else None,
         "closed_for_s": float(row[1]) if closed_at is not None else None,
     }
 
@@ -76,10 +85,10 @@ async def _state(conn: AsyncConnection, user_id: uuid.UUID) -> dict[str, object]
 async def close_book(engine: AsyncEngine, user_id: uuid.UUID) -> dict[str, object]:
     async with engine.begin() as conn:
         closing = pg_insert(OrderBook).values(user_id=user_id, closed_at=func.now())
-        # A book closed already keeps its first closing time (its age says how stale it is).
+        # Closing a closed book stamps it again: a delete running now owns it, and a stale
+        # reopen that read the older stamp (reopen_book's `if_closed_at`) leaves it closed.
         closing = closing.on_conflict_do_update(
-            index_elements=[OrderBook.user_id],
-            set_={"closed_at": func.coalesce(OrderBook.closed_at, func.now())},
+            index_elements=[OrderBook.user_id], set_={"closed_at": func.now()}
         )
         await conn.execute(closing)
         active = select(func.count()).where(
@@ -94,10 +103,15 @@ async def close_book(engine: AsyncEngine, user_id: uuid.UUID) -> dict[str, objec
         return await _state(conn, user_id)
 
 
-async def reopen_book(engine: AsyncEngine, user_id: uuid.UUID) -> dict[str, object]:
+async def reopen_book(
+    engine: AsyncEngine, user_id: uuid.UUID, if_closed_at: datetime | None = None
+) -> dict[str, object]:
+    """Open the book; with `if_closed_at`, only if it is still the close seen then."""
     async with engine.begin() as conn:
-        reopen = update(OrderBook).where(OrderBook.user_id == user_id).values(closed_at=None)
-        await conn.execute(reopen)
+        condition = [OrderBook.user_id == user_id]
+        if if_closed_at is not None:
+            condition.append(OrderBook.closed_at == if_closed_at)
+        await conn.execute(update(OrderBook).where(*condition).values(closed_at=None))
         return await _state(conn, user_id)
 
 
@@ -129,6 +143,9 @@ async def close_route(engine: EngineDep, user_id: ResourceId) -> EnvelopeRespons
     response_model=Envelope[BookState],
     responses=error_responses(400),
 )
-async def reopen_route(engine: EngineDep, user_id: ResourceId) -> EnvelopeResponse:
-    """Internal: undo a close whose user was not deleted after all."""
-    return ok(await reopen_book(engine, user_id))
+async def reopen_route(
+    engine: EngineDep, user_id: ResourceId, if_closed_at: IfClosedAt = None
+) -> EnvelopeResponse:
+    """Internal: undo a close whose user was not deleted after all (`ifClosedAt`: only that
+    close, not a newer one: a stale book reopened while another delete closes it again)."""
+    return ok(await reopen_book(engine, user_id, if_closed_at))

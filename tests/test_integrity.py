@@ -268,7 +268,13 @@ async def test_the_order_book_steps_are_idempotent(
         await asyncio.sleep(0.05)
         again = (await client.post(f"/internal/users/{user_id}/order-book/close")).json()["data"]
         assert first["closed"] is again["closed"] is True
-        assert again["closed_for_s"] >= first["closed_for_s"]  # closed once, not re-stamped
+        assert again["closed_at"] > first["closed_at"]  # stamped again: the latest delete owns it
+        # A stale reopen naming the older close leaves the newer one closed...
+        stale = await client.post(
+            f"/internal/users/{user_id}/order-book/reopen",
+            params={"ifClosedAt": first["closed_at"]},
+        )
+        assert stale.json()["data"]["closed"] is True
         created = await client.post("/orders", json={"user_id": user_id, "items": ITEMS})
         assert created.status_code == 422
         assert created.json()["error"]["code"] == "USER_NOT_FOUND"

@@ -70,8 +70,13 @@ class OrdersClient(ServiceClient):
         """No more orders for this user; 409 USER_HAS_ACTIVE_ORDERS (book unchanged) if any."""
         return (await self.fetch("POST", f"/internal/users/{user_id}/order-book/close")).data
 
-    async def reopen_order_book(self, user_id: str) -> dict[str, Any]:
-        return (await self.fetch("POST", f"/internal/users/{user_id}/order-book/reopen")).data
+    async def reopen_order_book(
+        self, user_id: str, *, if_closed_at: str | None = None
+    ) -> dict[str, Any]:
+        """Open it; with `if_closed_at`, only if no delete has closed it again since."""
+        params = {"ifClosedAt": if_closed_at} if if_closed_at is not None else None
+        path = f"/internal/users/{user_id}/order-book/reopen"
+        return (await self.fetch("POST", path, params=params)).data
 
     async def order_book(self, user_id: str) -> dict[str, Any]:
         return (await self.fetch("GET", f"/internal/users/{user_id}/order-book")).data
