@@ -16,7 +16,9 @@ book is open, in the order's own transaction; deleting a user is a short saga:
 1. close the user's book: from now on no order can be created for them; this waits for
    orders being created right now, then refuses (409, book left open) if any is active;
 2. delete the user in the users service;
-3. if that failed (the service is down, timed out): reopen the book, and answer the error.
+3. if that failed (the service is down, timed out): if the user is still there, reopen the
+   book and answer the error; if it is gone (only the answer was lost), it was deleted;
+   if that cannot be told, the book stays closed (see below).
 
 Each step is idempotent, so a delete that died halfway is finished by running it again.
 One that died between 1 and 3 (this process killed) leaves the user with a closed book:
@@ -134,12 +136,22 @@ async def delete_user(clients: Clients, user_id: str, *, if_match: str | None = 
     except ApiError as exc:
         if exc.status == 404:
             raise  # nobody to delete: a closed book for no user is no harm
-        try:
-            await clients.orders.reopen_order_book(user_id)
-        except ApiError:
-            # Left closed: the user's next order reopens it once it is stale (see above).
-            logger.warning("Could not reopen the order book of user %s after %r", user_id, exc)
-        raise
+        failure = exc
+    # The delete failed, or only its answer did (a timeout after the service deleted): ask.
+    try:
+        await clients.users.get_user(user_id)
+    except ApiError as exc:
+        if exc.status == 404:
+            return user_id  # it was deleted after all: the book stays closed, as it must
+        # Unknown: leave the book closed; the user's next order reopens it if it is stale.
+        logger.warning("Order book of user %s left closed after %r", user_id, failure)
+        raise failure from None
+    try:
+        await clients.orders.reopen_order_book(user_id)
+    except ApiError:
+        # Left closed: the user's next order reopens it once it is stale (see above).
+        logger.warning("Could not reopen the order book of user %s after %r", user_id, failure)
+    raise failure
 
 
 async def user_with_orders(clients: Clients, user_id: str) -> tuple[UserData, list[OrderData]]:

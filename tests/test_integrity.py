@@ -137,16 +137,19 @@ async def test_no_order_outlives_its_user_in_racing_tries(
     assert outcomes <= {(200, 422), (409, 201)}
 
 
-class KillOnDelete:
-    """In front of a users service: forwards everything, but a DELETE kills the service
-    (SIGKILL) and drops the connection: the saga's second step dies mid-flight."""
+class OnDelete:
+    """In front of a users service: forwards everything, but a DELETE (the saga's second
+    step) either kills the service (SIGKILL) and drops the connection (`kill`), or is
+    done and answered only after `late` seconds, past the gateway's timeout."""
 
-    def __init__(self, victim: RunningProcess) -> None:
+    def __init__(self, victim: RunningProcess, *, kill: bool = False, late: float = 0) -> None:
         self.victim = victim
+        self.kill = kill
+        self.late = late
         self.port = 0
         self.killed = False
 
-    async def __aenter__(self) -> KillOnDelete:
+    async def __aenter__(self) -> OnDelete:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         self._http = httpx.AsyncClient(base_url=self.victim.url, timeout=10)
@@ -168,7 +171,7 @@ class KillOnDelete:
                     if name.strip().lower() == b"content-length":
                         length = int(value)
                 body = await reader.readexactly(length)
-                if method == b"DELETE":
+                if method == b"DELETE" and self.kill:
                     self.killed = True
                     self.victim.process.send_signal(signal.SIGKILL)
                     self.victim.process.wait(10)
@@ -179,6 +182,8 @@ class KillOnDelete:
                     content=body or None,
                     headers={"content-type": "application/json"} if body else None,
                 )
+                if method == b"DELETE":
+                    await asyncio.sleep(self.late)
                 writer.write(
                     b"HTTP/1.1 %d OK\r\nContent-Type: application/json\r\n"
                     b"Content-Length: %d\r\n\r\n"
@@ -193,13 +198,14 @@ class KillOnDelete:
 
 
 async def test_a_users_service_killed_mid_delete_leaves_nothing_half_done(
-    services: tuple[RunningProcess, RunningProcess], logs_dir: Path
+    services: tuple[RunningProcess, RunningProcess], logs_dir: Path, gateway: RunningProcess
 ) -> None:
+    gateway_of_module = gateway
     users, orders = services
     env = {"USERS_DATABASE_URL": users.env["USERS_DATABASE_URL"]}
     log = str(logs_dir / "victim-users.log")
     with running("service_users", "USERS_", env, log_path=log) as victim:
-        async with KillOnDelete(victim) as proxy:
+        async with OnDelete(victim, kill=True) as proxy:
             gateway_env = {
                 "GATEWAY_USERS_URL": f"http://127.0.0.1:{proxy.port}",
                 "GATEWAY_ORDERS_URL": orders.url,
@@ -214,15 +220,44 @@ async def test_a_users_service_killed_mid_delete_leaves_nothing_half_done(
                     response = await client.delete(f"{gateway.url}/users/{user_id}")
                     assert proxy.killed  # the book was closed; the service died on the delete
                     assert response.status_code in (502, 503)
-                    # Undone: the user is there, its book open again, and it can get orders.
+                    # Whether the user was deleted cannot be told (its service is dead): the
+                    # book stays closed, and the user is still there.
+                    state = await client.get(f"{orders.url}/internal/users/{user_id}/order-book")
+                    assert state.json()["data"]["closed"] is True
                     still = await client.get(f"{users.url}/users/{user_id}")
                     assert still.status_code == 200
-                    state = await client.get(f"{orders.url}/internal/users/{user_id}/order-book")
-                    assert state.json()["data"]["closed"] is False
-                    created = await client.post(
-                        f"{orders.url}/orders", json={"user_id": user_id, "items": ITEMS}
-                    )
-                    assert created.status_code == 201
+    # Finished by the next order, through a gateway whose users service answers: the book is
+    # stale (GATEWAY_DELETE_STALE_AFTER=1), the user exists, so it is reopened.
+    async with httpx.AsyncClient(timeout=10) as client:
+        await asyncio.sleep(1.2)
+        assert await rest_create(client, gateway_of_module.url, user_id) == 201
+
+
+async def test_a_delete_whose_answer_is_lost_keeps_the_book_closed(
+    services: tuple[RunningProcess, RunningProcess], logs_dir: Path
+) -> None:
+    """The users service deletes, but answers after the gateway gave up: the delete
+    happened, so the book must stay closed (no order for the deleted user, ever)."""
+    users, orders = services
+    async with OnDelete(users, late=1.5) as proxy:
+        gateway_env = {
+            "GATEWAY_USERS_URL": f"http://127.0.0.1:{proxy.port}",
+            "GATEWAY_ORDERS_URL": orders.url,
+            "GATEWAY_UPSTREAM_TIMEOUT": "0.5",
+            "GATEWAY_HEALTH_PROBE_TIMEOUT": "0.1",
+        }
+        glog = str(logs_dir / "integrity-late-gateway.log")
+        with running("graphql_gateway", "GATEWAY_", gateway_env, log_path=glog) as gateway:
+            async with httpx.AsyncClient(timeout=10) as client:
+                user_id = await new_user(client, users)
+                response = await client.delete(f"{gateway.url}/users/{user_id}")
+                await asyncio.sleep(1.5)  # the late answer comes and goes
+                state = await client.get(f"{orders.url}/internal/users/{user_id}/order-book")
+                gone = await client.get(f"{users.url}/users/{user_id}")
+    assert response.status_code == 200, response.text  # it was deleted: the saga says so
+    assert response.json()["data"] == {"id": user_id}
+    assert gone.status_code == 404
+    assert state.json()["data"]["closed"] is True
 
 
 async def test_a_book_left_closed_by_a_dead_delete_is_reopened_by_the_next_order(

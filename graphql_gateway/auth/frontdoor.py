@@ -119,6 +119,11 @@ class FrontDoor:
         self.limit_requests = bool(rate_limits.request_limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and self.tokens is not None:
+            # The server serves no WebSocket (uvicorn's ws="none"); should one ever be
+            # served, it is not let past a door that only checks HTTP requests.
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -410,3 +410,28 @@ def test_a_provider_whose_keys_cannot_be_fetched_is_503_not_a_pass(
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
     assert response.headers["retry-after"]
+
+
+async def test_no_websocket_gets_past_the_front_door() -> None:
+    """The server serves no WebSocket (uvicorn's ws="none"); the app refuses one anyway."""
+    from graphql_gateway.app import create_app
+    from graphql_gateway.config import Settings
+
+    app = create_app(Settings(auth="on", jwt_secret=SECRET))
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "websocket",
+        "path": "/graphql",
+        "headers": [(b"sec-websocket-protocol", b"graphql-transport-ws")],
+        "query_string": b"",
+        "subprotocols": ["graphql-transport-ws"],
+    }
+    await app(scope, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1008}]
