@@ -22,11 +22,11 @@ from functools import partial
 import uvicorn
 
 from apicore.logging import log_config
+from apicore.metrics import MULTIPROCESS_ENV
 from apicore.protocol import GuardedHttpProtocol, ReadTimeouts
 from apicore.settings import ProcessSettings
 
 KEEP_ALIVE_S = 30
-MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _metrics_directory(workers: int) -> None:

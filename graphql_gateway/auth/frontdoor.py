@@ -66,8 +66,7 @@ class ClientAddresses:
         self.trusted = networks(trusted)
 
     def of(self, scope: Scope) -> str:
-        client = scope.get("client")
-        address = client[0] if client else "unknown"
+        address = peer_address(scope)
         if not self.trusted or not within(address, self.trusted):
             return address
         forwarded = b",".join(v for n, v in scope["headers"] if n == b"x-forwarded-for")
@@ -89,8 +88,10 @@ def client_address(scope: Scope) -> str:
     """The address this request counts against (set by the front door, else the peer's)."""
     state = scope.get("state") or {}
     known = state.get(ADDRESS_KEY)
-    if known is not None:
-        return known
+    return known if known is not None else peer_address(scope)
+
+
+def peer_address(scope: Scope) -> str:
     client = scope.get("client")
     return client[0] if client else "unknown"
 

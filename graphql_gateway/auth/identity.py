@@ -30,21 +30,20 @@ def unauthenticated(message: str = "Authentication required") -> ApiError:
     return ApiError(UNAUTHENTICATED, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def identity_of(connection: HTTPConnection) -> Identity:
-    """The caller the front door verified; UNRESTRICTED only when authentication is off."""
-    identity = connection.scope.get("state", {}).get(STATE_KEY)
-    if identity is not None:
-        return identity
-    if connection.app.state.settings.auth_enabled:
-        # The front door lets a request through without an identity only on open routes
-        # and /graphql (where `login` needs none): never mistake that for "off".
-        raise unauthenticated()
-    return UNRESTRICTED
-
-
 def optional_identity_of(connection: HTTPConnection) -> Identity | None:
-    """Like identity_of, but None for an anonymous caller while auth is on (/graphql)."""
+    """The caller the front door verified; None for an anonymous caller while auth is on
+    (/graphql, where `login` needs no identity); UNRESTRICTED only when auth is off."""
     identity = connection.scope.get("state", {}).get(STATE_KEY)
     if identity is not None:
         return identity
     return None if connection.app.state.settings.auth_enabled else UNRESTRICTED
+
+
+def identity_of(connection: HTTPConnection) -> Identity:
+    """Like optional_identity_of, but an anonymous caller is 401."""
+    identity = optional_identity_of(connection)
+    if identity is None:
+        # The front door lets a request through without an identity only on open routes
+        # and /graphql: never mistake that for "off".
+        raise unauthenticated()
+    return identity

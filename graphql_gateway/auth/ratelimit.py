@@ -81,7 +81,6 @@ class RateLimits:
         self.backend = "redis" if self._shared is not None else "memory"
         self.redis_available = self._shared is not None
         self._skip_redis_until = 0.0
-        self.rejections = 0  # 429s answered (for /status and tests)
 
     async def aclose(self) -> None:
         if self._redis_storage is not None:
@@ -125,7 +124,6 @@ class RateLimits:
         if limiters is self._shared:
             self._redis_answered()
         if not allowed:
-            self.rejections += 1
             metrics.RATE_LIMITED("login" if fallback else "requests").inc()
             raise await self._rejection(limiter, item, identifiers)
 

@@ -41,7 +41,6 @@ from graphql_gateway.rest.deps import (
     UPSTREAM,
     ClientsDep,
     IdentityDep,
-    json_response,
     proxy,
     upstream_response,
 )
@@ -123,7 +122,7 @@ async def get_order(
     upstream = await clients.orders.send("GET", f"/orders/{order_id}")
     if upstream.status == 200 and not policy.can_read_order(identity, upstream.data):
         raise not_found("Order")
-    return json_response(upstream.raw, upstream.status, upstream.etag)
+    return upstream_response(upstream)
 
 
 @router.put(
