@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.fake_servers import FakeServer, http_response
 from tests.support.procs import RunningProcess, free_port, launch, running, wait_healthy
+from tests.support.services import own_gateway
 
 
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -40,23 +41,25 @@ def total(samples: dict, name: str, **labels: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def two_worker_gateway(
-    users_process: RunningProcess,
-    orders_process: RunningProcess,
-    logs_dir: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[RunningProcess, Path]]:
-    metrics_dir = tmp_path_factory.mktemp("metrics")
+def two_worker_stack(
+    pg_server: str, logs_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RunningProcess, RunningProcess, Path]]:
+    """(gateway with two workers, its users service, the gateway's log), on data of its own."""
     env = {
-        "GATEWAY_USERS_URL": users_process.url,
-        "GATEWAY_ORDERS_URL": orders_process.url,
         "GATEWAY_WORKERS": "2",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("metrics")),
         "LOG_FORMAT": "json",
     }
-    log = logs_dir / "gateway-two-workers.log"
-    with running("graphql_gateway", "GATEWAY_", env, log_path=str(log)) as gateway:
-        yield gateway, log
+    with own_gateway(pg_server, logs_dir, "two-workers", **env) as (gateway, users, _):
+        yield gateway, users, logs_dir / "two-workers-gateway.log"
+
+
+@pytest.fixture(scope="module")
+def two_worker_gateway(
+    two_worker_stack: tuple[RunningProcess, RunningProcess, Path],
+) -> tuple[RunningProcess, Path]:
+    gateway, _, log = two_worker_stack
+    return gateway, log
 
 
 def test_two_workers_counters_add_up_to_the_requests_sent(
@@ -108,9 +111,9 @@ def test_both_workers_wrote_metrics(two_worker_gateway: tuple[RunningProcess, Pa
 
 
 def test_the_gateways_own_series_follow_what_happens(
-    two_worker_gateway: tuple[RunningProcess, Path], users_process: RunningProcess
+    two_worker_stack: tuple[RunningProcess, RunningProcess, Path],
 ) -> None:
-    gateway, _ = two_worker_gateway
+    gateway, users_process, _ = two_worker_stack
     email = f"metrics-{uuid.uuid4().hex[:8]}@ops.example"
     created = httpx.post(f"{users_process.url}/users", json={"email": email, "name": "M"})
     assert created.status_code == 201

@@ -7,15 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from apicore.versions import version_of_timestamp
 from tests.support.procs import RunningProcess
+from tests.support.services import own_gateway
 
 ITEMS = [{"product": "Кирпич", "quantity": 3, "price": "12.00"}]
+
+
+@pytest.fixture(scope="module")
+def gateway_process(pg_server: str, logs_dir: Path) -> Iterator[RunningProcess]:
+    """A gateway over services of this module's own: the data it writes stays here."""
+    with own_gateway(pg_server, logs_dir, "versions") as (gateway, _, _):
+        yield gateway
 
 
 @pytest.fixture

@@ -43,3 +43,15 @@ def own_services(
         ) as orders,
     ):
         yield users, orders
+
+
+@contextmanager
+def own_gateway(
+    pg_server: str, logs_dir: Path, name: str, **env: str
+) -> Iterator[tuple[RunningProcess, RunningProcess, RunningProcess]]:
+    """(gateway, users, orders): a gateway process over services of its own (`env` on top)."""
+    with own_services(pg_server, logs_dir, name) as (users, orders):
+        settings = {"GATEWAY_USERS_URL": users.url, "GATEWAY_ORDERS_URL": orders.url, **env}
+        log = str(logs_dir / f"{name}-gateway.log")
+        with running("graphql_gateway", "GATEWAY_", settings, log_path=log) as gateway:
+            yield gateway, users, orders
