@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Path, Query
 
-from apicore.contract.orders import OrderStatus
+from apicore.contract.orders import OrderStatus, parse_date
 from apicore.errors import validation_error
 
 MAX_BATCH_IDS = 500
@@ -29,6 +30,51 @@ UserIdsQuery = Annotated[
     Query(alias="userIds", description="Comma-separated user ids (at most 500): every match"),
 ]
 StatusQuery = Annotated[OrderStatus | None, Query(description="Only orders in this status")]
+OverdueQuery = Annotated[
+    bool | None,
+    Query(description="true: only overdue orders (SPEC section 10); false: only the others"),
+]
+
+# Reports' periods: whole UTC days, both ends included.
+FromQuery = Annotated[
+    str | None, Query(alias="from", description="First day (YYYY-MM-DD, UTC), included")
+]
+ToQuery = Annotated[
+    str | None, Query(alias="to", description="Last day (YYYY-MM-DD, UTC), included")
+]
+MAX_REPORT_DAYS = 366  # a per-day series: a year at most
+DEFAULT_REPORT_DAYS = 30
+
+
+def parse_period(first: str | None, last: str | None) -> tuple[date | None, date | None]:
+    """The days of `from` and `to` (either may be absent): 400 unless `from` <= `to`."""
+    days = []
+    details = []
+    for name, raw in (("from", first), ("to", last)):
+        try:
+            days.append(None if raw is None else parse_date(raw))
+        except ValueError as exc:
+            days.append(None)
+            details.append((name, str(exc)))
+    if details:
+        raise validation_error(*details[0])
+    start, end = days
+    if start is not None and end is not None and start > end:
+        raise validation_error("from", "Must not be after `to`")
+    return start, end
+
+
+def daily_period(first: str | None, last: str | None) -> tuple[date, date]:
+    """A per-day series' days: by default the 30 days up to today (UTC); a year at most."""
+    start, end = parse_period(first, last)
+    if end is None:
+        today = datetime.now(UTC).date()
+        end = today if start is None else max(today, start)
+    if start is None:
+        start = end - timedelta(days=DEFAULT_REPORT_DAYS - 1)
+    if (end - start).days >= MAX_REPORT_DAYS:
+        raise validation_error("to", f"A series covers at most {MAX_REPORT_DAYS} days")
+    return start, end
 
 
 def parse_id_list(raw: str | None, *, field: str) -> list[uuid.UUID] | None:

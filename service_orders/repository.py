@@ -6,11 +6,23 @@ Reads and writes answer with the order's public JSON, built by PostgreSQL.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import FromClause, Text, cast, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    FromClause,
+    Text,
+    cast,
+    false,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.errors import not_found, validation_error
@@ -19,7 +31,20 @@ from apicore.sqljson import json_array_page, json_object, utc_timestamp
 from apicore.versions import delete_at_version, matches
 from service_orders.books import lock_open_book
 from service_orders.lifecycle import check_items_editable, check_transition
-from service_orders.models import Order
+from service_orders.models import ACTIVE, Order
+
+
+def utc_today() -> ColumnElement[date]:
+    """Today's date in UTC, as the database sees it (the transaction's start)."""
+    return cast(func.timezone(literal_column("'UTC'"), func.now()), Date)
+
+
+def is_overdue(c: Any) -> ColumnElement[bool]:
+    """Past its deadline while it can still be worked on; NULL when there is no deadline.
+
+    Written so that `WHERE is_overdue(...)` matches the partial index ix_orders_overdue.
+    """
+    return (c.due_date < utc_today()) & c.status.in_(ACTIVE)
 
 
 def public(source: FromClause) -> dict[str, Any]:
@@ -31,9 +56,24 @@ def public(source: FromClause) -> dict[str, Any]:
         "items": c["items"],  # `json` as written: compact already
         "status": c.status,
         "total_amount": cast(c.total_amount, Text),  # "520.00": NUMERIC(10,2) as text
+        "due_date": c.due_date,  # "2026-12-24" or null
+        "overdue": func.coalesce(is_overdue(c), false()),
         "created_at": utc_timestamp(c.created_at),
         "updated_at": utc_timestamp(c.updated_at),
     }
+
+
+class KEEP:
+    """An update that leaves the deadline as it is (None removes it)."""
+
+
+def _owned_by(user_id: uuid.UUID | None, user_ids: list[uuid.UUID] | None) -> list[Any]:
+    conditions: list[Any] = []
+    if user_id is not None:
+        conditions.append(Order.user_id == user_id)
+    if user_ids is not None:
+        conditions.append(Order.user_id.in_(user_ids))
+    return conditions
 
 
 PUBLIC_FIELDS = tuple(public(Order.__table__))
@@ -54,16 +94,16 @@ async def list_orders(
     user_id: uuid.UUID | None = None,
     user_ids: list[uuid.UUID] | None = None,
     status: str | None = None,
+    overdue: bool | None = None,
     fields: list[str] | None = None,
 ) -> tuple[str, int]:
     """The page as a JSON array (only `fields`, when given), and the total count of matches."""
-    conditions = []
-    if user_id is not None:
-        conditions.append(Order.user_id == user_id)
-    if user_ids is not None:
-        conditions.append(Order.user_id.in_(user_ids))
+    conditions = _owned_by(user_id, user_ids)
     if status is not None:
         conditions.append(Order.status == status)
+    if overdue is not None:
+        late = is_overdue(Order.__table__.c)
+        conditions.append(late if overdue else func.coalesce(late, false()).is_(False))
     async with engine.connect() as conn:
         return await json_array_page(
             conn,
@@ -84,11 +124,19 @@ async def create_order(
     items: list[dict[str, Any]],
     total: Decimal,
     status: str,
+    due_date: date | None = None,
     idempotency: Idempotency | None = None,
 ) -> Created:
     statement = (
         insert(Order)
-        .values(user_id=user_id, items=items, total_amount=total, status=status)
+        .values(
+            user_id=user_id,
+            items=items,
+            total_amount=total,
+            status=status,
+            due_date=due_date,
+            completed_at=func.now() if status == "completed" else None,
+        )
         .returning(ORDER_JSON)
     )
     async with engine.begin() as conn:
@@ -108,6 +156,7 @@ async def update_order(
     items: list[dict[str, Any]] | None,
     total: Decimal | None,
     status: str | None,
+    due_date: date | type[KEEP] | None = KEEP,
     if_match: list[datetime] | None = None,
 ) -> str:
     """Apply a change under a row lock, so concurrent transitions cannot both pass the check.
@@ -120,7 +169,7 @@ async def update_order(
     """
     async with engine.begin() as conn:
         locked = (
-            select(Order.status, Order.user_id, Order.items, Order.updated_at)
+            select(Order.status, Order.user_id, Order.items, Order.due_date, Order.updated_at)
             .where(Order.id == order_id)
             .with_for_update()
         )
@@ -134,9 +183,13 @@ async def update_order(
         if items is not None and items != current.items:
             check_items_editable(current.status)
             values.update(items=items, total_amount=total)
+        if due_date is not KEEP and due_date != current.due_date:
+            values["due_date"] = due_date
         if status is not None and status != current.status:
             check_transition(current.status, status)
             values["status"] = status
+            if status == "completed":
+                values["completed_at"] = func.clock_timestamp()
         if not values:
             unchanged = select(ORDER_JSON).where(Order.id == order_id)
             return (await conn.execute(unchanged)).scalar_one()

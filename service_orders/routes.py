@@ -17,22 +17,36 @@ from apicore.errors import not_found
 from apicore.idempotency import IdempotencyKey, created_response, request_idempotency
 from apicore.params import (
     FieldsQuery,
+    FromQuery,
     Limit,
     Offset,
+    OverdueQuery,
     ResourceId,
     StatusQuery,
+    ToQuery,
     UserIdQuery,
     UserIdsQuery,
+    daily_period,
     effective_limit,
     parse_fields,
     parse_id_list,
+    parse_period,
 )
 from apicore.routing import WRITE_ERRORS, ContractRoute
 from apicore.service import EngineDep
 from apicore.versions import IfMatch, parse_if_match, with_etag
-from service_orders import repository
+from service_orders import reports, repository
 from service_orders.models import IDEMPOTENCY_KEYS
-from service_orders.schemas import OrderCreate, OrderPartial, OrderPublic, OrderUpdate, order_total
+from service_orders.schemas import (
+    DayStats,
+    OrderCreate,
+    OrderPartial,
+    OrderPublic,
+    OrderStats,
+    OrderUpdate,
+    UserOrderStats,
+    order_total,
+)
 
 router = APIRouter(prefix="/orders", tags=["orders"], route_class=ContractRoute)
 
@@ -48,6 +62,7 @@ async def list_orders(
     user_id: UserIdQuery = None,
     user_ids: UserIdsQuery = None,
     status: StatusQuery = None,
+    overdue: OverdueQuery = None,
     limit: Limit = None,
     offset: Offset = 0,
     fields: FieldsQuery = None,
@@ -61,9 +76,63 @@ async def list_orders(
         user_id=user_id,
         user_ids=id_list,
         status=status,
+        overdue=overdue,
         fields=parse_fields(fields, allowed=repository.PUBLIC_FIELDS),
     )
     return page(RawJson(items), total=total, limit=size, offset=offset)
+
+
+# The reports come before `/{id}`, which would take `stats` for an id.
+@router.get(
+    "/stats",
+    operation_id="orderStats",
+    response_model=Envelope[OrderStats],
+    responses=error_responses(400),
+)
+async def order_stats(
+    engine: EngineDep,
+    user_id: UserIdQuery = None,
+    first: FromQuery = None,
+    last: ToQuery = None,
+) -> EnvelopeResponse:
+    """Counts and amounts in all, per status and overdue; `from`/`to` bound `created_at`."""
+    period = reports.Period(*parse_period(first, last))
+    return ok(await reports.order_stats(engine, user_id=user_id, period=period))
+
+
+@router.get(
+    "/stats/by-user",
+    operation_id="orderStatsByUser",
+    response_model=Envelope[list[UserOrderStats]],
+    responses=error_responses(400),
+)
+async def order_stats_by_user(
+    engine: EngineDep,
+    user_ids: UserIdsQuery = None,
+    first: FromQuery = None,
+    last: ToQuery = None,
+) -> EnvelopeResponse:
+    """The stats of each user asked for (at most 500), in the order asked: one query."""
+    id_list = parse_id_list(user_ids, field="userIds") or []
+    period = reports.Period(*parse_period(first, last))
+    return ok(await reports.order_stats_by_user(engine, user_ids=id_list, period=period))
+
+
+@router.get(
+    "/stats/daily",
+    operation_id="ordersByDay",
+    response_model=Envelope[list[DayStats]],
+    responses=error_responses(400),
+)
+async def orders_by_day(
+    engine: EngineDep,
+    user_id: UserIdQuery = None,
+    first: FromQuery = None,
+    last: ToQuery = None,
+) -> EnvelopeResponse:
+    """Orders created and completed on each day (default: the last 30 days; 366 at most)."""
+    start, end = daily_period(first, last)
+    return ok(await reports.orders_by_day(engine, first=start, last=end, user_id=user_id))
 
 
 @router.post(
@@ -85,6 +154,7 @@ async def create_order(
         items=[item.stored() for item in body.items],
         total=order_total(body.items),
         status=body.status,
+        due_date=body.due_date,
         idempotency=idempotency,
     )
     return created_response(created)
@@ -121,6 +191,7 @@ async def update_order(
         items=[item.stored() for item in items] if items is not None else None,
         total=order_total(items) if items is not None else None,
         status=body.status,
+        due_date=body.due_date if body.changes_due_date() else repository.KEEP,
         if_match=wanted,
     )
     return with_etag(ok(RawJson(order)), order)

@@ -2,22 +2,28 @@
 
 from apicore.contract.orders import (
     MAX_TOTAL,
+    DayStats,
     OrderCreate,
     OrderItemCreate,
     OrderPartial,
     OrderPublic,
+    OrderStats,
     OrderStatus,
     OrderUpdate,
+    UserOrderStats,
     order_total,
 )
 
 __all__ = [
     "MAX_TOTAL",
+    "DayStats",
     "OrderCreate",
     "OrderItemCreate",
     "OrderPartial",
     "OrderPublic",
+    "OrderStats",
     "OrderStatus",
     "OrderUpdate",
+    "UserOrderStats",
     "order_total",
 ]

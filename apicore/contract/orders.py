@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Literal
 
@@ -82,10 +82,37 @@ Items = Annotated[
 ]
 
 
+# A deadline (SPEC section 10): a calendar date written `YYYY-MM-DD`, nothing else. Pydantic
+# alone would also take a number (seconds since 1970) or `2026-12-01T00:00:00`.
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_date(value: object) -> date:
+    """`YYYY-MM-DD` and a real day, else ValueError saying which."""
+    if not isinstance(value, str) or not _DATE_TEXT.fullmatch(value):
+        raise ValueError("Must be a date written YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("Must be a date that exists") from None
+
+
+def _date_as_written(value: object) -> object:
+    return None if value is None else parse_date(value)
+
+
+DueDate = Annotated[
+    date | None,
+    BeforeValidator(_date_as_written),
+    Field(description="The deadline (a UTC calendar date), null for none"),
+]
+
+
 class OrderCreate(StrictModel):
     user_id: uuid.UUID
     items: Items
     status: OrderStatus = "created"
+    due_date: DueDate = None
 
 
 class OrderUpdate(StrictModel):
@@ -94,6 +121,11 @@ class OrderUpdate(StrictModel):
     user_id: uuid.UUID = None  # type: ignore[assignment]
     items: Items = None  # type: ignore[assignment]
     status: OrderStatus = None  # type: ignore[assignment]
+    # Unlike the others, null is a value here: no deadline any more. Absent: no change.
+    due_date: DueDate = None
+
+    def changes_due_date(self) -> bool:
+        return "due_date" in self.model_fields_set
 
 
 class OrderItemPublic(BaseModel):
@@ -108,6 +140,10 @@ class OrderPublic(BaseModel):
     items: list[OrderItemPublic]
     status: OrderStatus
     total_amount: str = Field(examples=["520.00"])
+    due_date: date | None = Field(description="The deadline (UTC calendar date), null for none")
+    overdue: bool = Field(
+        description="Past its due date (before today, UTC) while created or in progress"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -120,5 +156,31 @@ class OrderPartial(PartialModel):
     items: list[OrderItemPublic] = None  # type: ignore[assignment]
     status: OrderStatus = None  # type: ignore[assignment]
     total_amount: str = Field(None, examples=["520.00"])  # type: ignore[assignment]
+    due_date: date | None = None
+    overdue: bool = None  # type: ignore[assignment]
     created_at: datetime = None  # type: ignore[assignment]
     updated_at: datetime = None  # type: ignore[assignment]
+
+
+# Reports (SPEC section 10): computed by the orders service, passed through by the gateway.
+class StatusStats(BaseModel):
+    status: OrderStatus
+    count: int
+    total_amount: str = Field(examples=["520.00"])
+
+
+class OrderStats(BaseModel):
+    count: int
+    total_amount: str = Field(examples=["1040.00"])
+    overdue: int = Field(description="Orders past their due date while created or in progress")
+    by_status: list[StatusStats] = Field(description="Every status, zeros included")
+
+
+class UserOrderStats(OrderStats):
+    user_id: uuid.UUID
+
+
+class DayStats(BaseModel):
+    date: date
+    created: int = Field(description="Orders created that day (UTC)")
+    completed: int = Field(description="Orders completed that day (UTC)")

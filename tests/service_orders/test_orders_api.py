@@ -12,7 +12,17 @@ import pytest
 
 from tests.support.envelope import data_of, error_of
 
-ORDER_FIELDS = {"id", "user_id", "items", "status", "total_amount", "created_at", "updated_at"}
+ORDER_FIELDS = {
+    "id",
+    "user_id",
+    "items",
+    "status",
+    "total_amount",
+    "due_date",
+    "overdue",
+    "created_at",
+    "updated_at",
+}
 STATUSES = ("created", "in_progress", "completed", "cancelled")
 # How to reach each status from a fresh order through allowed transitions only.
 PATH_TO = {

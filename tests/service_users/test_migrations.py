@@ -51,7 +51,15 @@ SERVICES = {
     "orders": Service(
         orders_init_db,
         "orders",
-        frozenset({"pk_orders", "ix_orders_user_id", "ix_orders_created_at_id"}),
+        frozenset(
+            {
+                "pk_orders",
+                "ix_orders_user_id_created_at",
+                "ix_orders_created_at_id",
+                "ix_orders_overdue",
+                "ix_orders_completed_at",
+            }
+        ),
         "INSERT INTO orders (user_id, items, total_amount)"
         " VALUES (gen_random_uuid(), '[]'::jsonb, 0)",
         OrdersBase.metadata,

@@ -1,0 +1,157 @@
+"""Reports (SPEC section 10): each one SQL query, computed where the orders are.
+
+The figures are aggregates over the covering indexes of `service_orders.models` (index-only
+scans: the wide rows with their items are never read). Periods are whole UTC days, both
+ends included, on `created_at`; "completed" per day counts orders by when they were
+completed. Money is summed as NUMERIC and served as text with two decimals, like
+`total_amount`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Date, Integer, Text, cast, func, literal_column, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service_orders.models import STATUSES, Order
+from service_orders.repository import is_overdue
+
+ZERO = "0.00"
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Whole UTC days, both ends included; an end left open is unbounded."""
+
+    first: date | None = None
+    last: date | None = None
+
+    def conditions(self, column: Any) -> list[Any]:
+        conditions = []
+        if self.first is not None:
+            conditions.append(column >= _midnight(self.first))
+        if self.last is not None:
+            conditions.append(column < _midnight(self.last + timedelta(days=1)))
+        return conditions
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _empty() -> dict[str, Any]:
+    return {
+        "count": 0,
+        "total_amount": ZERO,
+        "overdue": 0,
+        "by_status": [{"status": s, "count": 0, "total_amount": ZERO} for s in STATUSES],
+    }
+
+
+def _figures(owner: Any, conditions: list[Any]) -> Any:
+    """Per (owner, status) and per owner: count, amount, overdue (one GROUP BY, grouping sets)."""
+    late = is_overdue(Order.__table__.c)
+    columns = [
+        *([owner] if owner is not None else []),
+        Order.status,
+        func.grouping(Order.status).label("is_total"),
+        func.count().label("count"),
+        cast(func.coalesce(func.sum(Order.total_amount), 0), Text).label("amount"),
+        func.count().filter(late).label("overdue"),
+    ]
+    if owner is None:
+        groups = func.rollup(Order.status)
+    else:
+        groups = func.grouping_sets(tuple_(owner, Order.status), tuple_(owner))
+    return select(*columns).where(*conditions).group_by(groups)
+
+
+def _fill(report: dict[str, Any], row: Any) -> None:
+    if row.is_total:
+        report["count"] = row.count
+        report["total_amount"] = _cents(row.amount)
+        report["overdue"] = row.overdue
+        return
+    for each in report["by_status"]:
+        if each["status"] == row.status:
+            each["count"] = row.count
+            each["total_amount"] = _cents(row.amount)
+
+
+def _cents(amount: str) -> str:
+    """`sum` keeps NUMERIC(10,2)'s two decimals; the 0 of an empty sum has none."""
+    return ZERO if amount == "0" else amount
+
+
+async def order_stats(
+    engine: AsyncEngine, *, user_id: uuid.UUID | None = None, period: Period = Period()
+) -> dict[str, Any]:
+    """Counts and amounts of the matching orders, in all and per status (zeros included)."""
+    conditions = period.conditions(Order.created_at)
+    if user_id is not None:
+        conditions.append(Order.user_id == user_id)
+    report = _empty()
+    async with engine.connect() as conn:
+        for row in await conn.execute(_figures(None, conditions)):
+            _fill(report, row)
+    return report
+
+
+async def order_stats_by_user(
+    engine: AsyncEngine, *, user_ids: Sequence[uuid.UUID], period: Period = Period()
+) -> list[dict[str, Any]]:
+    """One report per user asked for, in their order (zeros for a user without orders)."""
+    reports = {user_id: {"user_id": str(user_id), **_empty()} for user_id in user_ids}
+    if not reports:
+        return []
+    conditions = [Order.user_id.in_(list(reports)), *period.conditions(Order.created_at)]
+    async with engine.connect() as conn:
+        for row in await conn.execute(_figures(Order.user_id, conditions)):
+            _fill(reports[row.user_id], row)
+    return list(reports.values())
+
+
+def _per_day(column: Any, period: Period, conditions: list[Any], label: str) -> Any:
+    day = cast(func.timezone(literal_column("'UTC'"), column), Date).label("day")
+    where = [*period.conditions(column), *conditions]
+    return select(day, func.count().label(label)).where(*where).group_by(day).subquery()
+
+
+async def orders_by_day(
+    engine: AsyncEngine, *, first: date, last: date, user_id: uuid.UUID | None = None
+) -> list[dict[str, Any]]:
+    """Every day from `first` to `last`, in order: orders created and completed that day."""
+    period = Period(first, last)
+    owner = [Order.user_id == user_id] if user_id is not None else []
+    days = select(
+        cast(
+            func.generate_series(first, last, literal_column("interval '1 day'")),
+            Date,
+        ).label("day")
+    ).subquery()
+    created = _per_day(Order.created_at, period, owner, "created")
+    completed = _per_day(
+        Order.completed_at, period, [Order.completed_at.is_not(None), *owner], "completed"
+    )
+    statement = (
+        select(
+            days.c.day,
+            cast(func.coalesce(created.c.created, 0), Integer),
+            cast(func.coalesce(completed.c.completed, 0), Integer),
+        )
+        .select_from(days)
+        .outerjoin(created, created.c.day == days.c.day)
+        .outerjoin(completed, completed.c.day == days.c.day)
+        .order_by(days.c.day)
+    )
+    async with engine.connect() as conn:
+        rows = await conn.execute(statement)
+        return [
+            {"date": day.isoformat(), "created": made, "completed": done}
+            for day, made, done in rows
+        ]
