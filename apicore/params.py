@@ -48,25 +48,28 @@ DEFAULT_REPORT_DAYS = 30
 
 def parse_period(first: str | None, last: str | None) -> tuple[date | None, date | None]:
     """The days of `from` and `to` (either may be absent): 400 unless `from` <= `to`."""
-    days = []
-    details = []
+    days: list[date | None] = []
     for name, raw in (("from", first), ("to", last)):
         try:
             days.append(None if raw is None else parse_date(raw))
         except ValueError as exc:
-            days.append(None)
-            details.append((name, str(exc)))
-    if details:
-        raise validation_error(*details[0])
-    start, end = days
+            raise validation_error(name, str(exc)) from None
+    return checked_period(*days)
+
+
+def checked_period(start: date | None, end: date | None) -> tuple[date | None, date | None]:
     if start is not None and end is not None and start > end:
         raise validation_error("from", "Must not be after `to`")
     return start, end
 
 
 def daily_period(first: str | None, last: str | None) -> tuple[date, date]:
+    return daily_days(*parse_period(first, last))
+
+
+def daily_days(start: date | None, end: date | None) -> tuple[date, date]:
     """A per-day series' days: by default the 30 days up to today (UTC); a year at most."""
-    start, end = parse_period(first, last)
+    start, end = checked_period(start, end)
     if end is None:
         today = datetime.now(UTC).date()
         end = today if start is None else max(today, start)

@@ -26,8 +26,29 @@ class OrderData(TypedDict):
     items: list[OrderItemData]
     status: str
     total_amount: str
+    due_date: str | None
+    overdue: bool
     created_at: str
     updated_at: str
+
+
+class StatusStatsData(TypedDict):
+    status: str
+    count: int
+    total_amount: str
+
+
+class OrderStatsData(TypedDict):
+    count: int
+    total_amount: str
+    overdue: int
+    by_status: list[StatusStatsData]
+
+
+class DayStatsData(TypedDict):
+    date: str
+    created: int
+    completed: int
 
 
 class PageMeta(TypedDict):

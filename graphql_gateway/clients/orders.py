@@ -1,10 +1,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from graphql_gateway.clients.base import ServiceClient, Upstream
-from graphql_gateway.types import OrderData, PageMeta
+from graphql_gateway.types import DayStatsData, OrderData, OrderStatsData, PageMeta
+
+
+def _period(params: dict[str, Any], first: date | None, last: date | None) -> dict[str, Any]:
+    if first is not None:
+        params["from"] = first.isoformat()
+    if last is not None:
+        params["to"] = last.isoformat()
+    return params
 
 
 class OrdersClient(ServiceClient):
@@ -27,6 +36,7 @@ class OrdersClient(ServiceClient):
         offset: int,
         user_id: str | None = None,
         status: str | None = None,
+        overdue: bool | None = None,
         fields: str | None = None,
     ) -> tuple[list[OrderData], PageMeta]:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
@@ -36,8 +46,30 @@ class OrdersClient(ServiceClient):
             params["userId"] = user_id
         if status is not None:
             params["status"] = status
+        if overdue is not None:
+            params["overdue"] = "true" if overdue else "false"
         body = (await self.fetch("GET", "/orders", params=params)).body
         return body["data"], body["meta"]
+
+    # Reports (SPEC section 10): computed by the service in SQL, one statement each.
+    async def order_stats(
+        self, *, user_id: str | None, first: date | None, last: date | None
+    ) -> OrderStatsData:
+        params = _period({"userId": user_id} if user_id is not None else {}, first, last)
+        return (await self.fetch("GET", "/orders/stats", params=params)).data
+
+    async def order_stats_by_user_ids(
+        self, user_ids: Iterable[str], *, first: date | None, last: date | None
+    ) -> list[OrderStatsData]:
+        """One report per user (at most 500), in the order given, duplicates dropped."""
+        params = _period({"userIds": ",".join(user_ids)}, first, last)
+        return (await self.fetch("GET", "/orders/stats/by-user", params=params)).data
+
+    async def orders_by_day(
+        self, *, user_id: str | None, first: date, last: date
+    ) -> list[DayStatsData]:
+        params = _period({"userId": user_id} if user_id is not None else {}, first, last)
+        return (await self.fetch("GET", "/orders/stats/daily", params=params)).data
 
     async def count_orders(self, *, user_id: str, status: str) -> int:
         _, meta = await self.list_orders(limit=0, offset=0, user_id=user_id, status=status)

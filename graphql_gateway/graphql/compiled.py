@@ -90,6 +90,10 @@ def _ids(args: Args) -> list[str] | None:
     return None if ids is None else [str(i) for i in ids]
 
 
+def _period(args: Args) -> dict[str, Any]:
+    return {"first": args.get("from"), "last": args.get("to")}
+
+
 ROOT_RESOLVERS: dict[str, RootResolver] = {
     "me": lambda ctx, a: resolvers.me(ctx),
     "user": lambda ctx, a: resolvers.user(ctx, str(a["id"])),
@@ -101,6 +105,13 @@ ROOT_RESOLVERS: dict[str, RootResolver] = {
         status=_status(a),
         limit=a["limit"],
         offset=a["offset"],
+        overdue=a.get("overdue"),
+    ),
+    "orderStats": lambda ctx, a: resolvers.order_stats(
+        ctx, user_id=_optional_id(a, "userId"), **_period(a)
+    ),
+    "ordersByDay": lambda ctx, a: resolvers.orders_by_day(
+        ctx, user_id=_optional_id(a, "userId"), **_period(a)
     ),
 }
 BATCH_RESOLVERS: dict[str, BatchResolver] = {
@@ -109,6 +120,9 @@ BATCH_RESOLVERS: dict[str, BatchResolver] = {
     ),
     "Order.user": lambda ctx, sources, a: resolvers.users_of_orders(
         ctx, [s["user_id"] for s in sources]
+    ),
+    "User.orderStats": lambda ctx, sources, a: resolvers.order_stats_of_users(
+        ctx, [s["id"] for s in sources], a.get("from"), a.get("to")
     ),
 }
 
@@ -287,7 +301,7 @@ def compile_operation(
         root = _object_plan(schema.query_type, [operation.selection_set], fragments)
     except Unsupported:
         return None
-    if any(plan.kind == NESTED or plan.is_list for plan in root.fields):
+    if any(plan.kind == NESTED for plan in root.fields):
         return None
     return OperationPlan(operation, root, _projection(root))
 
@@ -334,6 +348,9 @@ class _Run:
                 raise Bailout(plan.key)
             return True, None
         assert plan.sub is not None
+        if plan.is_list:
+            paths = [(plan.key, i) for i in range(len(value))]
+            return True, await self.objects(value, plan.sub, paths)
         (completed,) = await self.objects([value], plan.sub, [(plan.key,)])
         return True, completed
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+from typing import Annotated
 from uuid import UUID
 
 import strawberry
@@ -9,6 +11,7 @@ from graphql_gateway.graphql.context import Context
 from graphql_gateway.graphql.types.enums import OrderStatus
 from graphql_gateway.graphql.types.order import Order
 from graphql_gateway.graphql.types.pages import OrderPage, UserPage
+from graphql_gateway.graphql.types.stats import DayStats, OrderStats
 from graphql_gateway.graphql.types.user import User
 
 Info = strawberry.Info[Context, None]
@@ -48,6 +51,10 @@ class Query:
         status: OrderStatus | None = strawberry.UNSET,
         limit: int = 100,
         offset: int = 0,
+        overdue: Annotated[
+            bool | None,
+            strawberry.argument(description="true: only overdue orders; false: only the others"),
+        ] = strawberry.UNSET,
     ) -> OrderPage:
         return await resolvers.orders(  # type: ignore[return-value]
             info.context,
@@ -55,4 +62,41 @@ class Query:
             status=status.value if status else None,
             limit=limit,
             offset=offset,
+            overdue=None if overdue is strawberry.UNSET else overdue,
+        )
+
+    @strawberry.field(
+        description="Counts and amounts of the orders (of one user; created from/to, whole UTC"
+        " days, both included), computed by the orders service in one SQL query"
+    )
+    async def order_stats(
+        self,
+        info: Info,
+        user_id: UUID | None = strawberry.UNSET,
+        first: Annotated[date | None, strawberry.argument(name="from")] = strawberry.UNSET,
+        to: date | None = strawberry.UNSET,
+    ) -> OrderStats:
+        return await resolvers.order_stats(  # type: ignore[return-value]
+            info.context,
+            user_id=str(user_id) if user_id else None,
+            first=first or None,
+            last=to or None,
+        )
+
+    @strawberry.field(
+        description="Orders created and completed on each UTC day from/to (default: the last 30"
+        " days; 366 at most), for progress charts"
+    )
+    async def orders_by_day(
+        self,
+        info: Info,
+        first: Annotated[date | None, strawberry.argument(name="from")] = strawberry.UNSET,
+        to: date | None = strawberry.UNSET,
+        user_id: UUID | None = strawberry.UNSET,
+    ) -> list[DayStats]:
+        return await resolvers.orders_by_day(  # type: ignore[return-value]
+            info.context,
+            user_id=str(user_id) if user_id else None,
+            first=first or None,
+            last=to or None,
         )

@@ -8,13 +8,15 @@ take every parent of one level at once; DataLoaders batch the single forms.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
 
+from apicore.contract.orders import OrderStatus
 from apicore.errors import VALIDATION_ERROR, ApiError
-from apicore.params import MAX_BATCH_IDS, MAX_LIMIT, MAX_OFFSET
+from apicore.params import MAX_BATCH_IDS, MAX_LIMIT, MAX_OFFSET, checked_period, daily_days
 from graphql_gateway.auth import policy
 from graphql_gateway.graphql.context import Context
-from graphql_gateway.types import OrderData, UserData
+from graphql_gateway.types import DayStatsData, OrderData, OrderStatsData, UserData
 
 Page = dict[str, Any]  # {"items": [...], "total": int}, read like any object
 
@@ -69,7 +71,13 @@ async def order(context: Context, order_id: str) -> OrderData | None:
 
 
 async def orders(
-    context: Context, *, user_id: str | None, status: str | None, limit: int, offset: int
+    context: Context,
+    *,
+    user_id: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+    overdue: bool | None = None,
 ) -> Page:
     _check_page(limit, offset)
     visible, user_id = policy.visible_order_owner(context.caller, user_id)
@@ -80,6 +88,7 @@ async def orders(
         offset=offset,
         user_id=user_id,
         status=status,
+        overdue=overdue,
         fields=context.loaders.projection.get("Order"),
     )
     return {"items": items, "total": meta["total"]}
@@ -112,3 +121,63 @@ async def users_of_orders(context: Context, user_ids: Sequence[str]) -> list[Use
     if scope is not None:
         return [await user(context, user_id) for user_id in user_ids]
     return await context.loaders.user_by_id.load_many(list(user_ids))
+
+
+# ------------------------------------------------------------------ reports (SPEC section 10)
+
+
+def no_orders() -> OrderStatsData:
+    """The stats of orders the caller may not read: none, every status at zero."""
+    return {
+        "count": 0,
+        "total_amount": "0.00",
+        "overdue": 0,
+        "by_status": [
+            {"status": status, "count": 0, "total_amount": "0.00"}
+            for status in OrderStatus.__args__
+        ],
+    }
+
+
+def no_orders_by_day(first: date, last: date) -> list[DayStatsData]:
+    days = ((first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1))
+    return [{"date": day, "created": 0, "completed": 0} for day in days]
+
+
+async def order_stats(
+    context: Context, *, user_id: str | None, first: date | None, last: date | None
+) -> OrderStatsData:
+    first, last = checked_period(first, last)
+    visible, user_id = policy.visible_order_owner(context.caller, user_id)
+    if not visible:
+        return no_orders()
+    return await context.clients.orders.order_stats(user_id=user_id, first=first, last=last)
+
+
+async def order_stats_of_users(
+    context: Context, user_ids: Sequence[str], first: date | None, last: date | None
+) -> list[OrderStatsData]:
+    """`User.orderStats` of a whole level: one batched call (per period asked for)."""
+    period = checked_period(first, last)
+    scope = policy.order_scope(context.caller)
+    loader = context.loaders.order_stats_by_user(period)
+    if scope is None:
+        return await loader.load_many(list(user_ids))
+    return [await loader.load(u) if u == scope else no_orders() for u in user_ids]
+
+
+async def order_stats_of_user(
+    context: Context, user_id: str, first: date | None, last: date | None
+) -> OrderStatsData:
+    (found,) = await order_stats_of_users(context, [user_id], first, last)
+    return found
+
+
+async def orders_by_day(
+    context: Context, *, user_id: str | None, first: date | None, last: date | None
+) -> list[DayStatsData]:
+    first, last = daily_days(first, last)
+    visible, user_id = policy.visible_order_owner(context.caller, user_id)
+    if not visible:
+        return no_orders_by_day(first, last)
+    return await context.clients.orders.orders_by_day(user_id=user_id, first=first, last=last)

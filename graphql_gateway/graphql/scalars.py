@@ -6,13 +6,21 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from strawberry.schema.types.base_scalars import DateTimeDefinition
+from strawberry.schema.types.base_scalars import DateDefinition, DateTimeDefinition, wrap_parser
+
+from apicore.contract.orders import parse_date
 
 
-def _serialize_datetime(value: Any) -> str:
+def _serialize_iso(value: Any) -> str:
     return value if isinstance(value, str) else value.isoformat()
 
 
+# `YYYY-MM-DD` only, as REST takes it (`date.fromisoformat` also takes `20261201`); a bad
+# value is the usual coercion error (GRAPHQL_VALIDATION_FAILED).
+_parse_date = wrap_parser(parse_date, "Date")
+
+
 SCALAR_OVERRIDES: dict[object, Any] = {
-    dt.datetime: dataclasses.replace(DateTimeDefinition, serialize=_serialize_datetime),
+    dt.datetime: dataclasses.replace(DateTimeDefinition, serialize=_serialize_iso),
+    dt.date: dataclasses.replace(DateDefinition, serialize=_serialize_iso, parse_value=_parse_date),
 }

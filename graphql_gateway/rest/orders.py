@@ -12,31 +12,45 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from apicore.contract.orders import OrderCreate, OrderPartial, OrderPublic, OrderUpdate
+from apicore.contract.orders import (
+    DayStats,
+    OrderCreate,
+    OrderPartial,
+    OrderPublic,
+    OrderStats,
+    OrderUpdate,
+)
 from apicore.envelope import (
     Envelope,
     IdOnly,
     ListEnvelope,
     error_responses,
+    ok,
     page,
 )
 from apicore.errors import not_found
 from apicore.idempotency import IdempotencyKey
 from apicore.params import (
     FieldsQuery,
+    FromQuery,
     Limit,
     Offset,
+    OverdueQuery,
     ResourceId,
     StatusQuery,
+    ToQuery,
     UserIdQuery,
     UserIdsQuery,
+    daily_period,
     effective_limit,
     parse_id_list,
+    parse_period,
 )
 from apicore.routing import WRITE_ERRORS, ContractRoute
 from apicore.versions import IfMatch
 from graphql_gateway import integrity
 from graphql_gateway.auth import policy
+from graphql_gateway.graphql import resolvers
 from graphql_gateway.rest.deps import (
     UPSTREAM,
     ClientsDep,
@@ -61,6 +75,7 @@ async def list_orders(
     user_id: UserIdQuery = None,
     user_ids: UserIdsQuery = None,
     status: StatusQuery = None,
+    overdue: OverdueQuery = None,
     limit: Limit = None,
     offset: Offset = 0,
     fields: FieldsQuery = None,
@@ -78,12 +93,74 @@ async def list_orders(
         return page([], total=0, limit=effective_limit(limit, batch=batch), offset=offset)
     query: dict[str, object] = {"userIds" if batch else "userId": scope, "offset": offset}
     if status is not None:
-        query["status"] = status.value
+        query["status"] = status
+    if overdue is not None:
+        query["overdue"] = "true" if overdue else "false"
     if limit is not None:
         query["limit"] = limit
     if fields is not None:
         query["fields"] = fields
     return await proxy(clients.orders, request, "/orders", query=urlencode(query).encode())
+
+
+def _scoped_query(identity: IdentityDep, request: Request, user_id: object) -> bytes | None:
+    """A report's query string for the caller: theirs, or with `userId` set to their own.
+
+    None when the caller asks about someone else's orders (they see none of them).
+    """
+    scope = policy.order_scope(identity)
+    if scope is None:
+        return request.scope["query_string"]
+    if user_id is not None and str(user_id) != scope:
+        return None
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "userId"]
+    return urlencode([*query, ("userId", scope)]).encode()
+
+
+# The reports come before `/{id}`, which would take `stats` for an id. With
+# authentication on they cover only the orders the caller may read.
+@router.get(
+    "/stats",
+    operation_id="orderStats",
+    response_model=Envelope[OrderStats],
+    responses=error_responses(400, 401, *UPSTREAM),
+)
+async def order_stats(
+    clients: ClientsDep,
+    identity: IdentityDep,
+    request: Request,
+    user_id: UserIdQuery = None,
+    first: FromQuery = None,
+    last: ToQuery = None,
+) -> Response:
+    """Counts and amounts in all, per status and overdue; `from`/`to` bound `created_at`."""
+    parse_period(first, last)
+    query = _scoped_query(identity, request, user_id)
+    if query is None:
+        return ok(resolvers.no_orders())
+    return await proxy(clients.orders, request, "/orders/stats", query=query)
+
+
+@router.get(
+    "/stats/daily",
+    operation_id="ordersByDay",
+    response_model=Envelope[list[DayStats]],
+    responses=error_responses(400, 401, *UPSTREAM),
+)
+async def orders_by_day(
+    clients: ClientsDep,
+    identity: IdentityDep,
+    request: Request,
+    user_id: UserIdQuery = None,
+    first: FromQuery = None,
+    last: ToQuery = None,
+) -> Response:
+    """Orders created and completed on each day (default: the last 30 days; 366 at most)."""
+    start, end = daily_period(first, last)
+    query = _scoped_query(identity, request, user_id)
+    if query is None:
+        return ok(resolvers.no_orders_by_day(start, end))
+    return await proxy(clients.orders, request, "/orders/stats/daily", query=query)
 
 
 @router.post(

@@ -73,6 +73,29 @@ COMPILED_QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("query($id: UUID!) { order(id: $id) { id } }", {"id": MISSING}),
     ("{ orders { items { id user { name } } } }", {}),  # one order's user was deleted
     ("query A { users { total } } query B { orders { total } }", "OP:B"),
+    # Deadlines and reports (SPEC section 10).
+    ("{ orders(overdue: true) { total items { id dueDate overdue } } }", {}),
+    ("{ orders(overdue: false, limit: 3) { total items { dueDate overdue user { name } } } }", {}),
+    (
+        "{ users { items { name orders { dueDate overdue } orderStats { count totalAmount "
+        "overdue byStatus { status count totalAmount } } } } }",
+        {},
+    ),
+    (
+        '{ users { items { all: orderStats { count } recent: orderStats(from: "2020-01-01") '
+        "{ count byStatus { __typename status } } } } }",
+        {},
+    ),
+    ("{ orderStats { count totalAmount overdue byStatus { status count totalAmount } } }", {}),
+    (
+        'query($u: UUID) { orderStats(userId: $u, from: "2020-01-01", to: "2100-12-31") '
+        "{ count overdue } }",
+        "U0",
+    ),
+    ('{ orderStats(from: "2026-12-02", to: "2026-12-01") { count } }', {}),  # 400: data null
+    ("{ ordersByDay { date created completed } }", {}),
+    ('{ days: ordersByDay(from: "2026-11-01", to: "2026-11-03") { __typename date } }', {}),
+    ('{ ordersByDay(from: "2020-01-01", to: "2026-01-01") { date } }', {}),  # over a year
 ]
 
 FALLBACK_QUERIES: list[tuple[str, dict[str, Any]]] = [
@@ -94,11 +117,10 @@ async def _seed(users_url: str, orders_url: str) -> dict[str, Any]:
                 ([], ["in_progress"], ["in_progress", "completed"], ["cancelled"])[: i + 2]
             ):
                 items = [{"product": f"Item {i}{j}", "quantity": j + 1, "price": "10.05"}]
-                order = (
-                    await client.post(
-                        f"{orders_url}/orders", json={"user_id": user_id, "items": items}
-                    )
-                ).json()
+                # Some work is late: past deadlines on the first and second of each user.
+                due = ("2020-01-01", "2099-12-31", "2020-06-01", None)[j]
+                body = {"user_id": user_id, "items": items, "due_date": due}
+                order = (await client.post(f"{orders_url}/orders", json=body)).json()
                 order_id = order["data"]["id"]
                 for step in walk:
                     await client.put(f"{orders_url}/orders/{order_id}", json={"status": step})

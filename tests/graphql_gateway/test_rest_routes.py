@@ -25,7 +25,17 @@ from tests.support.envelope import data_of, error_of
 from tests.support.fake_servers import FakeServer, http_response
 
 USER_FIELDS = {"id", "email", "name", "roles", "created_at", "updated_at"}
-ORDER_FIELDS = {"id", "user_id", "items", "status", "total_amount", "created_at", "updated_at"}
+ORDER_FIELDS = {
+    "id",
+    "user_id",
+    "items",
+    "status",
+    "total_amount",
+    "due_date",
+    "overdue",
+    "created_at",
+    "updated_at",
+}
 # How to reach each status from a fresh order through allowed transitions only.
 PATH_TO = {
     "created": [],

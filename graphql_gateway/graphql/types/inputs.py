@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -37,12 +38,20 @@ class OrderCreateInput:
     user_id: UUID
     items: list[OrderItemInput]
     status: OrderStatus | None = strawberry.UNSET
+    due_date: date | None = strawberry.UNSET
 
 
 @strawberry.input
 class OrderUpdateInput:
     items: list[OrderItemInput] | None = strawberry.UNSET
     status: OrderStatus | None = strawberry.UNSET
+    due_date: date | None = strawberry.field(
+        default=strawberry.UNSET, description="null removes the deadline"
+    )
+
+
+# Fields whose null is a value ("no deadline"), not "left out".
+NULL_IS_A_VALUE = frozenset({"due_date"})
 
 
 def to_payload(value: Any) -> Any:
@@ -53,10 +62,12 @@ def to_payload(value: Any) -> Any:
         return value.value
     if isinstance(value, Decimal | UUID):
         return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
     if hasattr(value, "__strawberry_definition__"):
         return {
             key: to_payload(item)
             for key, item in vars(value).items()
-            if item is not strawberry.UNSET and item is not None
+            if item is not strawberry.UNSET and (item is not None or key in NULL_IS_A_VALUE)
         }
     return value

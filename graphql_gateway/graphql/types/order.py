@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
@@ -39,5 +39,9 @@ class Order:
         return version_of_timestamp(root["updated_at"])
 
     total_amount: Decimal
+    due_date: date | None = strawberry.field(description="The deadline (UTC), null for none")
+    overdue: bool = strawberry.field(
+        description="Past its due date (before today, UTC) while created or in progress"
+    )
     created_at: datetime
     updated_at: datetime

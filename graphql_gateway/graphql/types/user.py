@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
@@ -10,6 +10,7 @@ from apicore.versions import version_of_timestamp
 from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
 from graphql_gateway.graphql.types.enums import OrderStatus
+from graphql_gateway.graphql.types.stats import OrderStats
 from graphql_gateway.types import UserData
 
 if TYPE_CHECKING:
@@ -39,3 +40,18 @@ class User:
     ) -> list[Annotated[Order, strawberry.lazy("graphql_gateway.graphql.types.order")]] | None:
         chosen = status.value if status else None
         return await resolvers.orders_of_user(info.context, root["id"], chosen)  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="Counts and amounts of this user's orders (created from/to, whole UTC days)."
+        " A page of users asks the orders service once. Null, with an error at this path,"
+        " when orders are unavailable"
+    )
+    async def order_stats(
+        root: UserData,
+        info: strawberry.Info[Context, None],
+        first: Annotated[date | None, strawberry.argument(name="from")] = strawberry.UNSET,
+        to: date | None = strawberry.UNSET,
+    ) -> OrderStats | None:
+        return await resolvers.order_stats_of_user(
+            info.context, root["id"], first or None, to or None
+        )  # type: ignore[return-value]
