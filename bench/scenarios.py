@@ -10,6 +10,11 @@ from bench.environment import Environment
 
 DASHBOARD_OURS = "{ users(limit: 100) { items { id name orders { id status totalAmount } } } }"
 DASHBOARD_PEER = "{ users(limit: 100) { id name orders { id total_amount status } } }"
+# The dashboard with each user's figures (SPEC section 10): still one call per service.
+DASHBOARD_STATS_OURS = (
+    "{ users(limit: 100) { items { id name orders { id status totalAmount dueDate overdue } "
+    "orderStats { count totalAmount overdue byStatus { status count totalAmount } } } } }"
+)
 FRONT_OURS = '{ user(id: "%s") { id name email orders { id status totalAmount } } }'
 FRONT_PEER = '{ user(id: "%s") { id name email orders { id total_amount status } } }'
 
@@ -43,6 +48,7 @@ def scenarios(env: Environment) -> list[Scenario]:
     ours = env.gateways["ours"].url
     peers = {name: proc.url for name, proc in env.gateways.items() if name != "ours"}
     assert env.users is not None
+    assert env.orders is not None
     assert env.open_circuit_gateway is not None
     user_id = random.Random(7).choice(env.user_ids)
 
@@ -91,6 +97,19 @@ def scenarios(env: Environment) -> list[Scenario]:
                     status=503,
                     expect="SERVICE_UNAVAILABLE",
                 )
+            },
+        ),
+        Scenario(
+            "S7",
+            "dashboard with stats: 100 users, their orders and order stats",
+            {"ours": _graphql(ours, DASHBOARD_STATS_OURS, '"orderStats"')},
+        ),
+        Scenario(
+            "S8",
+            "report: GET /orders/stats over every order",
+            {
+                "ours": Request(f"{ours}/orders/stats"),
+                "direct": Request(f"{env.orders.url}/orders/stats"),
             },
         ),
     ]

@@ -22,6 +22,7 @@ import secrets
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -40,15 +41,17 @@ PEOPLE = [
 # The administrator manages accounts and owns no work: no orders. Its email is
 # USERS_ADMIN_EMAIL when that is set (the account init_db creates).
 ADMIN = ("admin@site.example", "Администратор", ["admin"])
-# (product, quantity, price) per order, and the status each order is walked to.
+# (product, quantity, price) per order, the status each order is walked to, and its
+# deadline in days from today (None: none). The first is overdue: managers have late work.
 ORDERS = [
-    ([("Бетон М300, м³", 12, "5400.00")], "created"),
+    ([("Бетон М300, м³", 12, "5400.00")], "created", -3),
     (
         [("Арматура А500С, т", 3, "61000.00"), ("Вязальная проволока, кг", 20, "210.50")],
         "in_progress",
+        14,
     ),
-    ([("Кирпич облицовочный", 1500, "32.90")], "completed"),
-    ([("Гидроизоляция, рулон", 8, "2750.00")], "cancelled"),
+    ([("Кирпич облицовочный", 1500, "32.90")], "completed", -10),
+    ([("Гидроизоляция, рулон", 8, "2750.00")], "cancelled", None),
 ]
 WALKS = {
     "created": [],
@@ -157,9 +160,12 @@ def _create_user(
 
 
 def _add_orders(client: httpx.Client, user_id: str) -> None:
-    for items, status in ORDERS:
+    today = datetime.now(UTC).date()
+    for items, status, due_in in ORDERS:
         lines = [{"product": p, "quantity": q, "price": price} for p, q, price in items]
-        order = _data(client.post("/orders", json={"user_id": user_id, "items": lines}))
+        due = None if due_in is None else (today + timedelta(days=due_in)).isoformat()
+        body = {"user_id": user_id, "items": lines, "due_date": due}
+        order = _data(client.post("/orders", json=body))
         for step in WALKS[status]:
             _data(client.put(f"/orders/{order['id']}", json={"status": step}))
 

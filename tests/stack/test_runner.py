@@ -444,6 +444,7 @@ def test_a_child_crashing_while_running_stops_the_whole_run(
         orders = data_of(client.get("/orders", params={"limit": 1000}))
         assert len(orders) >= len(PEOPLE) * len(ORDERS)
         assert {o["status"] for o in orders} == {"created", "in_progress", "completed", "cancelled"}
+        assert any(o["overdue"] for o in orders), "the demo has late work"
         assert load_demo_data(run.gateway_url) == 0
         assert len(data_of(client.get("/users", params={"limit": 1000}))) == len(users)
         assert len(data_of(client.get("/orders", params={"limit": 1000}))) == len(orders)
