@@ -127,6 +127,25 @@ BATCH_RESOLVERS: dict[str, BatchResolver] = {
 }
 
 
+# Fields of `user(id:)` whose keys are its argument: the plan starts them together with the
+# user instead of after it (one round trip instead of two). Their DataLoaders keep what
+# they loaded, so the level below finds it there. A user that turns out not to exist (or
+# to be outside the caller's scope) has had its orders asked for all the same: one call
+# more than the stock executor makes for a user that is not there, counted as any call.
+PREFETCH: dict[str, Callable[[Context, str, Args], Awaitable[Any]]] = {
+    "User.orders": lambda ctx, user_id, a: resolvers.orders_of_users(ctx, [user_id], _status(a)),
+    "User.orderStats": lambda ctx, user_id, a: resolvers.order_stats_of_users(
+        ctx, [user_id], a.get("from"), a.get("to")
+    ),
+}
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    """A prefetch nobody awaited (no such user) must not log "exception never retrieved"."""
+    if not task.cancelled():
+        task.exception()
+
+
 # Leaves computed from another field of the same object: (that field, how).
 DERIVED_LEAVES: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "User.version": ("updated_at", version_of_timestamp),
@@ -146,6 +165,7 @@ class FieldPlan:
     is_list: bool = False
     resolver: str = ""
     sub: ObjectPlan | None = None
+    prefetch: list[FieldPlan] = field(default_factory=list)  # see PREFETCH
 
 
 @dataclass(slots=True)
@@ -271,6 +291,10 @@ def _field_plan(
     assert isinstance(inner, GraphQLObjectType)
     selections = [node.selection_set for node in nodes if node.selection_set]
     plan.sub = _object_plan(inner, selections, fragments)
+    if plan.resolver == "user":
+        plan.prefetch = [
+            f for f in plan.sub.fields if f.kind == RESOLVED and f.resolver in PREFETCH
+        ]
     return plan
 
 
@@ -317,6 +341,7 @@ class _Run:
         self.context = context
         self.variables = variables
         self.errors: list[GraphQLError] = []
+        self.prefetches: list[asyncio.Future[Any]] = []  # referenced until the run ends
 
     def _error(self, exc: Exception, plan: FieldPlan, path: Path) -> None:
         self.errors.append(located_error(exc, plan.nodes, list(path)))
@@ -339,7 +364,13 @@ class _Run:
         if plan.kind == TYPENAME:
             return True, "Query"
         try:
-            value = await ROOT_RESOLVERS[plan.resolver](self.context, self._args(plan))
+            args = self._args(plan)
+            for each in plan.prefetch:
+                fetch = PREFETCH[each.resolver](self.context, str(args["id"]), self._args(each))
+                task = asyncio.ensure_future(fetch)
+                task.add_done_callback(_retrieved)
+                self.prefetches.append(task)
+            value = await ROOT_RESOLVERS[plan.resolver](self.context, args)
         except Exception as exc:
             self._error(exc, plan, (plan.key,))
             return False, None

@@ -331,3 +331,55 @@ async def test_unique_ids_in_queries_are_valid(both) -> None:
     listed, _, _ = await _ask_compiled(client, app, query, {"ids": seeded["IDS"]}, None)
     ids = seeded["IDS"]
     assert listed == {"data": {"users": {"items": [{"id": i} for i in ids if i != MISSING]}}}
+
+
+FRONT_END = "query($id: UUID!) { user(id: $id) { id name email orders { id status totalAmount } } }"
+
+
+def _observed(app: FastAPI, events: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Record when each downstream call starts and ends (the calls themselves are real)."""
+    for name in ("users", "orders"):
+        client = getattr(app.state.clients, name)
+        send = client.send
+
+        async def observed(*args: Any, _name: str = name, _send: Any = send, **kwargs: Any) -> Any:
+            events.append(f"{_name} sent")
+            try:
+                return await _send(*args, **kwargs)
+            finally:
+                events.append(f"{_name} answered")
+
+        monkeypatch.setattr(client, "send", observed)
+
+
+async def test_a_users_orders_are_asked_for_with_the_user(both, monkeypatch) -> None:
+    """`user(id:) { orders }`: both calls go out at once; the stock executor waits for the user."""
+    (compiled_client, compiled_app), (stock_client, stock_app), seeded = both
+    variables = {"id": seeded["U0"]}
+    fast_events: list[str] = []
+    stock_events: list[str] = []
+    _observed(compiled_app, fast_events, monkeypatch)
+    _observed(stock_app, stock_events, monkeypatch)
+
+    stock, stock_calls = await _ask(stock_client, stock_app, FRONT_END, variables, None)
+    fast, fast_calls, path = await _ask_compiled(
+        compiled_client, compiled_app, FRONT_END, variables, None
+    )
+    assert path == COMPILED
+    assert fast == stock
+    assert fast["data"]["user"]["orders"], "the seeded user has orders"
+    assert fast_calls == stock_calls == 2
+    assert stock_events == ["users sent", "users answered", "orders sent", "orders answered"]
+    assert fast_events[:2] in (["orders sent", "users sent"], ["users sent", "orders sent"])
+
+
+async def test_the_orders_of_a_user_that_is_not_there_cost_one_call(both) -> None:
+    (compiled_client, compiled_app), (stock_client, stock_app), _ = both
+    variables = {"id": MISSING}
+    stock, stock_calls = await _ask(stock_client, stock_app, FRONT_END, variables, None)
+    fast, fast_calls, path = await _ask_compiled(
+        compiled_client, compiled_app, FRONT_END, variables, None
+    )
+    assert path == COMPILED
+    assert fast == stock == {"data": {"user": None}}
+    assert (stock_calls, fast_calls) == (1, 2)  # the orders were asked for with the user
