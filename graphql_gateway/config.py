@@ -32,6 +32,9 @@ class Settings(ProcessSettings):
     # httpcore checks every pooled connection on each request: a pool much larger than
     # the concurrency a service can serve costs CPU and buys nothing.
     pool_max_connections: int = Field(8, ge=1)
+    # What sends the downstream requests under httpx: aiohttp's connections (clients/
+    # transport.py, ~0.8 ms less CPU per call) or httpx's own (httpcore).
+    http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
 
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 30

@@ -31,6 +31,7 @@ class Clients:
         common = {
             "timeout": settings.upstream_timeout,
             "max_connections": settings.pool_max_connections,
+            "transport": settings.http_transport,
         }
         return cls(
             users=UsersClient(

@@ -19,6 +19,7 @@ from apicore.tracing import traced_send
 from graphql_gateway import metrics
 from graphql_gateway.clients.breaker import Breaker
 from graphql_gateway.clients.errors import BadUpstreamResponse, mapped_upstream_errors
+from graphql_gateway.clients.transport import ServiceTransport
 
 logger = logging.getLogger("graphql_gateway.clients")
 
@@ -110,23 +111,30 @@ class ServiceClient:
         timeout: float,
         breaker: Breaker,
         max_connections: int = 100,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | str | None = "aiohttp",
     ) -> None:
+        """`transport`: "aiohttp" (clients/transport.py), "httpx" (httpcore), or one given."""
         self.label = label
         self.breaker = breaker
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.calls = 0  # HTTP requests actually sent (tests and benchmarks count them)
         self.retries = 0  # of those, the ones sent again after a broken connection
+        limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            # Below the services' 30 s: we drop idle connections before they do.
+            keepalive_expiry=15.0,
+        )
+        if transport == "aiohttp":
+            transport = ServiceTransport(limits)
+        elif transport == "httpx":
+            transport = None
+        assert transport is None or isinstance(transport, httpx.AsyncBaseTransport)
         self.http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(
-                max_connections=max_connections,
-                max_keepalive_connections=max_connections,
-                # Below the services' 30 s: we drop idle connections before they do.
-                keepalive_expiry=15.0,
-            ),
+            limits=limits,
             transport=transport,
         )
         self._send = traced_send(self.http)  # with a span and `traceparent` when tracing

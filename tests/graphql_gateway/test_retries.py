@@ -206,3 +206,40 @@ async def test_a_retry_ends_at_the_calls_deadline() -> None:
             assert (len(service.requests), client.retries) == (2, 1)
         finally:
             await client.aclose()
+
+
+# --------------------------------------------------------------------------- both transports
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_retries_are_the_same_on_either_transport(
+    users_process: RunningProcess, transport: str
+) -> None:
+    """GATEWAY_HTTP_TRANSPORT changes what sends, not what is sent again: aiohttp's own
+    resending of GET, PUT and DELETE on a broken connection is off (clients/transport.py)."""
+    async with (
+        FakeServer(ORDERS, script=[CLOSE, ORDERS, CLOSE]) as service,
+        gateway_for(users_process.url, service.url, http_transport=transport) as (gateway, _),
+    ):
+        assert (await gateway.get("/orders")).status_code == 200
+        assert service.paths == ["/orders", "/orders"]
+        error_of(await gateway.delete(f"/orders/{uuid.uuid4()}"), 503, "SERVICE_UNAVAILABLE")
+        assert len(service.requests) == 3
+        assert await retries_in_status(gateway) == {"users_service": 0, "orders_service": 1}
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_a_refused_connection_and_a_timeout_mean_the_same_on_either_transport(
+    users_process: RunningProcess, transport: str
+) -> None:
+    refused = f"http://127.0.0.1:{free_port()}"
+    async with gateway_for(users_process.url, refused, http_transport=transport) as (gw, app):
+        error_of(await gw.get("/orders"), 503, "SERVICE_UNAVAILABLE")
+        assert (orders_client(app).calls, orders_client(app).retries) == (1, 0)
+    async with (
+        FakeServer(ORDERS, delay=2.0) as slow,
+        gateway_for(
+            users_process.url, slow.url, http_transport=transport, upstream_timeout=0.3
+        ) as (gw, _),
+    ):
+        error_of(await gw.get("/orders"), 504, "UPSTREAM_TIMEOUT")

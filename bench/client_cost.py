@@ -1,0 +1,98 @@
+"""CPU per downstream call of our ServiceClient, on each transport (GATEWAY_HTTP_TRANSPORT).
+
+    python -m bench.client_cost [--calls 3000] [--rounds 3]
+
+A local server (uvicorn, a bare ASGI app in its own process) answers a fixed envelope;
+the client sends `fetch("GET", "/users/…", params=…)` through the breaker, one call after
+another, and the figure is this process's CPU time per call (the client's own cost),
+alternating transports round by round. Figures only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+
+from bench.processes import free_port
+from graphql_gateway.clients.base import ServiceClient
+from graphql_gateway.clients.breaker import Breaker
+from graphql_gateway.clients.errors import is_service_fault
+
+SERVER = """
+import uvicorn
+BODY = b'{"success":true,"data":{"id":"5b8e3a1c-0000-4000-8000-000000000001","email":"a@b.c",'\\
+       b'"name":"Name","roles":["engineer"],"created_at":"2026-11-27T10:00:00.000000+00:00",'\\
+       b'"updated_at":"2026-11-27T10:00:00.000000+00:00"}}'
+HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": BODY})
+uvicorn.run(app, host="127.0.0.1", port=%d, log_level="warning", access_log=False,
+            loop="uvloop", http="httptools")
+"""
+
+
+async def _round(url: str, transport: str, calls: int) -> tuple[float, float]:
+    breaker = Breaker("bench", fail_max=5, reset_timeout=30, is_fault=is_service_fault)
+    client = ServiceClient(
+        label="Bench", base_url=url, timeout=5, breaker=breaker, transport=transport
+    )
+    try:
+        for _ in range(200):  # warm: connections, caches
+            await client.fetch("GET", "/users/1", params={"fields": "id,name"})
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(calls):
+            await client.fetch("GET", "/users/1", params={"fields": "id,name"})
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    finally:
+        await client.aclose()
+    return cpu / calls * 1e6, wall / calls * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.client_cost", description=__doc__)
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", SERVER % port], env=os.environ.copy())
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(url + "/")
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        try:
+            import uvloop
+
+            uvloop.install()
+        except ImportError:
+            pass
+        results: dict[str, list[tuple[float, float]]] = {"httpx": [], "aiohttp": []}
+        for _ in range(args.rounds):
+            for transport in results:
+                results[transport].append(asyncio.run(_round(url, transport, args.calls)))
+        print("| transport | CPU µs per call (each round) | wall µs per call (each round) |")
+        print("|---|---|---|")
+        for transport, rounds in results.items():
+            cpu = ", ".join(f"{c:.0f}" for c, _ in rounds)
+            wall = ", ".join(f"{w:.0f}" for _, w in rounds)
+            print(f"| {transport} | {cpu} | {wall} |")
+    finally:
+        server.terminate()
+        server.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
