@@ -97,7 +97,14 @@ class ServiceTransport(AiohttpTransport):
         super().__init__(limits=limits, trust_env=False)
 
     def get_client(self) -> aiohttp.ClientSession:
-        session = super().get_client()
+        connector = aiohttp.TCPConnector(
+            limit=self.limits.max_connections or 0,
+            keepalive_timeout=self.limits.keepalive_expiry,
+            ssl=self.ssl_context,
+        )
+        # httpx has written every header already; aiohttp would add `Content-Type:
+        # application/octet-stream` to a POST without a body, which the services refuse.
+        session = aiohttp.ClientSession(connector=connector, skip_auto_headers=("Content-Type",))
         session._retry_connection = False  # base.py decides what is sent again
         return session
 

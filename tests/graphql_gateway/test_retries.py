@@ -243,3 +243,28 @@ async def test_a_refused_connection_and_a_timeout_mean_the_same_on_either_transp
         ) as (gw, _),
     ):
         error_of(await gw.get("/orders"), 504, "UPSTREAM_TIMEOUT")
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_the_services_get_the_headers_httpx_writes(transport: str) -> None:
+    """Nothing added on the way: a POST without a body carries no Content-Type (the
+    services refuse a write whose body is not declared JSON), a JSON one its own."""
+    breaker = Breaker("orders_service", fail_max=5, reset_timeout=30, is_fault=is_service_fault)
+    async with FakeServer(CREATED) as service:
+        client = OrdersClient(
+            label="Orders service",
+            base_url=service.url,
+            timeout=5,
+            breaker=breaker,
+            transport=transport,
+        )
+        try:
+            await client.send("POST", "/internal/users/x/order-book/close")
+            await client.send("POST", "/orders", json=NEW_ORDER)
+        finally:
+            await client.aclose()
+    empty, with_body = (head.lower() for head in service.requests)
+    assert b"content-type" not in empty, empty
+    assert b"content-length: 0" in empty, empty
+    assert with_body.count(b"content-type") == 1, with_body
+    assert b"content-type: application/json" in with_body, with_body
