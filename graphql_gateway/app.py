@@ -19,6 +19,7 @@ from graphql_gateway.clients import Clients
 from graphql_gateway.config import Settings
 from graphql_gateway.graphql.router import graphql_router
 from graphql_gateway.rest import auth, orders, system, users
+from graphql_gateway.rest.passthrough import Passthrough
 
 logger = logging.getLogger("graphql_gateway")
 
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         middleware.append(
             Middleware(FrontDoor, tokens=tokens, rate_limits=rate_limits, addresses=addresses)
         )
+    # Inside the front door: the hottest passthrough reads, answered below FastAPI's routing.
+    middleware.append(Middleware(Passthrough, auth_enabled=settings.auth_enabled))
     app = base_app(
         title="API Gateway",
         version=__version__,
