@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run seed test lint format schema bench bench-smoke mutation clean
+.PHONY: install run seed test lint format schema assets bench bench-smoke mutation clean
 
 install: $(STAMP)
 
@@ -64,6 +64,12 @@ format: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/python -m apicore.export_schemas
+
+# The playground's and the API docs' JavaScript and CSS, from the npm registry at the
+# versions pinned in apicore/fetch_assets.py, integrity-checked, into apicore/static/vendor
+# (committed: run it only to change a version).
+assets: $(STAMP)
+	$(BIN)/python -m apicore.fetch_assets
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache mutants

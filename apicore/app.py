@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from apicore.addresses import PRIVATE
+from apicore.assets import STATIC_PATH, StaticAssets
+from apicore.docs import install_docs
 from apicore.envelope import EnvelopeResponse
 from apicore.handlers import install_error_handlers
 from apicore.metrics import MetricsMiddleware, metrics_endpoint, worker_stopped
@@ -31,8 +33,12 @@ def base_app(
     ready: Check | None = None,
     metrics: bool = True,
     metrics_allow: str = PRIVATE,
+    assets: bool = False,
 ) -> FastAPI:
     """`docs`: serve the interactive docs (/docs, /redoc); /openapi.json is always served.
+
+    Their scripts and styles are served under /static (apicore/assets.py) when `docs` is
+    on, or always with `assets` (a page of the app's own, like GraphiQL, needs them).
 
     `middleware`, outermost first, runs inside the request-id and metrics middleware (its
     answers get the request id and the security headers, and are counted) and outside the
@@ -59,8 +65,8 @@ def base_app(
         title=title,
         version=version,
         lifespan=lifespan_with_state,
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        docs_url=None,  # ours instead (apicore/docs.py): FastAPI's load from a CDN
+        redoc_url=None,
         default_response_class=EnvelopeResponse,
         redirect_slashes=False,
     )
@@ -77,5 +83,9 @@ def base_app(
     if metrics:
         endpoint = metrics_endpoint(metrics_allow)
         app.add_route("/metrics", endpoint, methods=["GET"], include_in_schema=False)
+    if docs:
+        install_docs(app)
+    if docs or assets:
+        app.mount(STATIC_PATH, StaticAssets(), name="static")
     use_truthful_openapi(app)
     return app

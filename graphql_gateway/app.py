@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ready=_clients_open,
         metrics=settings.metrics,
         metrics_allow=settings.metrics_allow,
+        assets=True,  # the playground's, on GET /graphql
     )
     app.state.settings = settings
     app.state.tokens = tokens

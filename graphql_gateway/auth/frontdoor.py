@@ -13,7 +13,8 @@ can read a 401 or a 429):
    which allows it nothing but `login` (graphql/access.py).
 
 Open routes need no token: the probes, /health, /status, POST /auth/login, the OpenAPI
-document and its pages. Probes and /health are never rate limited.
+document and its pages, and the pages' scripts and styles under /static. Probes and
+/health are never rate limited.
 """
 
 from __future__ import annotations
@@ -41,14 +42,18 @@ OPEN_PATHS = frozenset(
         "/auth/login",
         "/openapi.json",
         "/docs",
-        "/docs/oauth2-redirect",
         "/redoc",
     }
 )
+OPEN_PREFIXES = ("/static/",)
 NOT_LIMITED = frozenset({"/health", "/status", "/livez", "/readyz", "/metrics"})
 # Served to an anonymous caller too: the schema decides what it may do (only `login`).
 ANONYMOUS_ALLOWED = frozenset({"/graphql"})
 ADDRESS_KEY = "client_address"
+
+
+def is_open(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
 def _authorization(scope: Scope) -> bytes | None:
@@ -133,7 +138,7 @@ class FrontDoor:
         scope.setdefault("state", {})[ADDRESS_KEY] = address
         identity: Identity | None = None
         refusal: ApiError | None = None
-        if self.tokens is not None and path not in OPEN_PATHS:
+        if self.tokens is not None and not is_open(path):
             header = _authorization(scope)
             if header is not None:
                 try:

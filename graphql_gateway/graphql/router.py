@@ -12,8 +12,6 @@ plain text Strawberry writes by default.
 
 from __future__ import annotations
 
-import functools
-import re
 from typing import Any
 
 import orjson
@@ -28,6 +26,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET
 
+from apicore.docs import root_of
 from apicore.errors import (
     BAD_REQUEST,
     METHOD_NOT_ALLOWED,
@@ -38,6 +37,7 @@ from apicore.errors import (
 )
 from graphql_gateway.config import Settings
 from graphql_gateway.graphql.context import get_context
+from graphql_gateway.graphql.playground import playground_html
 from graphql_gateway.graphql.schema import build_schema
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -54,46 +54,6 @@ CODE_OF_STATUS = {
     405: METHOD_NOT_ALLOWED,
     415: UNSUPPORTED_MEDIA_TYPE,
 }
-
-
-# GraphiQL's default text, in place of Strawberry's welcome: how to authenticate. It sits
-# in a JavaScript template literal, so: no backtick, no "${", no backslash.
-GRAPHIQL_DEFAULT_QUERY = """# Sitetrack: one GraphQL API over the users and orders services.
-#
-# Authentication: with GATEWAY_AUTH=on, every operation but login needs a
-# token (with the default, off, everything is open and no header is needed).
-#
-# 1. Log in: run this mutation with your email and password.
-#
-#      mutation {
-#        login(email: "you@example.com", password: "your password") {
-#          accessToken
-#          expiresIn
-#          user { id email roles }
-#        }
-#      }
-#
-# 2. Open the Headers tab below and put the accessToken there:
-#
-#      {"Authorization": "Bearer <accessToken>"}
-#
-#    It is sent with every operation until it expires (expiresIn seconds);
-#    then log in again.
-#
-# 3. Then, for example:
-#
-#      { me { name email roles } }
-#      { users(limit: 10) { total items { name roles } } }
-#
-# Keyboard shortcuts: Ctrl-Enter runs the operation, Ctrl-Space completes.
-"""
-_EXAMPLE_QUERY = re.compile(r"(const EXAMPLE_QUERY = `)[^`]*(`;)")
-
-
-@functools.lru_cache(maxsize=4)
-def graphiql_with_hint(html: str) -> str:
-    """Strawberry's GraphiQL page, its default query text replaced by ours."""
-    return _EXAMPLE_QUERY.sub(lambda m: m[1] + GRAPHIQL_DEFAULT_QUERY + m[2], html, count=1)
 
 
 def json_depth_exceeds(value: Any, limit: int) -> bool:
@@ -152,7 +112,7 @@ class GatewayGraphQLRouter(GraphQLRouter):
         return orjson.dumps(data)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
-        return HTMLResponse(graphiql_with_hint(self.graphql_ide_html))
+        return HTMLResponse(playground_html(root_of(request)))
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson refuses what json.loads lets through to a 500: bytes that are not UTF-8,
