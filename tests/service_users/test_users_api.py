@@ -252,6 +252,27 @@ async def test_a_delete_at_a_stale_version_is_412_and_the_user_stays(users_clien
     assert assert_ok(await users_client.get(f"/users/{user['id']}")) == renamed
 
 
+async def test_an_update_names_the_version_it_expects(users_client):
+    created = await users_client.post("/users", json={"email": email(), "name": "Версия"})
+    user, tag = assert_ok(created, 201), created.headers["etag"]
+    path = f"/users/{user['id']}"
+    renamed = await users_client.put(path, json={"name": "Другое"}, headers={"if-match": tag})
+    assert assert_ok(renamed)["name"] == "Другое"
+    stale = await users_client.put(path, json={"name": "Третье"}, headers={"if-match": tag})
+    assert_error(stale, 412, "PRECONDITION_FAILED")
+    assert assert_ok(await users_client.get(path))["name"] == "Другое"
+
+
+async def test_a_create_sent_again_with_its_idempotency_key_is_replayed(users_client):
+    body, key = {"email": email(), "name": "Повтор"}, {"Idempotency-Key": str(uuid.uuid4())}
+    first = await users_client.post("/users", json=body, headers=key)
+    again = await users_client.post("/users", json=body, headers=key)
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert (await users_client.get("/users")).json()["meta"]["total"] == 1
+
+
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 async def test_unknown_id_is_404(users_client, method):
     await create(users_client)
