@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.graphql import Gateway, counted, gql
 from tests.support.procs import RunningProcess
@@ -348,6 +349,41 @@ async def test_orders_of_600_users_cost_two_orders_calls(
     for item in page["items"]:
         expected = [o["id"] for o in orders.get(item["id"], [])]
         assert [o["id"] for o in item["orders"]] == expected
+
+
+async def batch_sizes(client: httpx.AsyncClient) -> dict[str, tuple[float, float]]:
+    """gateway_dataloader_batch_size from the gateway's /metrics: loader -> (batches, keys)."""
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    sizes: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name in (
+                "gateway_dataloader_batch_size_count",
+                "gateway_dataloader_batch_size_sum",
+            ):
+                slot = 0 if sample.name.endswith("_count") else 1
+                sizes.setdefault(sample.labels["loader"], [0.0, 0.0])[slot] = sample.value
+    return {loader: (count, total) for loader, (count, total) in sizes.items()}
+
+
+async def test_each_loader_reports_its_batches_under_its_name(
+    gateway_app: Gateway, users_process: RunningProcess, orders_process: RunningProcess
+) -> None:
+    """The dashboard's batch-size panels read these series by loader name."""
+    client, _ = gateway_app
+    users = await seed_users(users_process.url, 3, tag="batch")
+    await seed_orders(orders_process.url, [u["id"] for u in users], 2)
+    before = await batch_sizes(client)
+
+    data_of(await gql(client, "{ orders(limit: 6) { items { id user { id } } } }"))
+    data_of(await gql(client, "{ users(limit: 3) { items { id orders { id } } } }"))
+
+    after = await batch_sizes(client)
+    assert set(after) == {"user_by_id", "orders_by_user"}
+    for loader in ("user_by_id", "orders_by_user"):  # one batch of the 3 users each
+        batches, keys = before.get(loader, (0.0, 0.0))
+        assert after[loader] == (batches + 1, keys + 3), loader
 
 
 # --- values -----------------------------------------------------------------------------

@@ -9,12 +9,14 @@ consecutive failures since the last success, never more than fail_max.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from graphql_gateway.clients.breaker import Breaker
@@ -310,3 +312,39 @@ async def test_without_probes_answering_the_reset_timeout_still_half_opens(
         assert breaker.state == "closed"
         await asyncio.sleep(0.05)
         assert probe_tasks() == []
+
+
+# --------------------------------------------------------------------------- time zones
+
+
+@pytest.fixture
+def local_time_behind_utc() -> Iterator[None]:
+    """This process's local clock five hours behind UTC (a POSIX TZ: no zone files needed)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "EST5"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+async def test_the_reset_timeout_is_counted_in_utc_whatever_the_local_zone(
+    users_process: RunningProcess, local_time_behind_utc: None
+) -> None:
+    """aiobreaker stamps the opening in naive UTC: the wait must be measured in UTC too, or a
+    gateway west of UTC would refuse for hours (and one east of it would not refuse at all)."""
+    async with (
+        FakeServer(BROKEN) as service,
+        gateway_for(
+            users_process.url, service.url, breaker_fail_max=1, breaker_reset_timeout=30
+        ) as (gateway, app),
+    ):
+        error_of(await gateway.get("/orders"), 502, "UPSTREAM_ERROR")
+        assert 29 <= int(assert_unavailable(await gateway.get("/orders"))) <= 30
+        assert orders_breaker(app).state == "open"
+        assert 29 <= (await orders_report(gateway))["retry_after_s"] <= 30

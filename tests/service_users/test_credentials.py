@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 
 from apicore.db import drop_database, libpq_url
 from apicore.middleware import MAX_BODY_BYTES
-from service_users import init_db, passwords
+from service_users import init_db, passwords, repository
 from service_users.app import create_app
 from service_users.config import Settings
 from tests.support.envelope import data_of, error_of
@@ -410,6 +410,29 @@ async def test_an_outdated_hash_is_rehashed_after_a_success(users_client, users_
 
     assert data_of(await verify(users_client, user["email"], PASSWORD)) == user
     assert stored_user(users_db_url, user["email"])[4] == fresh  # current: left alone
+
+
+async def test_a_rehash_leaves_a_password_changed_meanwhile(users_client, users_app, users_db_url):
+    """The rehash runs after the answer: a new password set in between must stay (the race
+    cannot be timed over HTTP, so the rehash is made here, as the answered check would)."""
+    user = await create(users_client)
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    set_hash(users_db_url, user["id"], weak)
+    changed = await users_client.put(f"/users/{user['id']}", json={"password": "a new password"})
+    assert changed.status_code == 200, changed.text
+    current = stored_user(users_db_url, user["email"])[4]
+
+    replaced = await repository.replace_password_hash(
+        users_app.state.engine,
+        user_id=uuid.UUID(user["id"]),
+        old=weak,
+        new=await passwords.hash_password(PASSWORD),
+    )
+
+    assert replaced is False
+    assert stored_user(users_db_url, user["email"])[4] == current
+    assert_invalid(await verify(users_client, user["email"], PASSWORD))
+    assert data_of(await verify(users_client, user["email"], "a new password"))["id"] == user["id"]
 
 
 async def test_a_current_hash_is_not_rewritten(users_client, users_db_url):

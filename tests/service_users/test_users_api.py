@@ -243,6 +243,36 @@ async def test_delete_returns_the_id_and_the_user_is_gone(users_client):
     assert [item["id"] for item in listed["data"]] == [other["id"]]
 
 
+async def test_a_delete_at_a_stale_version_is_412_and_the_user_stays(users_client):
+    created = await users_client.post("/users", json={"email": email(), "name": "Версия"})
+    user, tag = assert_ok(created, 201), created.headers["etag"]
+    renamed = assert_ok(await users_client.put(f"/users/{user['id']}", json={"name": "Другое"}))
+    stale = await users_client.delete(f"/users/{user['id']}", headers={"if-match": tag})
+    assert_error(stale, 412, "PRECONDITION_FAILED")
+    assert assert_ok(await users_client.get(f"/users/{user['id']}")) == renamed
+
+
+async def test_an_update_names_the_version_it_expects(users_client):
+    created = await users_client.post("/users", json={"email": email(), "name": "Версия"})
+    user, tag = assert_ok(created, 201), created.headers["etag"]
+    path = f"/users/{user['id']}"
+    renamed = await users_client.put(path, json={"name": "Другое"}, headers={"if-match": tag})
+    assert assert_ok(renamed)["name"] == "Другое"
+    stale = await users_client.put(path, json={"name": "Третье"}, headers={"if-match": tag})
+    assert_error(stale, 412, "PRECONDITION_FAILED")
+    assert assert_ok(await users_client.get(path))["name"] == "Другое"
+
+
+async def test_a_create_sent_again_with_its_idempotency_key_is_replayed(users_client):
+    body, key = {"email": email(), "name": "Повтор"}, {"Idempotency-Key": str(uuid.uuid4())}
+    first = await users_client.post("/users", json=body, headers=key)
+    again = await users_client.post("/users", json=body, headers=key)
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert (await users_client.get("/users")).json()["meta"]["total"] == 1
+
+
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 async def test_unknown_id_is_404(users_client, method):
     await create(users_client)
@@ -281,7 +311,8 @@ async def test_email_is_unique_case_insensitively_on_create(users_client):
     response = await users_client.post(
         "/users", json={"email": "user@example.com", "name": "Second"}
     )
-    assert_error(response, 409, "EMAIL_EXISTS")
+    error = assert_error(response, 409, "EMAIL_EXISTS")
+    assert error["message"] == "A user with this email already exists"
     response = await users_client.post(
         "/users", json={"email": "USER@EXAMPLE.COM", "name": "Third"}
     )
