@@ -72,6 +72,63 @@ query UserWithOrders($id: UUID!) {{
         '{"id": "00000000-0000-0000-0000-000000000000"}',
     ),
     Example(
+        "OverdueWork",
+        f"""# A manager's view: work past its due date, and each
+# user's figures (counted by the orders service in SQL:
+# one call for the whole page).
+{AUTH_NOTE}
+query OverdueWork {{
+  late: orders(overdue: true) {{
+    total
+    items {{
+      id
+      dueDate
+      status
+      user {{
+        name
+      }}
+    }}
+  }}
+  users(limit: 20) {{
+    items {{
+      name
+      orderStats {{
+        count
+        overdue
+        totalAmount
+      }}
+    }}
+  }}
+}}
+""",
+    ),
+    Example(
+        "Progress",
+        f"""# A director's view: counts and amounts by status, and
+# orders created and completed per day (UTC), for charts.
+# Both dates included; ordersByDay covers at most 366 days.
+{AUTH_NOTE}
+query Progress($from: Date, $to: Date) {{
+  orderStats(from: $from, to: $to) {{
+    count
+    totalAmount
+    overdue
+    byStatus {{
+      status
+      count
+      totalAmount
+    }}
+  }}
+  ordersByDay(from: $from, to: $to) {{
+    date
+    created
+    completed
+  }}
+}}
+""",
+        '{"from": null, "to": null}',
+    ),
+    Example(
         "Login",
         """# Log in: your email and password in Variables. Then
 # put the accessToken in the Headers tab below:
