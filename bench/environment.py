@@ -113,20 +113,22 @@ def _ensure_peers_installed() -> None:
             )
 
 
-def _start_peers(env: Environment) -> None:
+def _start_peers(env: Environment, workers: int) -> None:
+    """Each peer at its best production setting here: Hive Gateway with one worker per core
+    (its start script's FORK), as ours; Apollo as shipped (one Node process)."""
     assert env.users is not None
     assert env.orders is not None
     _ensure_peers_installed()
     common = {"USERS_URL": env.users.url, "ORDERS_URL": env.orders.url, "HOST": "127.0.0.1"}
-    for name, script in (
-        ("mesh", PEER_DIR / "start.sh"),
-        ("apollo", PEER_DIR / "apollo" / "start.sh"),
+    for name, script, extra in (
+        ("mesh", PEER_DIR / "start.sh", {"FORK": str(workers)}),
+        ("apollo", PEER_DIR / "apollo" / "start.sh", {}),
     ):
         port = free_port()
         proc = start(
             name,
             ["bash", str(script)],
-            env={**common, "PORT": str(port)},
+            env={**common, "PORT": str(port), **extra},
             url=f"http://127.0.0.1:{port}",
             health_path="/graphql?query=%7B__typename%7D",
             logs=env.logs,
@@ -249,7 +251,7 @@ def bring_up(
             for _ in range(20 * gateway_workers):
                 client.get(env.open_circuit_gateway.url + "/orders")
         if peers:
-            _start_peers(env)
+            _start_peers(env, gateway_workers)
     except BaseException:
         env.stack.close()
         raise

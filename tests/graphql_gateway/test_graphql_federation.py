@@ -380,7 +380,7 @@ async def test_each_loader_reports_its_batches_under_its_name(
     data_of(await gql(client, "{ users(limit: 3) { items { id orders { id } } } }"))
 
     after = await batch_sizes(client)
-    assert set(after) == {"user_by_id", "orders_by_user"}
+    assert {"user_by_id", "orders_by_user"} <= set(after)  # (other tests' loaders too)
     for loader in ("user_by_id", "orders_by_user"):  # one batch of the 3 users each
         batches, keys = before.get(loader, (0.0, 0.0))
         assert after[loader] == (batches + 1, keys + 3), loader
