@@ -223,10 +223,12 @@ def _top(plan: str) -> str:
     scans = []
     for line in plan.splitlines():
         text = line.strip().removeprefix("->").strip()
+        parallel = "Parallel " if text.startswith("Parallel ") else ""
+        text = text.removeprefix("Parallel ")
         for kind in ("Index Only Scan", "Index Scan", "Bitmap Index Scan", "Seq Scan"):
             if text.startswith(kind):
                 name = text.split(" on ")[0] if kind == "Bitmap Index Scan" else text
-                scans.append(name.split("  (")[0])
+                scans.append(parallel + name.split("  (")[0])
     return ", ".join(dict.fromkeys(scans)) or "—"
 
 

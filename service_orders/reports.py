@@ -1,7 +1,8 @@
 """Reports (SPEC section 10): each one SQL query, computed where the orders are.
 
-The figures are aggregates over the covering indexes of `service_orders.models` (index-only
-scans: the wide rows with their items are never read). Periods are whole UTC days, both
+The figures are plain GROUP BYs (hashed, a few groups) over the covering indexes of
+`service_orders.models` where a range or an owner bounds them (index-only scans: the wide
+rows with their items are never read). Periods are whole UTC days, both
 ends included, on `created_at`; "completed" per day counts orders by when they were
 completed. Money is summed as NUMERIC and served as text with two decimals, like
 `total_amount`.
@@ -13,15 +14,17 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Integer, Text, cast, func, literal_column, select, tuple_
+from sqlalchemy import Date, Integer, cast, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service_orders.models import STATUSES, Order
 from service_orders.repository import is_overdue
 
 ZERO = "0.00"
+CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,38 +57,33 @@ def _empty() -> dict[str, Any]:
 
 
 def _figures(owner: Any, conditions: list[Any]) -> Any:
-    """Per (owner, status) and per owner: count, amount, overdue (one GROUP BY, grouping sets)."""
+    """Count, amount and overdue per (owner,) status: one GROUP BY of at most four groups per
+    owner, hashed (a ROLLUP would sort every row first: ~1 s on a million orders)."""
     late = is_overdue(Order.__table__.c)
+    keys = [*([owner] if owner is not None else []), Order.status]
     columns = [
-        *([owner] if owner is not None else []),
-        Order.status,
-        func.grouping(Order.status).label("is_total"),
+        *keys,
         func.count().label("count"),
-        cast(func.coalesce(func.sum(Order.total_amount), 0), Text).label("amount"),
+        func.coalesce(func.sum(Order.total_amount), 0).label("amount"),
         func.count().filter(late).label("overdue"),
     ]
-    if owner is None:
-        groups = func.rollup(Order.status)
-    else:
-        groups = func.grouping_sets(tuple_(owner, Order.status), tuple_(owner))
-    return select(*columns).where(*conditions).group_by(groups)
+    return select(*columns).where(*conditions).group_by(*keys)
 
 
 def _fill(report: dict[str, Any], row: Any) -> None:
-    if row.is_total:
-        report["count"] = row.count
-        report["total_amount"] = _cents(row.amount)
-        report["overdue"] = row.overdue
-        return
+    """One status's figures into the report, and into its totals (added up here: four rows)."""
     for each in report["by_status"]:
         if each["status"] == row.status:
             each["count"] = row.count
             each["total_amount"] = _cents(row.amount)
+    report["count"] += row.count
+    report["total_amount"] = _cents(Decimal(report["total_amount"]) + row.amount)
+    report["overdue"] += row.overdue
 
 
-def _cents(amount: str) -> str:
-    """`sum` keeps NUMERIC(10,2)'s two decimals; the 0 of an empty sum has none."""
-    return ZERO if amount == "0" else amount
+def _cents(amount: Decimal) -> str:
+    """As `total_amount` is served: two decimals ("0.00", "1560.10")."""
+    return str(Decimal(amount).quantize(CENT))
 
 
 async def order_stats(
