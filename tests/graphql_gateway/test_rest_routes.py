@@ -21,21 +21,11 @@ from fastapi import FastAPI
 
 from graphql_gateway import __version__
 from tests.conftest import gateway_for
+from tests.service_orders.test_orders_api import ORDER_FIELDS
 from tests.support.envelope import data_of, error_of
 from tests.support.fake_servers import FakeServer, http_response
 
 USER_FIELDS = {"id", "email", "name", "roles", "created_at", "updated_at"}
-ORDER_FIELDS = {
-    "id",
-    "user_id",
-    "items",
-    "status",
-    "total_amount",
-    "due_date",
-    "overdue",
-    "created_at",
-    "updated_at",
-}
 # How to reach each status from a fresh order through allowed transitions only.
 PATH_TO = {
     "created": [],
