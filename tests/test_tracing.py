@@ -137,10 +137,23 @@ def served(spans: list[ReceivedSpan], service: str, query: str) -> ReceivedSpan 
 def front_parts(spans: list[ReceivedSpan], user_id: str) -> list[ReceivedSpan] | None:
     """The gateway's span of `Front`, and the services' spans of the calls it made.
 
-    Found by what each process recorded of the request, not by trace id: whether the
-    three are one trace is what the test asserts.
+    Found by what each process recorded of the request, not by trace id across processes:
+    whether the three are one trace is what the test asserts. The gateway's span is the
+    `Front` of this user (the one whose own call asked for `ids=<this user>`): another test
+    runs `Front` too, for another user.
     """
-    gateway = [s for s in spans if s.service == "gateway" and s.name == "graphql Front"]
+    mine = {
+        s.trace_id
+        for s in spans
+        if s.service == "gateway"
+        and s.kind == "CLIENT"
+        and f"ids={user_id}" in str(s.attributes.get("http.url", ""))
+    }
+    gateway = [
+        s
+        for s in spans
+        if s.service == "gateway" and s.name == "graphql Front" and s.trace_id in mine
+    ]
     users = served(spans, "users", f"ids={user_id}")
     orders = served(spans, "orders", f"userIds={user_id}")
     if gateway and users and orders:
