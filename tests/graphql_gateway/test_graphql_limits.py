@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import gateway_for
+from tests.conftest import _truncate, gateway_for
 from tests.support.graphql import counters
 from tests.support.procs import RunningProcess
 
@@ -146,8 +146,11 @@ def with_ids(count: int) -> str:
 
 @pytest.fixture
 async def large_documents(
-    users_process: RunningProcess, orders_process: RunningProcess
+    users_process: RunningProcess, orders_process: RunningProcess, users_app: FastAPI
 ) -> AsyncIterator[Gateway]:
+    """A gateway taking documents up to 1 MiB, over an emptied users table (its tests count
+    users: whatever another module left there is not theirs)."""
+    await _truncate(users_app, "users")
     async with gateway_for(
         users_process.url, orders_process.url, graphql_max_document_bytes=1024 * 1024
     ) as gateway:
