@@ -20,10 +20,10 @@ from typing import Any
 from sqlalchemy import Date, Integer, cast, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service_orders.models import STATUSES, Order
+from apicore.contract.orders import empty_order_stats
+from service_orders.models import Order
 from service_orders.repository import is_overdue
 
-ZERO = "0.00"
 CENT = Decimal("0.01")
 
 
@@ -45,15 +45,6 @@ class Period:
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
-
-
-def _empty() -> dict[str, Any]:
-    return {
-        "count": 0,
-        "total_amount": ZERO,
-        "overdue": 0,
-        "by_status": [{"status": s, "count": 0, "total_amount": ZERO} for s in STATUSES],
-    }
 
 
 def _figures(owner: Any, conditions: list[Any]) -> Any:
@@ -93,7 +84,7 @@ async def order_stats(
     conditions = period.conditions(Order.created_at)
     if user_id is not None:
         conditions.append(Order.user_id == user_id)
-    report = _empty()
+    report = empty_order_stats()
     async with engine.connect() as conn:
         for row in await conn.execute(_figures(None, conditions)):
             _fill(report, row)
@@ -104,7 +95,7 @@ async def order_stats_by_user(
     engine: AsyncEngine, *, user_ids: Sequence[uuid.UUID], period: Period = Period()
 ) -> list[dict[str, Any]]:
     """One report per user asked for, in their order (zeros for a user without orders)."""
-    reports = {user_id: {"user_id": str(user_id), **_empty()} for user_id in user_ids}
+    reports = {user_id: {"user_id": str(user_id), **empty_order_stats()} for user_id in user_ids}
     if not reports:
         return []
     conditions = [Order.user_id.in_(list(reports)), *period.conditions(Order.created_at)]

@@ -6,7 +6,7 @@ import re
 import uuid
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
@@ -178,6 +178,20 @@ class OrderStats(BaseModel):
 
 class UserOrderStats(OrderStats):
     user_id: uuid.UUID
+
+
+def empty_order_stats() -> dict[str, object]:
+    """OrderStats of no orders: every status present, at zero (the service's starting point,
+    the gateway's answer for orders a caller may not read)."""
+    return {
+        "count": 0,
+        "total_amount": "0.00",
+        "overdue": 0,
+        "by_status": [
+            {"status": status, "count": 0, "total_amount": "0.00"}
+            for status in get_args(OrderStatus)
+        ],
+    }
 
 
 class DayStats(BaseModel):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from apicore.contract.orders import OrderStatus
+from apicore.contract.orders import empty_order_stats
 from apicore.errors import VALIDATION_ERROR, ApiError
 from apicore.params import MAX_BATCH_IDS, MAX_LIMIT, MAX_OFFSET, checked_period, daily_days
 from graphql_gateway.auth import policy
@@ -128,15 +128,7 @@ async def users_of_orders(context: Context, user_ids: Sequence[str]) -> list[Use
 
 def no_orders() -> OrderStatsData:
     """The stats of orders the caller may not read: none, every status at zero."""
-    return {
-        "count": 0,
-        "total_amount": "0.00",
-        "overdue": 0,
-        "by_status": [
-            {"status": status, "count": 0, "total_amount": "0.00"}
-            for status in OrderStatus.__args__
-        ],
-    }
+    return empty_order_stats()  # type: ignore[return-value]
 
 
 def no_orders_by_day(first: date, last: date) -> list[DayStatsData]:
