@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import httpx
@@ -166,10 +166,21 @@ def instrument_engine(engine: AsyncEngine) -> None:
     event.listen(sync_engine, "handle_error", failed)
 
 
-def traced_send(client: httpx.AsyncClient) -> Callable[[httpx.Request], Awaitable[httpx.Response]]:
-    """`client.send`; when tracing is on, with a client span and `traceparent` in a request."""
+class _Answer(Protocol):
+    @property
+    def status_code(self) -> int: ...
+
+
+R = TypeVar("R", bound=_Answer)
+
+
+def traced_send(
+    send: Callable[[httpx.Request], Awaitable[R]],
+) -> Callable[[httpx.Request], Awaitable[R]]:
+    """`send` (an answer with a `status_code`); when tracing is on, with a client span and
+    `traceparent` in a request."""
     if not tracing_enabled():
-        return client.send
+        return send
     from opentelemetry import propagate, trace
     from opentelemetry.trace import SpanKind, StatusCode
 
@@ -177,11 +188,11 @@ def traced_send(client: httpx.AsyncClient) -> Callable[[httpx.Request], Awaitabl
     current_span = trace.get_current_span
     inject = propagate.inject
 
-    async def send(request: httpx.Request) -> httpx.Response:
+    async def traced(request: httpx.Request) -> R:
         if not current_span().is_recording():
             # Not sampled: the service is told so (no header at all outside a request).
             inject(request.headers)
-            return await client.send(request)
+            return await send(request)
         url = request.url
         attributes = {
             "http.method": request.method,
@@ -193,10 +204,10 @@ def traced_send(client: httpx.AsyncClient) -> Callable[[httpx.Request], Awaitabl
             request.method, kind=SpanKind.CLIENT, attributes=attributes
         ) as span:
             inject(request.headers)  # traceparent: this span, the service's parent
-            response = await client.send(request)
+            response = await send(request)
             span.set_attribute("http.status_code", response.status_code)
             if response.status_code >= 500:
                 span.set_status(StatusCode.ERROR)
             return response
 
-    return send
+    return traced

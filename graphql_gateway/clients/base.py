@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import logging
 import random
 import time
@@ -19,7 +20,7 @@ from apicore.tracing import traced_send
 from graphql_gateway import metrics
 from graphql_gateway.clients.breaker import Breaker
 from graphql_gateway.clients.errors import BadUpstreamResponse, mapped_upstream_errors
-from graphql_gateway.clients.transport import ServiceTransport
+from graphql_gateway.clients.transport import Answer, ServiceTransport
 
 logger = logging.getLogger("graphql_gateway.clients")
 
@@ -54,7 +55,7 @@ class Upstream:
         return self.body["data"]
 
 
-def _parse(response: httpx.Response) -> Upstream:
+def _parse(response: httpx.Response | Answer) -> Upstream:
     """Failures here count against the breaker: 5xx, or anything but our envelope."""
     status = response.status_code
     if status >= 500:
@@ -136,8 +137,15 @@ class ServiceClient:
             timeout=httpx.Timeout(timeout),
             limits=limits,
             transport=transport,
+            # One client serves every caller: a cookie a service set must not go back
+            # with someone else's request (the direct path keeps none either).
+            cookies=http.cookiejar.CookieJar(
+                http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
+            ),
         )
-        self._send = traced_send(self.http)  # with a span and `traceparent` when tracing
+        # Our aiohttp transport answers directly (transport.py); any other through httpx.
+        send = transport.exchange if isinstance(transport, ServiceTransport) else self.http.send
+        self._send = traced_send(send)  # with a span and `traceparent` when tracing
         breaker.watch(self.probe)
 
     async def aclose(self) -> None:
@@ -199,7 +207,7 @@ class ServiceClient:
                 elapsed = time.perf_counter() - started
                 metrics.DOWNSTREAM_LATENCY(self.breaker.name).observe(elapsed)
 
-    async def _send_retrying(self, request: httpx.Request) -> httpx.Response:
+    async def _send_retrying(self, request: httpx.Request) -> httpx.Response | Answer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         try:
@@ -216,7 +224,7 @@ class ServiceClient:
         metrics.DOWNSTREAM_RETRIES(self.breaker.name).inc()
         return await self._exchange(request, deadline)
 
-    async def _exchange(self, request: httpx.Request, deadline: float) -> httpx.Response:
+    async def _exchange(self, request: httpx.Request, deadline: float) -> httpx.Response | Answer:
         self.calls += 1
         # httpx's timeouts bound each read; this bounds the whole answer (and a retry's
         # too), so a service that drips bytes cannot hold a request past the deadline.

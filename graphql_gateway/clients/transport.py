@@ -23,13 +23,22 @@ tests/graphql_gateway/test_retries.py): whether a request is sent again is base.
 decision alone (reads, and writes with an Idempotency-Key, within the deadline), counted
 in its metrics.
 
-`GATEWAY_HTTP_TRANSPORT=httpx` goes back to httpx's own transport.
+The calls themselves skip most of httpx too (`ServiceTransport.exchange`): httpx builds
+the request as before (URL, query string, headers: what every test and the retry rule
+read), and the answer is read straight from aiohttp, without `AsyncClient.send`'s layers
+on every call (auth and redirect handling, an INFO log line per call, a cookie jar
+updated from every answer, an `httpx.Response` and its byte stream), which cost about as
+much CPU as the rest of a passthrough (`python -m bench.profile`). A gateway keeps no
+cookies from its services anyway: the jar is shared by every caller's requests.
+
+`GATEWAY_HTTP_TRANSPORT=httpx` goes back to httpx's own transport and `AsyncClient.send`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import aiohttp
 import httpx
@@ -74,6 +83,16 @@ def _mapped() -> Iterator[None]:
         raise error from exc
 
 
+@dataclass(slots=True)
+class Answer:
+    """A service's answer on the direct path: what `clients/base.py` reads of an
+    `httpx.Response` (headers are looked up case-insensitively, as httpx's are)."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
 class _Stream(httpx.AsyncByteStream):
     """The response body as the package streams it, its failures mapped like the request's."""
 
@@ -95,6 +114,7 @@ class ServiceTransport(AiohttpTransport):
 
     def __init__(self, limits: httpx.Limits) -> None:
         super().__init__(limits=limits, trust_env=False)
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
     def get_client(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
@@ -114,3 +134,37 @@ class ServiceTransport(AiohttpTransport):
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _Stream(response.stream)
         return response
+
+    def _session(self) -> aiohttp.ClientSession:
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        return self.client
+
+    def _timeout(self, timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
+        """httpx's timeouts as the package maps them (connect, each read, the pool)."""
+        key = (timeout.get("connect"), timeout.get("read"), timeout.get("pool"))
+        found = self._timeouts.get(key)
+        if found is None:
+            found = aiohttp.ClientTimeout(sock_connect=key[0], sock_read=key[1], connect=key[2])
+            self._timeouts[key] = found
+        return found
+
+    async def exchange(self, request: httpx.Request) -> Answer | httpx.Response:
+        """Send `request` and read the whole answer: the direct path (see the module doc)."""
+        timeout = self._timeout(request.extensions.get("timeout", {}))
+        with _mapped():
+            async with self._session().request(
+                request.method,
+                str(request.url),
+                headers=request.headers,
+                data=request.content or None,
+                allow_redirects=False,
+                auto_decompress=False,
+                timeout=timeout,
+            ) as response:
+                content = await response.read()
+        if "content-encoding" in response.headers:
+            # Rare (the services do not compress): decoded by httpx, as on its own path,
+            # so a body that does not decode is httpx.DecodingError (502) there and here.
+            return httpx.Response(response.status, headers=response.raw_headers, content=content)
+        return Answer(response.status, response.headers, content)

@@ -4,10 +4,12 @@ retry is counted in /status and in /metrics, and a call counts once in its break
 
 from __future__ import annotations
 
+import gzip
 import time
 import uuid
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
@@ -268,3 +270,49 @@ async def test_the_services_get_the_headers_httpx_writes(transport: str) -> None
     assert b"content-length: 0" in empty, empty
     assert with_body.count(b"content-type") == 1, with_body
     assert b"content-type: application/json" in with_body, with_body
+
+
+def _client_of(url: str, transport: str) -> OrdersClient:
+    breaker = Breaker("orders_service", fail_max=5, reset_timeout=30, is_fault=is_service_fault)
+    return OrdersClient(
+        label="Orders service", base_url=url, timeout=5, breaker=breaker, transport=transport
+    )
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_a_compressed_answer_is_read_on_either_transport(transport: str) -> None:
+    """The services do not compress, but an answer that does is decoded, not passed on."""
+    envelope = {"success": True, "data": ORDER}
+    body = gzip.compress(orjson.dumps(envelope))
+    answer = http_response(200, body, headers={"Content-Encoding": "gzip", "ETag": '"v1"'})
+    async with FakeServer(answer) as service:
+        client = _client_of(service.url, transport)
+        try:
+            upstream = await client.send("GET", f"/orders/{ORDER['id']}")
+        finally:
+            await client.aclose()
+    assert (upstream.status, upstream.body, upstream.etag) == (200, envelope, '"v1"')
+    assert orjson.loads(upstream.raw) == envelope
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_no_cookie_a_service_sets_goes_back_on_either_transport(transport: str) -> None:
+    """One client carries every caller's requests: a cookie set in one caller's answer
+    must not ride along with the next caller's request."""
+    answer = http_response(
+        200,
+        {"success": True, "data": ORDER},
+        headers={
+            "Set-Cookie": "session=first-callers; Path=/",
+        },
+    )
+    async with FakeServer(answer) as service:
+        client = _client_of(service.url, transport)
+        try:
+            for _ in range(3):
+                assert (await client.send("GET", f"/orders/{ORDER['id']}")).status == 200
+        finally:
+            await client.aclose()
+    assert len(service.requests) == 3
+    for head in service.requests:
+        assert b"cookie:" not in head.lower(), head
