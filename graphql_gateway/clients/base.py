@@ -6,10 +6,12 @@ import asyncio
 import http.cookiejar
 import logging
 import random
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import orjson
@@ -20,7 +22,7 @@ from apicore.tracing import traced_send
 from graphql_gateway import metrics
 from graphql_gateway.clients.breaker import Breaker
 from graphql_gateway.clients.errors import BadUpstreamResponse, mapped_upstream_errors
-from graphql_gateway.clients.transport import Answer, ServiceTransport
+from graphql_gateway.clients.transport import Answer, DirectRequest, ServiceTransport
 
 logger = logging.getLogger("graphql_gateway.clients")
 
@@ -37,6 +39,8 @@ READS = frozenset({"GET", "HEAD"})
 # only doubles the connection attempts of an outage), timeouts (the service is slow, asking
 # again adds load and passes the deadline), and any answer, 5xx included.
 BROKEN_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+# A path httpx would send as it is (nothing to percent-encode, no query of its own).
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9/_.~-]*")
 
 
 @dataclass(slots=True)
@@ -77,7 +81,20 @@ def _parse(response: httpx.Response | Answer) -> Upstream:
     )
 
 
-def may_retry(request: httpx.Request, exc: Exception) -> bool:
+def _plain_query(params: Any) -> str | None:
+    """`?query` as httpx encodes `params` ("" for none), if they are plain: a dict of
+    strings and integers (our own calls' form); None for anything else."""
+    if not params:
+        return "" if params is None or type(params) is dict else None
+    if type(params) is not dict:
+        return None
+    for value in params.values():
+        if type(value) is not str and type(value) is not int:
+            return None
+    return "?" + urlencode(params)
+
+
+def may_retry(request: httpx.Request | DirectRequest, exc: Exception) -> bool:
     """Reads, and writes that carry an Idempotency-Key (the service does those once)."""
     if not isinstance(exc, BROKEN_CONNECTION):
         return False
@@ -144,8 +161,12 @@ class ServiceClient:
             ),
         )
         # Our aiohttp transport answers directly (transport.py); any other through httpx.
-        send = transport.exchange if isinstance(transport, ServiceTransport) else self.http.send
+        direct = isinstance(transport, ServiceTransport)
+        send = transport.exchange if direct else self.http.send
         self._send = traced_send(send)  # with a span and `traceparent` when tracing
+        # For DirectRequest: the headers httpx writes on every request (host, accept, …).
+        self._direct_headers = dict(self.http.build_request("GET", "/").headers) if direct else None
+        self._extensions = {"timeout": self.http.timeout.as_dict()}
         breaker.watch(self.probe)
 
     async def aclose(self) -> None:
@@ -178,9 +199,25 @@ class ServiceClient:
         if idempotency_key is not None:
             headers["idempotency-key"] = idempotency_key
         # Built before the breaker: an error here is about our request, not the service.
-        request = self.http.build_request(
-            method, path, params=params, json=json, content=content, headers=headers
-        )
+        request: httpx.Request | DirectRequest
+        if (
+            self._direct_headers is not None
+            and method == "GET"
+            and _PLAIN_PATH.fullmatch(path)
+            and (query := _plain_query(params)) is not None
+        ):
+            # What build_request would make, byte for byte (tests/graphql_gateway/
+            # test_retries.py compares the two), without parsing the URL again.
+            request = DirectRequest(
+                "GET",
+                self.base_url + path + query,
+                {**self._direct_headers, **{k.lower(): v for k, v in headers.items()}},
+                self._extensions,
+            )
+        else:
+            request = self.http.build_request(
+                method, path, params=params, json=json, content=content, headers=headers
+            )
 
         started = 0.0
 
@@ -207,7 +244,9 @@ class ServiceClient:
                 elapsed = time.perf_counter() - started
                 metrics.DOWNSTREAM_LATENCY(self.breaker.name).observe(elapsed)
 
-    async def _send_retrying(self, request: httpx.Request) -> httpx.Response | Answer:
+    async def _send_retrying(
+        self, request: httpx.Request | DirectRequest
+    ) -> httpx.Response | Answer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         try:
@@ -224,7 +263,9 @@ class ServiceClient:
         metrics.DOWNSTREAM_RETRIES(self.breaker.name).inc()
         return await self._exchange(request, deadline)
 
-    async def _exchange(self, request: httpx.Request, deadline: float) -> httpx.Response | Answer:
+    async def _exchange(
+        self, request: httpx.Request | DirectRequest, deadline: float
+    ) -> httpx.Response | Answer:
         self.calls += 1
         # httpx's timeouts bound each read; this bounds the whole answer (and a retry's
         # too), so a service that drips bytes cannot hold a request past the deadline.

@@ -316,3 +316,37 @@ async def test_no_cookie_a_service_sets_goes_back_on_either_transport(transport:
     assert len(service.requests) == 3
     for head in service.requests:
         assert b"cookie:" not in head.lower(), head
+
+
+async def test_a_plain_read_goes_out_as_httpx_would_write_it() -> None:
+    """The GETs of our own calls skip httpx's request building (clients/base.py,
+    `DirectRequest`): they must carry the bytes `build_request` would have written."""
+    params = {
+        "userIds": f"{uuid.uuid4()},{uuid.uuid4()}",
+        "limit": 10,
+        "fields": "id,status",
+        "q": "a b/ä~*'()",
+    }
+    async with FakeServer(ORDERS) as service:
+        client = _client_of(service.url, "aiohttp")
+        built = 0
+        build_request = client.http.build_request
+
+        def counted(*args, **kwargs):
+            nonlocal built
+            built += 1
+            return build_request(*args, **kwargs)
+
+        client.http.build_request = counted  # type: ignore[method-assign]
+        try:
+            await client.send("GET", "/orders", params=params)
+            await client.send("GET", "/orders", params=list(params.items()))  # not a dict
+            await client.send("GET", f"/orders/{ORDER['id']}")
+            await client.send("GET", f"/orders/{ORDER['id']}", params=[])
+            assert built == 2  # the dict and no params went the direct way
+        finally:
+            await client.aclose()
+    direct, through_httpx, plain, plain_through_httpx = service.requests
+    assert direct == through_httpx
+    assert plain == plain_through_httpx
+    assert direct.startswith(b"GET /orders?userIds="), direct
