@@ -33,7 +33,8 @@ class HealthReport(BaseModel):
     requests_served: int
 
 
-def get_engine(request: Request) -> AsyncEngine:
+async def get_engine(request: Request) -> AsyncEngine:
+    # async: a plain `def` dependency runs in a worker thread, a thread hop per request.
     return request.app.state.engine
 
 

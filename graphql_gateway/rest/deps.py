@@ -10,13 +10,19 @@ from graphql_gateway.clients import Clients
 from graphql_gateway.clients.base import ServiceClient, Upstream
 
 
-def get_clients(request: Request) -> Clients:
+# Dependencies are `async def`: FastAPI runs a plain `def` one in a worker thread, a
+# thread hop per request for what is an attribute read.
+async def get_clients(request: Request) -> Clients:
     return request.app.state.clients
+
+
+async def get_identity(request: Request) -> Identity:
+    return identity_of(request)
 
 
 ClientsDep = Annotated[Clients, Depends(get_clients)]
 # The caller (SPEC section 8): UNRESTRICTED while GATEWAY_AUTH=off.
-IdentityDep = Annotated[Identity, Depends(identity_of)]
+IdentityDep = Annotated[Identity, Depends(get_identity)]
 
 # What any route that calls a service may answer besides its own codes.
 UPSTREAM = (502, 503, 504)
