@@ -17,7 +17,7 @@ from graphql_gateway.auth.ratelimit import RateLimits
 from graphql_gateway.auth.tokens import TokenService
 from graphql_gateway.clients import Clients
 from graphql_gateway.config import Settings
-from graphql_gateway.graphql.router import graphql_router
+from graphql_gateway.graphql.router import GraphQLPost, graphql_router
 from graphql_gateway.rest import auth, orders, system, users
 from graphql_gateway.rest.passthrough import Passthrough
 
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.started_at = time.monotonic()
     graphql = graphql_router(settings)
     app.state.graphql_schema = graphql.schema  # its execution_paths tell which executor ran
+    app.router.routes.insert(0, GraphQLPost(graphql))  # before every route: see its doc
     for router in (system.router, auth.router, users.router, orders.router, graphql):
         app.include_router(router)
     setup_tracing(app, "gateway")

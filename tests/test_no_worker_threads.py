@@ -17,7 +17,6 @@ from graphql_gateway.app import create_app as create_gateway_app
 from service_orders.app import create_app as create_orders_app
 from service_users.app import create_app as create_users_app
 
-
 # In a thread on purpose: a scrape every few seconds, which reads every worker's metric
 # files in multiprocess mode (blocking file I/O, kept off the event loop).
 THREADED_ON_PURPOSE = {"/metrics"}
