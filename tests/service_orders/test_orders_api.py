@@ -495,7 +495,7 @@ async def test_refused_transition_with_items_changes_nothing(
 async def test_user_id_cannot_change(orders_client: httpx.AsyncClient) -> None:
     order = await create(orders_client)
     response = await put(orders_client, order["id"], user_id=str(uuid.uuid4()), status="cancelled")
-    assert_validation(response, "user_id")
+    assert_validation(response, "user_id", "An order's user cannot change")
     assert await fetch(orders_client, order["id"]) == order
 
 
@@ -560,7 +560,10 @@ async def test_unknown_id_is_404(orders_client: httpx.AsyncClient) -> None:
     await create(orders_client)
     missing = f"/orders/{uuid.uuid4()}"
     error_of(await orders_client.get(missing), 404, "NOT_FOUND")
-    error_of(await orders_client.put(missing, json={"status": "cancelled"}), 404, "NOT_FOUND")
+    error = error_of(
+        await orders_client.put(missing, json={"status": "cancelled"}), 404, "NOT_FOUND"
+    )
+    assert error["message"] == "Order not found"
     error_of(await orders_client.delete(missing), 404, "NOT_FOUND")
 
 
@@ -580,6 +583,44 @@ async def test_delete(orders_client: httpx.AsyncClient) -> None:
     error_of(await orders_client.get(f"/orders/{order['id']}"), 404, "NOT_FOUND")
     error_of(await orders_client.delete(f"/orders/{order['id']}"), 404, "NOT_FOUND")
     assert await fetch(orders_client, kept["id"]) == kept
+
+
+async def test_an_update_names_the_version_it_expects(orders_client: httpx.AsyncClient) -> None:
+    created = await orders_client.post("/orders", json=order_body())
+    order, tag = data_of(created, 201), created.headers["etag"]
+    path = f"/orders/{order['id']}"
+    started = await orders_client.put(
+        path, json={"status": "in_progress"}, headers={"if-match": tag}
+    )
+    assert data_of(started)["status"] == "in_progress"
+    stale = await orders_client.put(path, json={"status": "cancelled"}, headers={"if-match": tag})
+    error_of(stale, 412, "PRECONDITION_FAILED")
+    assert (await fetch(orders_client, order["id"]))["status"] == "in_progress"
+
+
+async def test_a_delete_at_a_stale_version_is_412_and_the_order_stays(
+    orders_client: httpx.AsyncClient,
+) -> None:
+    created = await orders_client.post("/orders", json=order_body())
+    order, tag = data_of(created, 201), created.headers["etag"]
+    started = data_of(await put(orders_client, order["id"], status="in_progress"))
+    stale = await orders_client.delete(f"/orders/{order['id']}", headers={"if-match": tag})
+    error_of(stale, 412, "PRECONDITION_FAILED")
+    assert await fetch(orders_client, order["id"]) == started
+
+
+async def test_a_create_sent_again_with_its_idempotency_key_is_replayed(
+    orders_client: httpx.AsyncClient,
+) -> None:
+    user = uuid.uuid4()
+    body, key = order_body(user), {"Idempotency-Key": str(uuid.uuid4())}
+    first = await orders_client.post("/orders", json=body, headers=key)
+    again = await orders_client.post("/orders", json=body, headers=key)
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    mine = await orders_client.get("/orders", params={"userId": str(user)})
+    assert mine.json()["meta"]["total"] == 1
 
 
 async def test_unknown_route_and_method(orders_client: httpx.AsyncClient) -> None:

@@ -287,6 +287,57 @@ async def test_stats_by_user_refuses_more_than_500_ids(orders_client: httpx.Asyn
     assert_validation(response, "userIds")
 
 
+async def database_today(app: FastAPI) -> date:
+    """Today in UTC as the database sees it (what `overdue` compares with)."""
+    async with app.state.engine.connect() as conn:
+        result = await conn.exec_driver_sql("SELECT (now() AT TIME ZONE 'UTC')::date")
+        return result.scalar_one()
+
+
+async def test_due_today_is_not_overdue_in_the_filter_either(
+    orders_app: FastAPI, orders_client: httpx.AsyncClient
+) -> None:
+    user, today_there = uuid.uuid4(), await database_today(orders_app)
+    due_today = await create(orders_client, user_id=user, due_date=today_there.isoformat())
+    late = await create(
+        orders_client, user_id=user, due_date=(today_there - timedelta(days=1)).isoformat()
+    )
+    assert (due_today["overdue"], late["overdue"]) == (False, True)
+    for overdue, expected in (("true", [late["id"]]), ("false", [due_today["id"]])):
+        params = {"userId": str(user), "overdue": overdue}
+        page = data_of(await orders_client.get("/orders", params=params))
+        assert [order["id"] for order in page] == expected, overdue
+
+
+async def completed_today(app: FastAPI, client: httpx.AsyncClient, user: uuid.UUID) -> int:
+    today_there = (await database_today(app)).isoformat()
+    params = {"from": today_there, "to": today_there, "userId": str(user)}
+    [only] = data_of(await client.get("/orders/stats/daily", params=params))
+    return only["completed"]
+
+
+async def test_an_order_created_completed_is_completed_that_day(
+    orders_app: FastAPI, orders_client: httpx.AsyncClient
+) -> None:
+    user = uuid.uuid4()
+    for status in ("created", "in_progress", "cancelled"):
+        await create(orders_client, user_id=user, status=status)
+    assert await completed_today(orders_app, orders_client, user) == 0
+    await create(orders_client, user_id=user, status="completed")
+    assert await completed_today(orders_app, orders_client, user) == 1
+
+
+async def test_only_the_move_to_completed_counts_an_order_completed(
+    orders_app: FastAPI, orders_client: httpx.AsyncClient
+) -> None:
+    user = uuid.uuid4()
+    await order_in(orders_client, "cancelled", user_id=user)
+    order = await order_in(orders_client, "in_progress", user_id=user)
+    assert await completed_today(orders_app, orders_client, user) == 0
+    data_of(await put(orders_client, order["id"], status="completed"))
+    assert await completed_today(orders_app, orders_client, user) == 1
+
+
 # --------------------------------------------------------------------------- per day
 
 
