@@ -12,7 +12,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -20,6 +20,8 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
+from graphql_gateway.clients.orders import OrdersClient
+from graphql_gateway.clients.users import UsersClient
 from tests.support.graphql import Gateway, counted, gql
 from tests.support.procs import RunningProcess
 
@@ -384,6 +386,64 @@ async def test_each_loader_reports_its_batches_under_its_name(
     for loader in ("user_by_id", "orders_by_user"):  # one batch of the 3 users each
         batches, keys = before.get(loader, (0.0, 0.0))
         assert after[loader] == (batches + 1, keys + 3), loader
+
+
+async def test_the_loaders_ask_the_services_only_for_the_fields_the_query_reads(
+    gateway_app: Gateway,
+    users_process: RunningProcess,
+    orders_process: RunningProcess,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A compiled plan tells each loader what its operation reads of the type (smaller
+    answers to build, send and parse), keys and what filters need included."""
+    asked: dict[str, list[str | None]] = {"users": [], "orders": []}
+    users_by_ids, orders_by_user_ids = (
+        UsersClient.get_users_by_ids,
+        OrdersClient.get_orders_by_user_ids,
+    )
+
+    async def users_spy(self: UsersClient, ids: Any, *, fields: str | None = None) -> Any:
+        asked["users"].append(fields)
+        return await users_by_ids(self, ids, fields=fields)
+
+    async def orders_spy(self: OrdersClient, ids: Any, *, fields: str | None = None) -> Any:
+        asked["orders"].append(fields)
+        return await orders_by_user_ids(self, ids, fields=fields)
+
+    monkeypatch.setattr(UsersClient, "get_users_by_ids", users_spy)
+    monkeypatch.setattr(OrdersClient, "get_orders_by_user_ids", orders_spy)
+    client, _ = gateway_app
+    users = await seed_users(users_process.url, 2, tag="projection")
+    await seed_orders(orders_process.url, [u["id"] for u in users], 1)
+
+    page = data_of(await gql(client, "{ orders(limit: 2) { items { id user { name } } } }"))
+    names = sorted(order["user"]["name"] for order in page["orders"]["items"])
+    assert names == sorted(u["name"] for u in users)
+    page = data_of(await gql(client, "{ users(limit: 2) { items { id orders { totalAmount } } } }"))
+    assert all(len(user["orders"]) == 1 for user in page["users"]["items"])
+    assert asked == {"users": ["id,name"], "orders": ["id,status,total_amount,user_id"]}
+
+
+async def test_each_period_of_user_stats_in_one_query_is_its_own(
+    gateway_app: Gateway, users_process: RunningProcess, orders_process: RunningProcess
+) -> None:
+    """One loader per period (loaders/order_stats_by_user.py): the figures of a page of
+    users over today, over a past fortnight and over all time, side by side."""
+    client, _ = gateway_app
+    users = await seed_users(users_process.url, 2, tag="periods")
+    await seed_orders(orders_process.url, [u["id"] for u in users], 3)
+    today = datetime.now(UTC).date().isoformat()
+    query = (
+        "{ users(limit: 2) { items { id"
+        f' now: orderStats(from: "{today}", to: "{today}") {{ count }}'
+        ' past: orderStats(from: "2020-01-01", to: "2020-01-14") { count }'
+        " ever: orderStats { count } } } }"
+    )
+    page = data_of(await gql(client, query))["users"]["items"]
+    assert sorted(user["id"] for user in page) == sorted(u["id"] for u in users)
+    for user in page:
+        counts = (user["now"]["count"], user["past"]["count"], user["ever"]["count"])
+        assert counts == (3, 0, 3), user
 
 
 # --- values -----------------------------------------------------------------------------
