@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 import httpx
 import orjson
@@ -41,6 +41,8 @@ READS = frozenset({"GET", "HEAD"})
 BROKEN_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 # A path httpx would send as it is (nothing to percent-encode, no query of its own).
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9/_.~-]*")
+# Characters `urlencode` leaves as they are, and the comma (which it writes %2C).
+_ID_LIST = re.compile(r"[A-Za-z0-9_.~,-]*")
 
 
 @dataclass(slots=True)
@@ -88,10 +90,19 @@ def _plain_query(params: Any) -> str | None:
         return "" if params is None or type(params) is dict else None
     if type(params) is not dict:
         return None
-    for value in params.values():
-        if type(value) is not str and type(value) is not int:
+    parts = []
+    for name, value in params.items():
+        if type(value) is int:
+            value = str(value)
+        elif type(value) is not str:
             return None
-    return "?" + urlencode(params)
+        if _ID_LIST.fullmatch(value):
+            # What `urlencode` makes of ids joined by commas, without quoting them a
+            # character at a time (5% of the dashboard's CPU for 100 ids).
+            parts.append(f"{quote_plus(name)}={value.replace(',', '%2C')}")
+        else:
+            parts.append(f"{quote_plus(name)}={quote_plus(value)}")
+    return "?" + "&".join(parts)
 
 
 def may_retry(request: httpx.Request | DirectRequest, exc: Exception) -> bool:
