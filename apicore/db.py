@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,7 +13,7 @@ import orjson
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -44,6 +46,18 @@ def libpq_url(url: str | URL) -> str:
 
 def compact_json(value: object) -> str:
     return orjson.dumps(value).decode()
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads, in autocommit: a read is then one round trip to the
+    database, where a transaction makes it three (psycopg sends BEGIN on its own before
+    the first statement, and the pool sends ROLLBACK when the connection comes back).
+    Nothing is lost: under READ COMMITTED each statement has its own snapshot anyway.
+    The pool puts the connection back out of autocommit (no round trip either)."""
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
 
 
 def create_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> AsyncEngine:

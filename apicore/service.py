@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.addresses import PRIVATE
 from apicore.app import base_app
-from apicore.db import create_engine
+from apicore.db import create_engine, reading
 from apicore.envelope import Envelope, EnvelopeResponse, error_responses, ok
 from apicore.errors import SERVICE_UNAVAILABLE, ApiError
 from apicore.metrics import watch_pool
@@ -42,7 +42,7 @@ EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 
 
 async def _ping(engine: AsyncEngine) -> None:
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         await conn.exec_driver_sql("SELECT 1")
 
 

@@ -34,6 +34,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from apicore.db import reading
 from apicore.envelope import Envelope, EnvelopeResponse, error_responses, ok
 from apicore.errors import USER_HAS_ACTIVE_ORDERS, USER_NOT_FOUND, ApiError
 from apicore.params import ResourceId
@@ -122,7 +123,7 @@ async def reopen_book(
     responses=error_responses(400),
 )
 async def get_book(engine: EngineDep, user_id: ResourceId) -> EnvelopeResponse:
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         return ok(await _state(conn, user_id))
 
 

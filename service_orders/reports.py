@@ -21,6 +21,7 @@ from sqlalchemy import Date, Integer, cast, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.contract.orders import empty_order_stats
+from apicore.db import reading
 from service_orders.models import Order
 from service_orders.repository import is_overdue
 
@@ -85,7 +86,7 @@ async def order_stats(
     if user_id is not None:
         conditions.append(Order.user_id == user_id)
     report = empty_order_stats()
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         for row in await conn.execute(_figures(None, conditions)):
             _fill(report, row)
     return report
@@ -99,7 +100,7 @@ async def order_stats_by_user(
     if not reports:
         return []
     conditions = [Order.user_id.in_(list(reports)), *period.conditions(Order.created_at)]
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         for row in await conn.execute(_figures(Order.user_id, conditions)):
             _fill(reports[row.user_id], row)
     return list(reports.values())
@@ -138,7 +139,7 @@ async def orders_by_day(
         .outerjoin(completed, completed.c.day == days.c.day)
         .order_by(days.c.day)
     )
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         rows = await conn.execute(statement)
         return [
             {"date": day.isoformat(), "created": made, "completed": done}

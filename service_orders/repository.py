@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from apicore.db import reading
 from apicore.errors import not_found, validation_error
 from apicore.idempotency import Created, Idempotency, create_once
 from apicore.sqljson import json_array_page, json_object, utc_timestamp
@@ -82,7 +83,7 @@ ORDERING = ("created_at", "id")
 
 
 async def get_order(engine: AsyncEngine, *, order_id: uuid.UUID) -> str | None:
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         return (await conn.execute(select(ORDER_JSON).where(Order.id == order_id))).scalar()
 
 
@@ -104,7 +105,7 @@ async def list_orders(
     if overdue is not None:
         late = is_overdue(Order.__table__.c)
         conditions.append(late if overdue else func.coalesce(late, false()).is_(False))
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         return await json_array_page(
             conn,
             Order.__table__,

@@ -15,6 +15,7 @@ from sqlalchemy import FromClause, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from apicore.db import reading
 from apicore.errors import EMAIL_EXISTS, ApiError
 from apicore.idempotency import Created, Idempotency, create_once
 from apicore.sqljson import json_array_page, json_object, utc_timestamp
@@ -49,7 +50,7 @@ def _is_email_conflict(exc: IntegrityError) -> bool:
 
 
 async def get_user(engine: AsyncEngine, *, user_id: uuid.UUID) -> str | None:
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         return (await conn.execute(select(USER_JSON).where(User.id == user_id))).scalar()
 
 
@@ -63,7 +64,7 @@ async def list_users(
 ) -> tuple[str, int]:
     """The page as a JSON array (only `fields`, when given), and the total count of matches."""
     conditions = [User.id.in_(ids)] if ids is not None else []
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         return await json_array_page(
             conn,
             User.__table__,
@@ -166,7 +167,7 @@ async def find_credentials(
     statement = select(User.id, USER_JSON, User.password_hash).where(
         func.lower(User.email) == func.lower(email)
     )
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         row = (await conn.execute(statement)).first()
     return None if row is None else (row[0], row[1], row[2])
 

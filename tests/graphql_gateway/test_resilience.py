@@ -100,7 +100,11 @@ async def test_dead_orders_service_opens_its_circuit(
                 before = orders_calls(app)
                 response = await gateway.get("/orders")
                 assert_unavailable(response)
-                assert orders_calls(app) == before + 1, "a closed circuit tries the network"
+                # A closed circuit tries the network. The first request may find the pooled
+                # connection before the event loop has read its closing: sent on it, broken,
+                # sent again on a new one (the retry rule) and refused. One failure either way.
+                sent = orders_calls(app) - before
+                assert sent in ((1, 2) if attempt == 1 else (1,)), (attempt, sent)
                 assert orders_breaker(app).failures == attempt
 
             report = await health(gateway)
