@@ -334,10 +334,13 @@ async def test_orders_of_600_users_cost_two_orders_calls(
     async with users_app.state.engine.begin() as conn:
         result = await conn.exec_driver_sql(
             "INSERT INTO users (email, name) SELECT 'bulk' || g || '@example.com', 'Bulk ' || g"
-            " FROM generate_series(1, 600) AS g RETURNING id::text"
+            " FROM generate_series(1, 600) AS g"
         )
+        # In the page's order (the users service's), so the first and the last user of
+        # the page, which are the first and last keys of the loader's chunks, have orders.
+        result = await conn.exec_driver_sql("SELECT id::text FROM users ORDER BY created_at, id")
         user_ids = [row[0] for row in result]
-    picked = [user_ids[0], user_ids[450], user_ids[599]]
+    picked = [user_ids[0], user_ids[450], user_ids[500], user_ids[599]]
     orders = await seed_orders(orders_process.url, picked, 1)
 
     body, users_calls, orders_calls = await counted(
