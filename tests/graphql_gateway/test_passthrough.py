@@ -8,10 +8,10 @@ import uuid
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.envelope import data_of, error_of
 from tests.support.graphql import Gateway
+from tests.support.metrics import requests_counted
 from tests.support.procs import RunningProcess
 
 
@@ -111,17 +111,7 @@ async def test_passed_through_requests_are_counted_under_their_route(
 
     async def count() -> float:
         text = (await gateway.get("/metrics")).text
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                labels = sample.labels
-                if (
-                    sample.name == "http_requests_total"
-                    and labels.get("route") == "/users/{id}"
-                    and labels.get("method") == "GET"
-                    and labels.get("status") == "200"
-                ):
-                    return sample.value
-        return 0.0
+        return requests_counted(text, "/users/{id}", "GET", "200")
 
     before = await count()
     for _ in range(3):
