@@ -12,7 +12,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -383,10 +383,12 @@ async def test_each_loader_reports_its_batches_under_its_name(
 
     data_of(await gql(client, "{ orders(limit: 6) { items { id user { id } } } }"))
     data_of(await gql(client, "{ users(limit: 3) { items { id orders { id } } } }"))
+    data_of(await gql(client, "{ users(limit: 3) { items { id orderStats { count } } } }"))
 
     after = await batch_sizes(client)
-    assert {"user_by_id", "orders_by_user"} <= set(after)  # (other tests' loaders too)
-    for loader in ("user_by_id", "orders_by_user"):  # one batch of the 3 users each
+    loaders = ("user_by_id", "orders_by_user", "order_stats_by_user")
+    assert set(loaders) <= set(after)  # (other tests' loaders too)
+    for loader in loaders:  # one batch of the 3 users each
         batches, keys = before.get(loader, (0.0, 0.0))
         assert after[loader] == (batches + 1, keys + 3), loader
 
@@ -435,18 +437,20 @@ async def test_each_period_of_user_stats_in_one_query_is_its_own(
     client, _ = gateway_app
     users = await seed_users(users_process.url, 2, tag="periods")
     await seed_orders(orders_process.url, [u["id"] for u in users], 3)
-    today = datetime.now(UTC).date().isoformat()
+    today = datetime.now(UTC).date()
+    tomorrow = today + timedelta(days=1)
     query = (
         "{ users(limit: 2) { items { id"
         f' now: orderStats(from: "{today}", to: "{today}") {{ count }}'
         ' past: orderStats(from: "2020-01-01", to: "2020-01-14") { count }'
+        f' later: orderStats(from: "{tomorrow}") {{ count }}'
         " ever: orderStats { count } } } }"
     )
     page = data_of(await gql(client, query))["users"]["items"]
     assert sorted(user["id"] for user in page) == sorted(u["id"] for u in users)
     for user in page:
-        counts = (user["now"]["count"], user["past"]["count"], user["ever"]["count"])
-        assert counts == (3, 0, 3), user
+        periods = ("now", "past", "later", "ever")
+        assert [user[period]["count"] for period in periods] == [3, 0, 0, 3], user
 
 
 # --- values -----------------------------------------------------------------------------
