@@ -4,7 +4,7 @@
 
 Brings up the services and one gateway of ours (one worker, so one process to sample;
 auth off, metrics on, as `make bench`'s `ours`), loads each scenario with wrk, and samples
-the gateway and the users service with py-spy (`pip install py-spy`) while it runs. Each
+the gateway and both services with py-spy (`pip install py-spy`) while it runs. Each
 run writes `<scenario>-c<n>-<process>.svg` (a flame graph) and `.txt` (collapsed stacks)
 to `bench/results/profile-<time>/`, and prints where the samples fall: by package (the
 innermost frame's, "self") and the functions that hold the most samples.
@@ -100,10 +100,7 @@ def main() -> None:
         bare=False,
     )
     try:
-        targets = {
-            "gateway": env.gateways["ours"],
-            "users": env.users,
-        }
+        targets = {"gateway": env.gateways["ours"], "users": env.users, "orders": env.orders}
         for scenario in scenarios(env):
             if scenario.key not in args.only:
                 continue

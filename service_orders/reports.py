@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.contract.orders import empty_order_stats
 from apicore.db import reading
+from apicore.sqljson import among
 from service_orders.models import Order
 from service_orders.repository import is_overdue
 
@@ -99,7 +100,7 @@ async def order_stats_by_user(
     reports = {user_id: {"user_id": str(user_id), **empty_order_stats()} for user_id in user_ids}
     if not reports:
         return []
-    conditions = [Order.user_id.in_(list(reports)), *period.conditions(Order.created_at)]
+    conditions = [among(Order.user_id, list(reports)), *period.conditions(Order.created_at)]
     async with reading(engine) as conn:
         for row in await conn.execute(_figures(Order.user_id, conditions)):
             _fill(reports[row.user_id], row)

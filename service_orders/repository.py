@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from apicore.db import reading
 from apicore.errors import not_found, validation_error
 from apicore.idempotency import Created, Idempotency, create_once
-from apicore.sqljson import json_array_page, json_object, utc_timestamp
+from apicore.sqljson import among, json_array_page, json_object, utc_timestamp
 from apicore.versions import delete_at_version, matches
 from service_orders.books import lock_open_book
 from service_orders.lifecycle import check_items_editable, check_transition
@@ -73,7 +73,7 @@ def _owned_by(user_id: uuid.UUID | None, user_ids: list[uuid.UUID] | None) -> li
     if user_id is not None:
         conditions.append(Order.user_id == user_id)
     if user_ids is not None:
-        conditions.append(Order.user_id.in_(user_ids))
+        conditions.append(among(Order.user_id, user_ids))
     return conditions
 
 

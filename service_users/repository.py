@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from apicore.db import reading
 from apicore.errors import EMAIL_EXISTS, ApiError
 from apicore.idempotency import Created, Idempotency, create_once
-from apicore.sqljson import json_array_page, json_object, utc_timestamp
+from apicore.sqljson import among, json_array_page, json_object, utc_timestamp
 from apicore.versions import delete_at_version, matches
 from service_users.models import User
 
@@ -63,7 +63,7 @@ async def list_users(
     fields: list[str] | None = None,
 ) -> tuple[str, int]:
     """The page as a JSON array (only `fields`, when given), and the total count of matches."""
-    conditions = [User.id.in_(ids)] if ids is not None else []
+    conditions = [among(User.id, ids)] if ids is not None else []
     async with reading(engine) as conn:
         return await json_array_page(
             conn,
