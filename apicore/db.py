@@ -53,7 +53,9 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection for reads, in autocommit: a read is then one round trip to the
     database, where a transaction makes it three (psycopg sends BEGIN on its own before
     the first statement, and the pool sends ROLLBACK when the connection comes back).
-    Nothing is lost: under READ COMMITTED each statement has its own snapshot anyway.
+    Nothing is lost: under READ COMMITTED (PostgreSQL's default, which the services keep)
+    each statement has its own snapshot anyway. A server whose default were REPEATABLE
+    READ would have seen a page and its count in one snapshot, and no longer would.
     The pool puts the connection back out of autocommit (no round trip either)."""
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -97,10 +97,10 @@ def among(column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bo
     for psycopg to convert at every list length: a tenth of the orders service's CPU for
     a page of 100 users (`python -m bench.profile --only S1`). The same rows, the same
     index use; an empty list matches nothing, as `IN ()` would."""
-    array = _ARRAYS.get(repr(column.type))
+    array = _ARRAYS.get(column.type)
     if array is None:  # one type object per element type: SQLAlchemy caches by it
-        array = _ARRAYS[repr(column.type)] = ARRAY(column.type)
+        array = _ARRAYS[column.type] = ARRAY(column.type)
     return column == any_(bindparam(None, list(values), type_=array))
 
 
-_ARRAYS: dict[str, ARRAY[Any]] = {}
+_ARRAYS: dict[Any, ARRAY[Any]] = {}  # by the column's type object (they live as long)

@@ -60,7 +60,9 @@ async def test_the_users_services_reads_send_no_transaction_commands(
     users_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     body = {"email": f"{uuid.uuid4().hex}@example.com", "name": "Читатель"}
-    user = data_of(await users_client.post("/users", json=body), 201)
+    with commands(monkeypatch) as sent:
+        user = data_of(await users_client.post("/users", json=body), 201)
+    assert [command.split()[0] for command in sent] == [b"BEGIN", b"COMMIT"], sent
     for path in (f"/users/{user['id']}", "/users", f"/users?ids={user['id']}", "/health"):
         with commands(monkeypatch) as sent:
             assert (await users_client.get(path)).status_code == 200, path

@@ -40,7 +40,7 @@ READS = frozenset({"GET", "HEAD"})
 # again adds load and passes the deadline), and any answer, 5xx included.
 BROKEN_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 # A path httpx would send as it is (nothing to percent-encode, no query of its own).
-_PLAIN_PATH = re.compile(r"/[A-Za-z0-9/_.~-]*")
+_PLAIN_PATH = re.compile(r"/(?!/)[A-Za-z0-9/_.~-]*")
 # Characters `urlencode` leaves as they are, and the comma (which it writes %2C).
 _ID_LIST = re.compile(r"[A-Za-z0-9_.~,-]*")
 
@@ -92,6 +92,8 @@ def _plain_query(params: Any) -> str | None:
         return None
     parts = []
     for name, value in params.items():
+        if type(name) is not str:
+            return None
         if type(value) is int:
             value = str(value)
         elif type(value) is not str:
@@ -224,6 +226,8 @@ class ServiceClient:
         if (
             self._direct_headers is not None
             and method == "GET"
+            and json is None
+            and content is None
             and _PLAIN_PATH.fullmatch(path)
             and (query := _plain_query(params)) is not None
             and _plain_headers(headers)

@@ -144,7 +144,13 @@ class ServiceTransport(AiohttpTransport):
         )
         # httpx has written every header already; aiohttp would add `Content-Type:
         # application/octet-stream` to a POST without a body, which the services refuse.
-        session = aiohttp.ClientSession(connector=connector, skip_auto_headers=("Content-Type",))
+        session = aiohttp.ClientSession(
+            connector=connector,
+            skip_auto_headers=("Content-Type",),
+            # One session serves every caller: no cookie a service sets is kept (aiohttp's
+            # jar would keep them for a host name, as in docker-compose or Kubernetes).
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
         session._retry_connection = False  # base.py decides what is sent again
         return session
 

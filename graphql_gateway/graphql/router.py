@@ -208,6 +208,10 @@ class GraphQLPost(Route):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child_scope = super().matches(scope)
+        if match is Match.PARTIAL:
+            # Another method: not this route's to answer, not even with a 405 (Strawberry's
+            # routes answer every other method as before, HEAD and OPTIONS included).
+            return Match.NONE, {}
         if match is Match.FULL:
             child_scope["route"] = self  # metrics, logs and traces name the route
         return match, child_scope

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import time
 import uuid
+from typing import Any
 
 import httpx
 import orjson
@@ -307,7 +308,9 @@ async def test_no_cookie_a_service_sets_goes_back_on_either_transport(transport:
         },
     )
     async with FakeServer(answer) as service:
-        client = _client_of(service.url, transport)
+        # By host name, as in docker-compose and Kubernetes (aiohttp's own jar keeps no
+        # cookie of an IP address, so 127.0.0.1 would prove nothing there).
+        client = _client_of(service.url.replace("127.0.0.1", "localhost"), transport)
         try:
             for _ in range(3):
                 assert (await client.send("GET", f"/orders/{ORDER['id']}")).status == 200
@@ -338,8 +341,21 @@ async def test_a_plain_read_goes_out_as_httpx_would_write_it() -> None:
             return build_request(*args, **kwargs)
 
         client.http.build_request = counted  # type: ignore[method-assign]
+        sent: list[Any] = []
+        send = client._send
+
+        async def recorded(request: Any) -> Any:
+            sent.append(request)
+            return await send(request)
+
+        client._send = recorded  # type: ignore[method-assign]
         try:
             await client.send("GET", "/orders", params=params)
+            # Before aiohttp reads it: the URL and headers httpx would have made.
+            expected = build_request("GET", "/orders", params=params, headers={"x-request-id": "-"})
+            assert sent[0].target == str(expected.url)
+            assert sent[0].headers == dict(expected.headers)
+            built = 0
             await client.send("GET", "/orders", params=list(params.items()))  # not a dict
             await client.send("GET", f"/orders/{ORDER['id']}")
             await client.send("GET", f"/orders/{ORDER['id']}", params=[])
