@@ -212,9 +212,7 @@ class GraphQLPost(Route):
             # Another method: not this route's to answer, not even with a 405 (Strawberry's
             # routes answer every other method as before, HEAD and OPTIONS included).
             return Match.NONE, {}
-        if match is Match.FULL:
-            child_scope["route"] = self  # metrics, logs and traces name the route
-        return match, child_scope
+        return match, child_scope  # the router records a full match in scope["route"]
 
     async def post(self, request: Request) -> Response:
         # FastAPI's sub-response: no status and no content-length until one is set.
