@@ -54,9 +54,11 @@ async def retries_in_metrics(gateway: httpx.AsyncClient, service: str) -> float:
     return 0.0
 
 
-def own_client(url: str, *, timeout: float = 5.0) -> OrdersClient:
+def own_client(url: str, *, timeout: float = 5.0, transport: str = "aiohttp") -> OrdersClient:
     breaker = Breaker("orders_service", fail_max=5, reset_timeout=30, is_fault=is_service_fault)
-    return OrdersClient(label="Orders service", base_url=url, timeout=timeout, breaker=breaker)
+    return OrdersClient(
+        label="Orders service", base_url=url, timeout=timeout, breaker=breaker, transport=transport
+    )
 
 
 # --------------------------------------------------------------------------- reads
@@ -252,15 +254,8 @@ async def test_a_refused_connection_and_a_timeout_mean_the_same_on_either_transp
 async def test_the_services_get_the_headers_httpx_writes(transport: str) -> None:
     """Nothing added on the way: a POST without a body carries no Content-Type (the
     services refuse a write whose body is not declared JSON), a JSON one its own."""
-    breaker = Breaker("orders_service", fail_max=5, reset_timeout=30, is_fault=is_service_fault)
     async with FakeServer(CREATED) as service:
-        client = OrdersClient(
-            label="Orders service",
-            base_url=service.url,
-            timeout=5,
-            breaker=breaker,
-            transport=transport,
-        )
+        client = own_client(service.url, transport=transport)
         try:
             await client.send("POST", "/internal/users/x/order-book/close")
             await client.send("POST", "/orders", json=NEW_ORDER)
@@ -273,13 +268,6 @@ async def test_the_services_get_the_headers_httpx_writes(transport: str) -> None
     assert b"content-type: application/json" in with_body, with_body
 
 
-def _client_of(url: str, transport: str) -> OrdersClient:
-    breaker = Breaker("orders_service", fail_max=5, reset_timeout=30, is_fault=is_service_fault)
-    return OrdersClient(
-        label="Orders service", base_url=url, timeout=5, breaker=breaker, transport=transport
-    )
-
-
 @pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 async def test_a_compressed_answer_is_read_on_either_transport(transport: str) -> None:
     """The services do not compress, but an answer that does is decoded, not passed on."""
@@ -287,7 +275,7 @@ async def test_a_compressed_answer_is_read_on_either_transport(transport: str) -
     body = gzip.compress(orjson.dumps(envelope))
     answer = http_response(200, body, headers={"Content-Encoding": "gzip", "ETag": '"v1"'})
     async with FakeServer(answer) as service:
-        client = _client_of(service.url, transport)
+        client = own_client(service.url, transport=transport)
         try:
             upstream = await client.send("GET", f"/orders/{ORDER['id']}")
         finally:
@@ -310,7 +298,7 @@ async def test_no_cookie_a_service_sets_goes_back_on_either_transport(transport:
     async with FakeServer(answer) as service:
         # By host name, as in docker-compose and Kubernetes (aiohttp's own jar keeps no
         # cookie of an IP address, so 127.0.0.1 would prove nothing there).
-        client = _client_of(service.url.replace("127.0.0.1", "localhost"), transport)
+        client = own_client(service.url.replace("127.0.0.1", "localhost"), transport=transport)
         try:
             for _ in range(3):
                 assert (await client.send("GET", f"/orders/{ORDER['id']}")).status == 200
@@ -331,7 +319,7 @@ async def test_a_plain_read_goes_out_as_httpx_would_write_it() -> None:
         "q": "a b/ä~*'()",
     }
     async with FakeServer(ORDERS) as service:
-        client = _client_of(service.url, "aiohttp")
+        client = own_client(service.url)
         built = 0
         build_request = client.http.build_request
 
