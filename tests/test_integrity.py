@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.support.procs import RunningProcess, free_port, running
+from tests.support.proxy import Forward, Proxy
 from tests.support.services import own_services
 
 ITEMS = [{"product": "Арматура", "quantity": 2, "price": "10.00"}]
@@ -137,64 +138,29 @@ async def test_no_order_outlives_its_user_in_racing_tries(
     assert outcomes <= {(200, 422), (409, 201)}
 
 
-class OnDelete:
+class OnDelete(Proxy):
     """In front of a users service: forwards everything, but a DELETE (the saga's second
     step) either kills the service (SIGKILL) and drops the connection (`kill`), or is
     done and answered only after `late` seconds, past the gateway's timeout."""
 
     def __init__(self, victim: RunningProcess, *, kill: bool = False, late: float = 0) -> None:
+        super().__init__(victim.url, self._on_delete)
         self.victim = victim
         self.kill = kill
         self.late = late
-        self.port = 0
         self.killed = False
 
-    async def __aenter__(self) -> OnDelete:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        self._http = httpx.AsyncClient(base_url=self.victim.url, timeout=10)
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._server.close()
-        await self._server.wait_closed()
-        await self._http.aclose()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                method, target, _ = head.split(b" ", 2)
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                body = await reader.readexactly(length)
-                if method == b"DELETE" and self.kill:
-                    self.killed = True
-                    self.victim.process.send_signal(signal.SIGKILL)
-                    self.victim.process.wait(10)
-                    return
-                answer = await self._http.request(
-                    method.decode(),
-                    target.decode(),
-                    content=body or None,
-                    headers={"content-type": "application/json"} if body else None,
-                )
-                if method == b"DELETE":
-                    await asyncio.sleep(self.late)
-                writer.write(
-                    b"HTTP/1.1 %d OK\r\nContent-Type: application/json\r\n"
-                    b"Content-Length: %d\r\n\r\n"
-                    % (answer.status_code, len(answer.content))
-                    + answer.content
-                )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+    async def _on_delete(self, method: str, target: str, forward: Forward) -> bytes | None:
+        if method != "DELETE":
+            return await forward()
+        if self.kill:
+            self.killed = True
+            self.victim.process.send_signal(signal.SIGKILL)
+            self.victim.process.wait(10)
+            return None
+        answer = await forward()
+        await asyncio.sleep(self.late)
+        return answer
 
 
 async def test_a_users_service_killed_mid_delete_leaves_nothing_half_done(
@@ -207,7 +173,7 @@ async def test_a_users_service_killed_mid_delete_leaves_nothing_half_done(
     with running("service_users", "USERS_", env, log_path=log) as victim:
         async with OnDelete(victim, kill=True) as proxy:
             gateway_env = {
-                "GATEWAY_USERS_URL": f"http://127.0.0.1:{proxy.port}",
+                "GATEWAY_USERS_URL": proxy.url,
                 "GATEWAY_ORDERS_URL": orders.url,
                 # Its /health probes the proxy, which this test's loop serves: it is blocked
                 # while `running` waits for /health, so don't wait on the probe for long.
@@ -241,7 +207,7 @@ async def test_a_delete_whose_answer_is_lost_keeps_the_book_closed(
     users, orders = services
     async with OnDelete(users, late=1.5) as proxy:
         gateway_env = {
-            "GATEWAY_USERS_URL": f"http://127.0.0.1:{proxy.port}",
+            "GATEWAY_USERS_URL": proxy.url,
             "GATEWAY_ORDERS_URL": orders.url,
             "GATEWAY_UPSTREAM_TIMEOUT": "0.5",
             "GATEWAY_HEALTH_PROBE_TIMEOUT": "0.1",
