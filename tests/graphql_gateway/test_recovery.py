@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from apicore.errors import ApiError
+from apicore.logging import request_id_var
 from graphql_gateway.clients.breaker import Breaker
+from graphql_gateway.clients.errors import is_service_fault
+from graphql_gateway.clients.users import UsersClient
 from tests.conftest import gateway_for
 from tests.support.envelope import data_of, error_of
 from tests.support.fake_servers import FakeServer, http_response
@@ -348,3 +353,44 @@ async def test_the_reset_timeout_is_counted_in_utc_whatever_the_local_zone(
         assert 29 <= int(assert_unavailable(await gateway.get("/orders"))) <= 30
         assert orders_breaker(app).state == "open"
         assert 29 <= (await orders_report(gateway))["retry_after_s"] <= 30
+
+
+# --------------------------------------------------------------------------- our own fault
+
+
+@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
+async def test_a_request_of_ours_that_breaks_http_is_not_held_against_the_service(
+    transport: str,
+) -> None:
+    """A header value HTTP forbids (a NUL) is our own doing, refused before any byte goes
+    out: on either transport it is neither a failure (the circuit would open on us) nor a
+    success, and the caller gets the error it raised (httpx's is a transport error, so 503;
+    aiohttp's a ValueError, a bug of ours, so 500), not something else in its place."""
+    breaker = Breaker("users_service", fail_max=2, reset_timeout=30, is_fault=is_service_fault)
+    async with FakeServer(BROKEN) as service:
+        client = UsersClient(
+            label="Users service",
+            base_url=service.url,
+            timeout=5,
+            breaker=breaker,
+            transport=transport,
+        )
+        try:
+            with pytest.raises(ApiError, match="invalid response"):
+                await client.get_user(str(uuid.uuid4()))
+            assert breaker.failures == 1
+            token = request_id_var.set("a\x00b")  # goes out as X-Request-ID
+            try:
+                for _ in range(3):
+                    expected = ApiError if transport == "httpx" else ValueError
+                    with pytest.raises(expected) as raised:
+                        await client.get_user(str(uuid.uuid4()))
+                    if transport == "httpx":
+                        assert raised.value.status == 503
+            finally:
+                request_id_var.reset(token)
+            assert breaker.failures == 1  # not 2 (open), not 0 (a success)
+            assert breaker.state == "closed"
+            assert len(service_calls(service)) == 1  # nothing of the bad requests went out
+        finally:
+            await client.aclose()
