@@ -65,6 +65,12 @@ class Saga:
             answer = await (direct.post(path) if step else direct.get(path))
         return data_of(answer)
 
+    async def assert_left_as_it_was(self, user_id: str) -> None:
+        """After a delete that did not happen: the user is there and can still order."""
+        assert (await self.book(user_id))["closed"] is False
+        assert await self.user_status(user_id) == 200
+        data_of(await self.create(user_id), 201)
+
     async def create(self, user_id: str, **headers: str) -> httpx.Response:
         body = {"user_id": user_id, "items": ITEMS}
         return await self.client.post("/orders", json=body, headers=headers)
@@ -98,6 +104,15 @@ def on(method: str, answer: Callable[[Forward], Awaitable[bytes | None]]) -> Doc
         return await forward()
 
     return doctor
+
+
+def instead(answer: bytes) -> Callable[[Forward], Awaitable[bytes]]:
+    """The service is not asked: `answer` comes back in its place."""
+
+    async def answered(forward: Forward) -> bytes:
+        return answer
+
+    return answered
 
 
 async def lost(forward: Forward) -> None:
@@ -148,18 +163,13 @@ async def test_a_delete_refused_for_active_orders_deletes_nothing(
         s.seen.clear()
         error_of(await s.client.delete(f"/users/{user_id}"), 409, "USER_HAS_ACTIVE_ORDERS")
         assert s.steps == users_steps(user_id)[:2]  # no DELETE went to the users service
-        assert (await s.book(user_id))["closed"] is False
-        assert await s.user_status(user_id) == 200
-        data_of(await s.create(user_id), 201)
+        await s.assert_left_as_it_was(user_id)
 
 
 async def test_a_failed_delete_of_a_user_still_there_reopens_the_book(
     users_process: RunningProcess, orders_process: RunningProcess
 ) -> None:
-    async def fail(forward: Forward) -> bytes:
-        return BOOM
-
-    async with saga(users_process, orders_process, users=on("DELETE", fail)) as s:
+    async with saga(users_process, orders_process, users=on("DELETE", instead(BOOM))) as s:
         user_id = await s.new_user()
         error_of(await s.client.delete(f"/users/{user_id}"), 502, "UPSTREAM_ERROR")
         assert s.steps == users_steps(
@@ -169,9 +179,7 @@ async def test_a_failed_delete_of_a_user_still_there_reopens_the_book(
         )
         reopen = s.seen[-1]
         assert reopen.query == ""  # unconditionally: this delete closed it
-        assert (await s.book(user_id))["closed"] is False
-        assert await s.user_status(user_id) == 200
-        data_of(await s.create(user_id), 201)
+        await s.assert_left_as_it_was(user_id)
 
 
 async def test_a_stale_if_match_is_412_and_the_book_reopens(
@@ -186,7 +194,6 @@ async def test_a_stale_if_match_is_412_and_the_book_reopens(
         assert delete.step == ("DELETE", f"/users/{user_id}")
         assert delete.headers["if-match"] == stale
         assert (await s.book(user_id))["closed"] is False
-        assert await s.user_status(user_id) == 200
         current = (await s.client.get(f"/users/{user_id}")).headers["etag"]
         answer = await s.client.delete(f"/users/{user_id}", headers={"If-Match": current})
         assert data_of(answer) == {"id": user_id}
@@ -206,10 +213,7 @@ async def test_a_delete_whose_answer_is_lost_is_a_delete_and_the_book_stays_clos
 async def test_a_user_deleted_by_someone_else_meanwhile_is_404_and_the_book_stays_closed(
     users_process: RunningProcess, orders_process: RunningProcess
 ) -> None:
-    async def gone(forward: Forward) -> bytes:
-        return NOT_FOUND
-
-    async with saga(users_process, orders_process, users=on("DELETE", gone)) as s:
+    async with saga(users_process, orders_process, users=on("DELETE", instead(NOT_FOUND))) as s:
         user_id = await s.new_user()
         error_of(await s.client.delete(f"/users/{user_id}"), 404, "NOT_FOUND")
         assert s.steps == users_steps(user_id)  # nothing asked, nothing reopened after
@@ -246,14 +250,13 @@ async def test_a_delete_whose_outcome_cannot_be_told_leaves_the_book_closed(
 async def test_a_failed_delete_whose_reopen_fails_answers_the_delete_failure(
     users_process: RunningProcess, orders_process: RunningProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def fail(forward: Forward) -> bytes:
-        return BOOM
-
     async def no_reopen(method: str, target: str, forward: Forward) -> bytes | None:
         return None if target.endswith("/reopen") else await forward()
 
     caplog.set_level(logging.WARNING, logger="graphql_gateway.integrity")
-    async with saga(users_process, orders_process, users=on("DELETE", fail), orders=no_reopen) as s:
+    async with saga(
+        users_process, orders_process, users=on("DELETE", instead(BOOM)), orders=no_reopen
+    ) as s:
         user_id = await s.new_user()
         # The reopen's lost connection would be 503: the client hears of the delete (502).
         error_of(await s.client.delete(f"/users/{user_id}"), 502, "UPSTREAM_ERROR")
@@ -391,10 +394,7 @@ async def test_a_book_closed_again_by_a_newer_delete_stays_closed(
 async def test_an_order_refused_otherwise_looks_at_no_book(
     users_process: RunningProcess, orders_process: RunningProcess
 ) -> None:
-    async def fail(forward: Forward) -> bytes:
-        return BOOM
-
-    async with saga(users_process, orders_process, orders=on("POST", fail)) as s:
+    async with saga(users_process, orders_process, orders=on("POST", instead(BOOM))) as s:
         user_id = await s.new_user()
         error_of(await s.create(user_id), 502, "UPSTREAM_ERROR")
         assert s.steps == [("GET", f"/users/{user_id}"), ("POST", "/orders")]
@@ -403,10 +403,7 @@ async def test_an_order_refused_otherwise_looks_at_no_book(
 async def test_an_order_is_not_refused_as_user_not_found_when_the_users_service_fails(
     users_process: RunningProcess, orders_process: RunningProcess
 ) -> None:
-    async def fail(forward: Forward) -> bytes:
-        return BOOM
-
-    async with saga(users_process, orders_process, users=on("GET", fail)) as s:
+    async with saga(users_process, orders_process, users=on("GET", instead(BOOM))) as s:
         error_of(await s.create(str(uuid.uuid4())), 502, "UPSTREAM_ERROR")
         assert [each.method for each in s.seen] == ["GET"]  # and nothing written
 
