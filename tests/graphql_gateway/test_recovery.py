@@ -9,6 +9,7 @@ consecutive failures since the last success, never more than fail_max.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 import uuid
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiobreaker import CircuitBreakerError
 from fastapi import FastAPI
 
 from apicore.errors import ApiError
@@ -238,6 +240,70 @@ async def test_a_health_that_lies_neither_flaps_the_circuit_nor_counts_past_fail
         assert 2 <= trials <= 5, f"{trials} trial calls in 2 s"
         assert worst == fail_max
         assert (await orders_report(gateway))["failures"] == fail_max
+
+
+async def test_each_failed_probed_trial_doubles_the_wait_and_the_log_tells_each_move(
+    users_process: RunningProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Measured trial by trial: after the k-th probed trial that fails, the next probe
+    comes interval * 2**k later (0.2, 0.4, 0.8 s; tripling would be 0.3, 0.9, 2.7 s). And
+    the log names each change of state, which is what an operator reads in an outage."""
+    interval = 0.1
+    caplog.set_level(logging.WARNING, logger="graphql_gateway.breaker")
+    async with (
+        FakeServer(BROKEN, routes={"/health": HEALTHY}) as service,
+        gateway_for(
+            users_process.url,
+            service.url,
+            breaker_fail_max=1,
+            breaker_reset_timeout=30,
+            breaker_probe_interval=interval,
+        ) as (gateway, app),
+    ):
+        breaker = orders_breaker(app)
+        error_of(await gateway.get("/orders"), 502, "UPSTREAM_ERROR")
+        await wait_for_state(breaker, "half_open", within=1.0)
+        for failed in (1, 2, 3):
+            error_of(await gateway.get("/orders"), 502, "UPSTREAM_ERROR")  # the trial
+            assert breaker.state == "open"
+            expected = interval * 2**failed
+            waited = await wait_for_state(breaker, "half_open", within=expected * 3)
+            assert expected * 0.9 <= waited < expected * 1.9, (failed, waited)
+    moves = [r.getMessage() for r in caplog.records if r.name == "graphql_gateway.breaker"]
+    assert moves[:3] == [
+        "Circuit orders_service: closed -> open",
+        "Circuit orders_service: open -> half_open",
+        "Circuit orders_service: half_open -> open",
+    ]
+
+
+async def test_a_probe_that_raises_stops_probing_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Probes never raise; if one did (a bug), the watcher logs it and stops, and the
+    circuit still half-opens after its reset timeout."""
+
+    async def broken_probe(seconds: float) -> bool:
+        raise RuntimeError("a bug in the probe")
+
+    async def refused() -> None:
+        raise httpx.ConnectError("refused")
+
+    caplog.set_level(logging.ERROR, logger="graphql_gateway.breaker")
+    breaker = Breaker("users_service", fail_max=1, reset_timeout=0.3, probe_interval=0.01)
+    breaker.watch(broken_probe)
+    try:
+        with pytest.raises(CircuitBreakerError):  # the failure that opened it
+            await breaker.call(refused)
+        await wait_for_state(breaker, "half_open", within=1.0)
+    finally:
+        await breaker.aclose()
+    stopped = [
+        r for r in caplog.records if r.getMessage() == "Circuit users_service: probing stopped"
+    ]
+    assert len(stopped) == 1
+    assert stopped[0].exc_info is not None
+    assert "a bug in the probe" in str(stopped[0].exc_info[1])
 
 
 async def test_probes_are_bounded_and_stop_with_the_client(users_process: RunningProcess) -> None:
