@@ -30,6 +30,7 @@ from graphql_gateway.clients.users import UsersClient
 from tests.conftest import gateway_for
 from tests.support.envelope import data_of, error_of
 from tests.support.fake_servers import FakeServer, http_response
+from tests.support.metrics import sample
 from tests.support.procs import RunningProcess, launch, running
 
 HEALTHY = http_response(200, {"success": True, "data": {"status": "OK"}})
@@ -261,14 +262,33 @@ async def test_each_failed_probed_trial_doubles_the_wait_and_the_log_tells_each_
         ) as (gateway, app),
     ):
         breaker = orders_breaker(app)
+
+        async def changes() -> dict[str, float]:
+            text = (await gateway.get("/metrics")).text
+            name = "gateway_breaker_state_changes_total"
+            return {
+                state: sample(text, name, service="orders_service", state=state)
+                for state in ("open", "half_open", "closed")
+            }
+
+        async def gauge() -> float:
+            text = (await gateway.get("/metrics")).text
+            return sample(text, "gateway_breaker_state", service="orders_service")
+
+        before = await changes()
         error_of(await gateway.get("/orders"), 502, "UPSTREAM_ERROR")
+        assert await gauge() == 2  # open
         await wait_for_state(breaker, "half_open", within=1.0)
+        assert await gauge() == 1
         for failed in (1, 2, 3):
             error_of(await gateway.get("/orders"), 502, "UPSTREAM_ERROR")  # the trial
             assert breaker.state == "open"
             expected = interval * 2**failed
             waited = await wait_for_state(breaker, "half_open", within=expected * 3)
             assert expected * 0.9 <= waited < expected * 1.9, (failed, waited)
+        after = await changes()
+        moved = {state: after[state] - before[state] for state in after}
+        assert moved == {"open": 4, "half_open": 4, "closed": 0}
     moves = [r.getMessage() for r in caplog.records if r.name == "graphql_gateway.breaker"]
     assert moves[:3] == [
         "Circuit orders_service: closed -> open",

@@ -20,3 +20,12 @@ def requests_counted(
             ):
                 return sample.value
     return 0.0
+
+
+def sample(metrics_text: str, name: str, **labels: str) -> float:
+    """The value of the sample `name` whose labels include `labels`; 0 if there is none."""
+    for family in text_string_to_metric_families(metrics_text):
+        for each in family.samples:
+            if each.name == name and labels.items() <= each.labels.items():
+                return each.value
+    return 0.0
