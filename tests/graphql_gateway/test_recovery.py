@@ -35,6 +35,9 @@ from tests.support.procs import RunningProcess, launch, running
 
 HEALTHY = http_response(200, {"success": True, "data": {"status": "OK"}})
 BROKEN = http_response(500, "oops", content_type="text/plain")
+ORDERS_OK = http_response(
+    200, {"success": True, "data": [], "meta": {"total": 0, "limit": 100, "offset": 0}}
+)
 
 
 def orders_breaker(app: FastAPI) -> Breaker:
@@ -67,6 +70,18 @@ async def wait_for_state(breaker: Breaker, state: str, within: float) -> float:
         assert time.monotonic() - started < within, f"still {breaker.state} after {within}s"
         await asyncio.sleep(0.01)
     return time.monotonic() - started
+
+
+async def refused() -> None:
+    raise httpx.ConnectError("refused")
+
+
+async def fine() -> str:
+    return "fine"
+
+
+async def never_healthy(seconds: float) -> bool:
+    return False
 
 
 def assert_unavailable(response: httpx.Response) -> str:
@@ -286,10 +301,20 @@ async def test_each_failed_probed_trial_doubles_the_wait_and_the_log_tells_each_
             expected = interval * 2**failed
             waited = await wait_for_state(breaker, "half_open", within=expected * 3)
             assert expected * 0.9 <= waited < expected * 1.9, (failed, waited)
+        # The service is back: the trial closes the circuit, and the doubling starts over.
+        service.response = ORDERS_OK
+        data_of(await gateway.get("/orders"))
+        assert breaker.state == "closed"
+        assert await gauge() == 0
+        service.response = BROKEN
+        error_of(await gateway.get("/orders"), 502, "UPSTREAM_ERROR")
+        waited = await wait_for_state(breaker, "half_open", within=1.0)
+        assert interval * 0.9 <= waited < interval * 1.9, waited
         after = await changes()
         moved = {state: after[state] - before[state] for state in after}
-        assert moved == {"open": 4, "half_open": 4, "closed": 0}
+        assert moved == {"open": 5, "half_open": 5, "closed": 1}
     moves = [r.getMessage() for r in caplog.records if r.name == "graphql_gateway.breaker"]
+    assert not [r for r in caplog.records if r.name == "asyncio"], "no task went wrong"
     assert moves[:3] == [
         "Circuit orders_service: closed -> open",
         "Circuit orders_service: open -> half_open",
@@ -306,9 +331,6 @@ async def test_a_probe_that_raises_stops_probing_and_says_so(
     async def broken_probe(seconds: float) -> bool:
         raise RuntimeError("a bug in the probe")
 
-    async def refused() -> None:
-        raise httpx.ConnectError("refused")
-
     caplog.set_level(logging.ERROR, logger="graphql_gateway.breaker")
     breaker = Breaker("users_service", fail_max=1, reset_timeout=0.3, probe_interval=0.01)
     breaker.watch(broken_probe)
@@ -324,6 +346,87 @@ async def test_a_probe_that_raises_stops_probing_and_says_so(
     assert len(stopped) == 1
     assert stopped[0].exc_info is not None
     assert "a bug in the probe" in str(stopped[0].exc_info[1])
+
+
+async def test_calls_failing_after_the_circuit_opened_leave_one_probe_running() -> None:
+    """Three calls in flight fail together: the circuit opens, and opens again twice; one
+    watcher probes, not three."""
+    gate = asyncio.Event()
+
+    async def in_flight() -> None:
+        await gate.wait()
+        raise httpx.ConnectError("refused")
+
+    breaker = Breaker("users_service", fail_max=1, reset_timeout=30, probe_interval=0.05)
+    breaker.watch(never_healthy)
+    try:
+        calls = [asyncio.create_task(breaker.call(in_flight)) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        gate.set()
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        assert all(isinstance(each, Exception) for each in outcomes), outcomes
+        assert breaker.state == "open"
+        assert probe_tasks() == ["breaker-probe-users_service"]
+    finally:
+        await breaker.aclose()
+    assert probe_tasks() == []
+
+
+async def test_a_circuit_opened_again_as_it_closed_is_still_watched() -> None:
+    """The trial after the reset timeout succeeds (closed: the sleeping watcher is
+    cancelled) and the very next call fails (open again) before the cancelled watcher
+    has finished: a new watcher takes over, or nobody would probe until the timeout."""
+    breaker = Breaker("users_service", fail_max=1, reset_timeout=0.2, probe_interval=30)
+    breaker.watch(never_healthy)
+    try:
+        with pytest.raises(CircuitBreakerError):
+            await breaker.call(refused)
+        await asyncio.sleep(0.25)
+        assert breaker.state == "half_open"  # by the timeout; the watcher sleeps on
+        assert await breaker.call(fine) == "fine"
+        assert breaker.state == "closed"
+        with pytest.raises(CircuitBreakerError):  # in the same turn of the loop
+            await breaker.call(refused)
+        await asyncio.sleep(0.01)  # the cancelled watcher is gone
+        assert probe_tasks() == ["breaker-probe-users_service"]
+    finally:
+        await breaker.aclose()
+
+
+async def test_a_closed_breaker_starts_no_probe() -> None:
+    breaker = Breaker("users_service", fail_max=1, reset_timeout=30, probe_interval=0.01)
+    breaker.watch(never_healthy)
+    await breaker.aclose()
+    with pytest.raises(CircuitBreakerError):
+        await breaker.call(refused)
+    await asyncio.sleep(0.05)
+    assert probe_tasks() == []
+
+
+async def test_probes_run_in_no_request_s_context() -> None:
+    """The request whose failure opened the circuit does not lend the probes its id: their
+    logs and spans would be filed under it."""
+    ids: list[str] = []
+    probed = asyncio.Event()
+
+    async def probe(seconds: float) -> bool:
+        ids.append(request_id_var.get())
+        probed.set()
+        return False
+
+    breaker = Breaker("users_service", fail_max=1, reset_timeout=30, probe_interval=0.01)
+    breaker.watch(probe)
+    token = request_id_var.set("the-request-that-failed")
+    try:
+        with pytest.raises(CircuitBreakerError):
+            await breaker.call(refused)
+    finally:
+        request_id_var.reset(token)
+    try:
+        await asyncio.wait_for(probed.wait(), 1.0)
+    finally:
+        await breaker.aclose()
+    assert set(ids) == {"-"}
 
 
 async def test_probes_are_bounded_and_stop_with_the_client(users_process: RunningProcess) -> None:
