@@ -9,7 +9,9 @@ consecutive failures since the last success, never more than fail_max.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import math
 import os
 import time
 import uuid
@@ -346,6 +348,38 @@ async def test_a_probe_that_raises_stops_probing_and_says_so(
     assert len(stopped) == 1
     assert stopped[0].exc_info is not None
     assert "a bug in the probe" in str(stopped[0].exc_info[1])
+
+
+async def test_a_failed_trial_the_timeout_let_through_does_not_slow_the_probes() -> None:
+    """Only a trial a probe vouched for, failing, doubles the wait: one the reset timeout
+    let through says nothing about /health, so the probes keep their pace."""
+    interval = 0.2
+    probed: list[float] = []
+    enough = asyncio.Event()
+    wanted = [math.inf]  # probes to see: three after the failed trial
+
+    async def probe(seconds: float) -> bool:
+        probed.append(time.monotonic())
+        if len(probed) >= wanted[0]:
+            enough.set()
+        return False
+
+    breaker = Breaker("users_service", fail_max=1, reset_timeout=0.5, probe_interval=interval)
+    breaker.watch(probe)
+    try:
+        with pytest.raises(CircuitBreakerError):
+            await breaker.call(refused)
+        await wait_for_state(breaker, "half_open", within=2.0)  # the timeout, not a probe
+        with pytest.raises(CircuitBreakerError):
+            await breaker.call(refused)  # the trial fails
+        failed = time.monotonic()
+        wanted[0] = len(probed) + 3
+        await asyncio.wait_for(enough.wait(), 5.0)
+    finally:
+        await breaker.aclose()
+    after = [t for t in probed if t > failed]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(after)]
+    assert all(gap < interval * 1.75 for gap in gaps), gaps  # doubled would be 0.4, 0.8
 
 
 async def test_calls_failing_after_the_circuit_opened_leave_one_probe_running() -> None:
