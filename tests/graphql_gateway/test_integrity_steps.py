@@ -434,3 +434,49 @@ async def test_an_idempotency_key_is_stored_scoped_to_the_caller(
         # No key, no header: each create is its own.
         data_of(await s.create(user_id), 201)
         assert "idempotency-key" not in s.seen[-1].headers
+        # GraphQL's creates are scoped the same way.
+        mutation = (
+            "mutation($u: UUID!, $k: String) { createOrder(input: {userId: $u, items: "
+            '[{product: "Цемент", quantity: 1, price: "300.00"}]}, idempotencyKey: $k) { id } }'
+        )
+        variables = {"u": user_id, "k": f"graphql-{key}"}
+        ids = set()
+        for _ in range(2):
+            body = (
+                await s.client.post("/graphql", json={"query": mutation, "variables": variables})
+            ).json()
+            assert "errors" not in body, body
+            ids.add(body["data"]["createOrder"]["id"])
+            sent = s.seen[-1].headers["idempotency-key"]
+            assert sent == hashlib.sha256(f"\0graphql-{key}".encode()).hexdigest()
+        assert len(ids) == 1
+
+
+@pytest.mark.parametrize(
+    ("items", "field"),
+    [
+        ('[{product: "Бетон", quantity: 0, price: "7.25"}]', "items.0.quantity"),
+        ('[{product: "Бетон", quantity: 1, price: "-1"}]', "items.0.price"),
+        ('[{product: "", quantity: 1, price: "1"}]', "items.0.product"),
+        ("[]", "items"),
+    ],
+)
+async def test_a_graphql_order_the_orders_service_would_refuse_is_refused_before_any_call(
+    users_process: RunningProcess, orders_process: RunningProcess, items: str, field: str
+) -> None:
+    """GraphQL's types let these through; the order's own rules (the orders service's
+    schema, checked in the gateway) do not: VALIDATION_ERROR naming the field, as the REST
+    route's 400 would, and no service asked."""
+    async with saga(users_process, orders_process) as s:
+        mutation = (
+            f'mutation {{ createOrder(input: {{userId: "{uuid.uuid4()}", items: {items}}}) '
+            "{ id } }"
+        )
+        body = (await s.client.post("/graphql", json={"query": mutation})).json()
+        assert body["data"] is None, body
+        (error,) = body["errors"]
+        assert error["extensions"]["code"] == "VALIDATION_ERROR", error
+        details = error["extensions"]["details"]
+        assert [detail["field"] for detail in details] == [field], error
+        assert all(detail["message"] for detail in details)
+        assert s.seen == []
