@@ -27,9 +27,8 @@ from fastapi import FastAPI
 from apicore.errors import ApiError
 from apicore.logging import request_id_var
 from graphql_gateway.clients.breaker import Breaker
-from graphql_gateway.clients.errors import is_service_fault
-from graphql_gateway.clients.users import UsersClient
 from tests.conftest import gateway_for
+from tests.support.clients import users_client
 from tests.support.envelope import data_of, error_of
 from tests.support.fake_servers import FakeServer, http_response
 from tests.support.metrics import sample
@@ -590,15 +589,9 @@ async def test_a_request_of_ours_that_breaks_http_is_not_held_against_the_servic
     out: on either transport it is neither a failure (the circuit would open on us) nor a
     success, and the caller gets the error it raised (httpx's is a transport error, so 503;
     aiohttp's a ValueError, a bug of ours, so 500), not something else in its place."""
-    breaker = Breaker("users_service", fail_max=2, reset_timeout=30, is_fault=is_service_fault)
     async with FakeServer(BROKEN) as service:
-        client = UsersClient(
-            label="Users service",
-            base_url=service.url,
-            timeout=5,
-            breaker=breaker,
-            transport=transport,
-        )
+        client = users_client(service.url, fail_max=2, transport=transport)
+        breaker = client.breaker
         try:
             with pytest.raises(ApiError, match="invalid response"):
                 await client.get_user(str(uuid.uuid4()))

@@ -25,13 +25,12 @@ import pytest
 
 from apicore.logging import request_id_var
 from graphql_gateway.app import create_app as create_gateway_app
-from graphql_gateway.clients.breaker import Breaker
-from graphql_gateway.clients.errors import is_service_fault
 from graphql_gateway.clients.users import UsersClient
 from graphql_gateway.config import Settings as GatewaySettings
 from service_users.app import create_app as create_users_app
 from service_users.config import Settings as UsersSettings
 from tests.conftest import asgi_client
+from tests.support.clients import users_client
 from tests.support.fake_servers import FakeServer, http_response
 from tests.support.procs import RunningProcess, running
 
@@ -169,13 +168,6 @@ def test_safe_request_id_is_kept(gateway_process: RunningProcess) -> None:
     assert response.headers["x-request-id"] == request_id
 
 
-def _users_client(url: str, *, fail_max: int = 3, reset: float = 30.0) -> UsersClient:
-    breaker = Breaker(
-        "users_service", fail_max=fail_max, reset_timeout=reset, is_fault=is_service_fault
-    )
-    return UsersClient(label="Users service", base_url=url, timeout=5, breaker=breaker)
-
-
 async def _fails_building_our_request(client: UsersClient) -> None:
     token = request_id_var.set("caf\xe9")  # cannot be encoded in a header: our own fault
     try:
@@ -187,7 +179,7 @@ async def _fails_building_our_request(client: UsersClient) -> None:
 
 async def test_our_own_request_errors_are_neither_failure_nor_success() -> None:
     async with FakeServer(http_response(500, {"success": False})) as broken:
-        client = _users_client(broken.url)
+        client = users_client(broken.url)
         try:
             with pytest.raises(Exception, match="invalid response"):
                 await client.get_user(str(uuid.uuid4()))
@@ -204,7 +196,7 @@ async def test_our_own_request_errors_are_neither_failure_nor_success() -> None:
 
 async def test_our_own_request_error_is_no_trial_call_when_half_open() -> None:
     async with FakeServer(http_response(500, {"success": False})) as broken:
-        client = _users_client(broken.url, fail_max=1, reset=0.2)
+        client = users_client(broken.url, fail_max=1, reset=0.2)
         try:
             with pytest.raises(Exception, match=r"unavailable|invalid response"):
                 await client.get_user(str(uuid.uuid4()))
@@ -220,7 +212,7 @@ async def test_our_own_request_error_is_no_trial_call_when_half_open() -> None:
 async def test_cancelled_calls_do_not_move_the_breaker() -> None:
     """A request cancelled because our client went away says nothing about the service."""
     async with FakeServer(http_response(500, {"success": False})) as broken:
-        client = _users_client(broken.url)
+        client = users_client(broken.url)
         try:
             with pytest.raises(Exception, match="invalid response"):
                 await client.get_user(str(uuid.uuid4()))
