@@ -343,7 +343,6 @@ async def test_a_plain_read_goes_out_as_httpx_would_write_it() -> None:
             expected = build_request("GET", "/orders", params=params, headers={"x-request-id": "-"})
             assert sent[0].target == str(expected.url)
             assert sent[0].headers == dict(expected.headers)
-            built = 0
             await client.send("GET", "/orders", params=list(params.items()))  # not a dict
             await client.send("GET", f"/orders/{ORDER['id']}")
             await client.send("GET", f"/orders/{ORDER['id']}", params=[])

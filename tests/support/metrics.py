@@ -9,17 +9,8 @@ def requests_counted(
     metrics_text: str, route: str, method: str, status: str | None = None
 ) -> float:
     """`http_requests_total` of one route and method (and status, if given); 0 if none."""
-    for family in text_string_to_metric_families(metrics_text):
-        for sample in family.samples:
-            labels = sample.labels
-            if (
-                sample.name == "http_requests_total"
-                and labels.get("route") == route
-                and labels.get("method") == method
-                and (status is None or labels.get("status") == status)
-            ):
-                return sample.value
-    return 0.0
+    labels = {"route": route, "method": method} | ({"status": status} if status is not None else {})
+    return sample(metrics_text, "http_requests_total", **labels)
 
 
 def sample(metrics_text: str, name: str, **labels: str) -> float:
