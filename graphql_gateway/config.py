@@ -24,7 +24,21 @@ class Settings(ProcessSettings):
     breaker_probe_interval: float = Field(
         0.5, ge=0.05, description="Seconds between probes of an open circuit's service /health"
     )
-    upstream_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a service")
+    # A high failure rate opens a circuit too (clients/breaker.py): at least min_calls calls
+    # in the last breaker_window seconds, breaker_failure_rate percent of them failed.
+    breaker_window: float = Field(10.0, gt=0, le=3600, description="Seconds of outcomes kept")
+    breaker_min_calls: int = Field(20, ge=1, description="Calls in the window before a rate")
+    breaker_failure_rate: float = Field(
+        50.0, gt=0, le=100, description="Percent of failed calls that opens the circuit"
+    )
+    upstream_timeout: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds a service has to answer, from when the call has its connection",
+    )
+    # How long a call may wait for one of the pool's connections (clients/admission.py);
+    # past it the call is shed: 503 with Retry-After, never counted against the service.
+    pool_timeout: float = Field(1.0, gt=0, le=60, description="Seconds to wait for a connection")
     # A user's order book closed this long ago while the user still exists is what a delete
     # that died halfway left behind: the next order for the user reopens it (integrity.py).
     delete_stale_after: float = Field(15.0, gt=0, description="Seconds a delete may take")

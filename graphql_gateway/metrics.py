@@ -2,13 +2,16 @@
 
 - gateway_downstream_requests_total{service, outcome} and
   gateway_downstream_request_duration_seconds{service}: each call to a service, with
-  outcome ok | client_error | server_error | timeout | unreachable | circuit_open
-  (circuit_open calls touch no network and have no duration);
+  outcome ok | client_error | server_error | timeout | unreachable | circuit_open | shed
+  (circuit_open and shed calls touch no network and have no duration: shed is a call that
+  waited longer than GATEWAY_POOL_TIMEOUT for a connection, clients/admission.py);
 - gateway_downstream_retries_total{service}: calls sent a second time after their
   connection broke (clients/base.py says when);
 - gateway_breaker_state{service}: 0 closed, 1 half-open, 2 open (the highest over the
   live workers: each worker has its own breakers), and
   gateway_breaker_state_changes_total{service, state};
+- gateway_breaker_failure_rate{service}: the share of failed calls in the breaker's window
+  (0 to 1; the highest over the live workers), what opens a circuit at a high error rate;
 - gateway_graphql_operations_total{operation, type, outcome}: outcome ok | partial
   (data and errors) | error (no data) | refused (did not parse, validate, or pass the limits);
 - gateway_dataloader_batch_size{loader}: keys per batched call;
@@ -49,6 +52,14 @@ BREAKER_STATE = LabelCache(
     gauge(
         "gateway_breaker_state",
         "Circuit breaker state: 0 closed, 1 half-open, 2 open",
+        ["service"],
+        "livemax",
+    )
+)
+BREAKER_FAILURE_RATE = LabelCache(
+    gauge(
+        "gateway_breaker_failure_rate",
+        "Share of failed calls in the breaker's window (0 to 1), while closed",
         ["service"],
         "livemax",
     )

@@ -26,11 +26,15 @@ class Clients:
                 reset_timeout=settings.breaker_reset_timeout,
                 is_fault=is_service_fault,
                 probe_interval=settings.breaker_probe_interval,
+                window=settings.breaker_window,
+                min_calls=settings.breaker_min_calls,
+                failure_rate=settings.breaker_failure_rate,
             )
 
         common = {
             "timeout": settings.upstream_timeout,
             "max_connections": settings.pool_max_connections,
+            "pool_timeout": settings.pool_timeout,
             "transport": settings.http_transport,
         }
         return cls(

@@ -20,6 +20,7 @@ from apicore.errors import SERVICE_UNAVAILABLE, UPSTREAM_ERROR, UPSTREAM_TIMEOUT
 from apicore.logging import request_id_var
 from apicore.tracing import traced_send
 from graphql_gateway import metrics
+from graphql_gateway.clients.admission import Admission, Overloaded, is_bulk
 from graphql_gateway.clients.breaker import Breaker
 from graphql_gateway.clients.errors import BadUpstreamResponse, mapped_upstream_errors
 from graphql_gateway.clients.transport import Answer, DirectRequest, ServiceTransport
@@ -152,18 +153,25 @@ class ServiceClient:
         timeout: float,
         breaker: Breaker,
         max_connections: int = 100,
+        pool_timeout: float = 1.0,
         transport: httpx.AsyncBaseTransport | str | None = "aiohttp",
     ) -> None:
-        """`transport`: "aiohttp" (clients/transport.py), "httpx" (httpcore), or one given."""
+        """`transport`: "aiohttp" (clients/transport.py), "httpx" (httpcore), or one given.
+
+        At most `max_connections` calls at once; one that waits `pool_timeout` seconds for
+        its turn is shed (clients/admission.py)."""
         self.label = label
         self.breaker = breaker
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.calls = 0  # HTTP requests actually sent (tests and benchmarks count them)
         self.retries = 0  # of those, the ones sent again after a broken connection
+        self.admission = Admission(label, max_connections, pool_timeout)
+        # One connection more than the calls admitted at once: the breaker's /health probe
+        # (not admitted, it bypasses the queue) never makes an admitted call wait in the pool.
         limits = httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
+            max_connections=max_connections + 1,
+            max_keepalive_connections=max_connections + 1,
             # Below the services' 30 s: we drop idle connections before they do.
             keepalive_expiry=15.0,
         )
@@ -246,14 +254,18 @@ class ServiceClient:
             )
 
         started = 0.0
+        slot = self.admission.slot(is_bulk(method, path, params))
 
         # One call, one outcome for the breaker, however many times it was sent: a retry
         # that succeeds leaves no failure counted (the service answered; the connection
-        # that broke was our pool's), and one that fails counts once.
+        # that broke was our pool's), and one that fails counts once. The wait for a
+        # connection is outside the service's time: a call shed there (Overloaded) is
+        # neither a failure nor a success (clients/errors.py).
         async def attempt() -> Upstream:
             nonlocal started
-            started = time.perf_counter()
-            return _parse(await self._send_retrying(request))
+            async with slot:
+                started = time.perf_counter()
+                return _parse(await self._send_retrying(request))
 
         outcome = "error"
         try:
@@ -262,7 +274,10 @@ class ServiceClient:
             outcome = "ok" if upstream.status < 400 else "client_error"
             return upstream
         except ApiError as exc:
-            outcome = _OUTCOMES.get(exc.code, "error") if started else "circuit_open"
+            if started:
+                outcome = _OUTCOMES.get(exc.code, "error")
+            else:
+                outcome = "shed" if isinstance(exc.__cause__, Overloaded) else "circuit_open"
             raise
         finally:
             metrics.DOWNSTREAM(self.breaker.name, outcome).inc()

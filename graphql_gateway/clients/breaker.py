@@ -12,6 +12,13 @@
   error building our own request, a bug of ours) passes through untouched: neither a
   failure nor a success. A cancelled call (the client went away) is a BaseException,
   which aiobreaker does not see either.
+- It opens only after `fail_max` failures in a row, so a service failing every other call
+  (or four calls of five) never trips it. Here it also opens at a high failure *rate*: an
+  `OutcomeWindow` keeps the outcomes of the last `window` seconds, and once it holds at
+  least `min_calls` calls of which `failure_rate` percent or more failed, the circuit
+  opens (aiobreaker's `open()`, so its states and listeners stay the ones used). The
+  consecutive count stays as the fast path for a service that is plainly down. Only calls
+  made while closed are in the window; it starts empty each time the circuit closes.
 - It keeps counting failures past `fail_max` (each failed trial call, each call that was
   in flight when the circuit opened: 13 with fail_max 5); here the count is consecutive
   failures since the last success, at most `fail_max`.
@@ -29,6 +36,8 @@ import asyncio
 import contextvars
 import logging
 import math
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeVar
@@ -86,6 +95,58 @@ class _CappedCount(CircuitMemoryStorage):
             super().increment_counter()
 
 
+class OutcomeWindow:
+    """Calls and failures of the last `seconds`, kept in `SLICES` slices of time.
+
+    Recording is O(1) (one slice appended or bumped, expired ones dropped from the front),
+    so the window costs a few attribute updates per call at any rate of calls. A slice is
+    a tenth of the window: the window covers between 90 % and 100 % of `seconds`.
+    """
+
+    SLICES = 10
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._width = seconds / self.SLICES
+        self._clock = clock
+        self._slices: deque[list[int]] = deque()  # [slice number, calls, failures]
+        self._calls = 0
+        self._failures = 0
+
+    def _now(self) -> int:
+        current = int(self._clock() / self._width)
+        oldest = current - self.SLICES + 1
+        slices = self._slices
+        while slices and slices[0][0] < oldest:
+            _, calls, failures = slices.popleft()
+            self._calls -= calls
+            self._failures -= failures
+        return current
+
+    def record(self, failed: bool) -> tuple[int, int]:
+        """Count one call; (calls, failures) in the window, this one included."""
+        current = self._now()
+        slices = self._slices
+        if not slices or slices[-1][0] != current:
+            slices.append([current, 0, 0])
+        last = slices[-1]
+        last[1] += 1
+        self._calls += 1
+        if failed:
+            last[2] += 1
+            self._failures += 1
+        return self._calls, self._failures
+
+    def counts(self) -> tuple[int, int]:
+        """(calls, failures) in the window as of now."""
+        self._now()
+        return self._calls, self._failures
+
+    def clear(self) -> None:
+        self._slices.clear()
+        self._calls = self._failures = 0
+
+
 class _LogStateChanges(CircuitBreakerListener):
     def state_change(self, breaker: CircuitBreaker, old: object, new: object) -> None:
         old_name = _STATE_NAMES.get(getattr(old, "state", None), "closed")  # type: ignore[arg-type]
@@ -112,11 +173,22 @@ class Breaker:
         reset_timeout: float,
         is_fault: Callable[[Exception], bool] = lambda _: True,
         probe_interval: float = 0.5,
+        window: float = 10.0,
+        min_calls: int = 20,
+        failure_rate: float = 50.0,
     ) -> None:
-        """`is_fault`: is this exception the service's doing? Only those count."""
+        """`is_fault`: is this exception the service's doing? Only those count.
+
+        The circuit opens after `fail_max` failures in a row, or once the last `window`
+        seconds hold at least `min_calls` calls of which `failure_rate` percent failed.
+        """
         self.name = name
         self.is_fault = is_fault
         self.fail_max = fail_max
+        self.min_calls = min_calls
+        self.failure_rate = failure_rate
+        self.window = OutcomeWindow(window)
+        self._published_rate = 0.0
         self.reset_timeout = reset_timeout
         self.probe_interval = probe_interval
         self._breaker = CircuitBreaker(
@@ -133,6 +205,7 @@ class Breaker:
         self._probed_trial = False  # the circuit is half-open because a probe said healthy
         self._failed_probed_trials = 0  # in a row: each doubles the wait before a probe
         metrics.breaker_state(name, "closed")
+        metrics.BREAKER_FAILURE_RATE(name).set(0.0)
 
     @property
     def failures(self) -> int:
@@ -157,6 +230,8 @@ class Breaker:
             self._probed_trial = False
             self._start_watching()
         elif new is CircuitBreakerState.CLOSED:
+            self.window.clear()  # a closed circuit starts over: old failures are not held
+            self._publish_rate(0.0)
             self._probed_trial = False
             self._failed_probed_trials = 0
             self._stop_watching()
@@ -219,6 +294,42 @@ class Breaker:
             return "half_open"
         return current
 
+    def window_report(self) -> dict[str, float | int]:
+        """The failure window as of now: calls, failures, and their share in percent."""
+        calls, failures = self.window.counts()
+        share = failures / calls if calls else 0.0
+        self._publish_rate(share)  # also as the window empties without calls
+        rate = round(100.0 * share, 1)
+        return {"calls": calls, "failures": failures, "failure_rate": rate}
+
+    def _publish_rate(self, share: float) -> None:
+        """The gauge, written only when it moves by a point or more: a write per call would
+        cost every call a metrics file update (several workers share the files)."""
+        if abs(share - self._published_rate) >= 0.01 or (share == 0.0) != (
+            self._published_rate == 0.0
+        ):
+            self._published_rate = share
+            metrics.BREAKER_FAILURE_RATE(self.name).set(share)
+
+    def _record(self, failed: bool) -> None:
+        """A call made while closed ended: into the window; open at a high failure rate."""
+        calls, failures = self.window.record(failed)
+        self._publish_rate(failures / calls)
+        if (
+            failed
+            and calls >= self.min_calls
+            and failures * 100 >= self.failure_rate * calls
+            and self._breaker.current_state is CircuitBreakerState.CLOSED
+        ):
+            logger.warning(
+                "Circuit %s: %d of the last %d calls failed (it opens at %g %%)",
+                self.name,
+                failures,
+                calls,
+                self.failure_rate,
+            )
+            self._breaker.open()
+
     def retry_after(self) -> int:
         """Whole seconds a refused caller should wait (at least 1)."""
         return max(1, math.ceil(self._seconds_until_trial()))
@@ -228,16 +339,18 @@ class Breaker:
         if state == "open":
             raise CircuitOpenError(self.name, self._seconds_until_trial())
         if state == "closed":
-            return await self._counted(func)
+            return await self._counted(func, windowed=True)
         if self._trial_in_flight:
             raise CircuitOpenError(self.name, 1.0)
         self._trial_in_flight = True
         try:
-            return await self._counted(func)
+            return await self._counted(func, windowed=False)
         finally:
             self._trial_in_flight = False
 
-    async def _counted(self, func: Callable[[], Awaitable[T]]) -> T:
+    async def _counted(self, func: Callable[[], Awaitable[T]], *, windowed: bool) -> T:
+        """`windowed`: a call made while closed, whose outcome goes into the window (a
+        half-open trial's outcome is aiobreaker's to judge alone)."""
         is_fault = self.is_fault
 
         async def guarded() -> T:
@@ -249,6 +362,14 @@ class Breaker:
                 raise _NotTheService(exc) from None
 
         try:
-            return await self._breaker.call_async(guarded)
+            result = await self._breaker.call_async(guarded)
         except _NotTheService as carried:
             raise carried.error from None
+        except Exception:
+            # The service's failure (or aiobreaker's CircuitBreakerError raised from it).
+            if windowed:
+                self._record(True)
+            raise
+        if windowed:
+            self._record(False)
+        return result

@@ -4,6 +4,8 @@
     httpx.TransportError (refused, ...) -> 503 SERVICE_UNAVAILABLE + Retry-After
     CircuitOpenError / CircuitBreakerError while open
                                         -> 503 SERVICE_UNAVAILABLE + Retry-After
+    Overloaded (no pooled connection free in time: shed)
+                                        -> 503 SERVICE_UNAVAILABLE + Retry-After: 1
     BadUpstreamResponse (5xx, not our envelope), httpx.DecodingError
                                         -> 502 UPSTREAM_ERROR
 
@@ -13,7 +15,8 @@ call is mapped by its cause, since the network was touched.
 is_service_fault() says what counts against a service's breaker: what the service did.
 Not among them: httpx.LocalProtocolError (our request broke HTTP), errors building
 the request (encoding, serialisation; they happen before the breaker is entered),
-and cancellation when our client goes away.
+Overloaded (the gateway's own queue for a connection, clients/admission.py), and
+cancellation when our client goes away.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import httpx
 from aiobreaker import CircuitBreakerError
 
 from apicore.errors import SERVICE_UNAVAILABLE, UPSTREAM_ERROR, UPSTREAM_TIMEOUT, ApiError
+from graphql_gateway.clients.admission import Overloaded
 from graphql_gateway.clients.breaker import Breaker, CircuitOpenError
 
 
@@ -56,6 +60,10 @@ def translate(exc: BaseException, label: str, breaker: Breaker) -> ApiError | No
         return translate(exc.__cause__, label, breaker) or _unavailable(label, breaker)
     if isinstance(exc, CircuitOpenError | CircuitBreakerError):
         return _unavailable(label, breaker)
+    if isinstance(exc, Overloaded):
+        return ApiError(
+            SERVICE_UNAVAILABLE, f"{label} is busy: try again shortly", headers={"Retry-After": "1"}
+        )
     if isinstance(exc, httpx.TimeoutException):
         return ApiError(UPSTREAM_TIMEOUT, f"{label} did not answer in time")
     if isinstance(exc, httpx.TransportError):
@@ -72,6 +80,7 @@ def mapped_upstream_errors(label: str, breaker: Breaker) -> Iterator[None]:
     except (
         CircuitBreakerError,
         CircuitOpenError,
+        Overloaded,
         httpx.TransportError,
         httpx.DecodingError,
         BadUpstreamResponse,

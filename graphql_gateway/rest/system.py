@@ -20,12 +20,24 @@ from graphql_gateway.rest.deps import ClientsDep
 router = APIRouter(tags=["system"], route_class=ContractRoute)
 
 
+class WindowReport(BaseModel):
+    """The calls of the last `seconds` made while closed, and the share that failed."""
+
+    seconds: float
+    calls: int
+    failures: int
+    failure_rate: float  # percent, one decimal
+    min_calls: int  # calls the window must hold before a rate can open the circuit
+    opens_at_rate: float  # percent of failures that opens it
+
+
 class BreakerReport(PartialModel):
     state: Literal["closed", "open", "half_open"]
-    failures: int
+    failures: int  # consecutive, since the last success (at most fail_max)
     reachable: bool
     fail_max: int
     reset_timeout_s: float
+    window: WindowReport
     retry_after_s: int = None  # type: ignore[assignment]  # only while open
 
 
@@ -61,6 +73,12 @@ def _breaker_report(client: ServiceClient, reachable: bool) -> dict[str, Any]:
         "reachable": reachable,
         "fail_max": breaker.fail_max,
         "reset_timeout_s": breaker.reset_timeout,
+        "window": {
+            "seconds": breaker.window.seconds,
+            **breaker.window_report(),
+            "min_calls": breaker.min_calls,
+            "opens_at_rate": breaker.failure_rate,
+        },
     }
     if state == "open":
         report["retry_after_s"] = breaker.retry_after()
