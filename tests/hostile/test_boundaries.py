@@ -1,0 +1,360 @@
+"""The edges of every input type, on every REST route of the three processes and every
+GraphQL argument: never a 5xx, every 4xx in the envelope, the breakers left closed.
+
+What is generated is read from what the processes serve, so a new route, parameter, body
+field or GraphQL argument is covered without touching this file: the operations and their
+parameters and bodies from each process's /openapi.json, the GraphQL fields and arguments
+(and input objects) by introspection of the gateway's /graphql.
+
+Values are biased to the edges: the calendar's first and last days and dates just outside
+it, the 32- and 64-bit integer limits and far beyond, empty and 10,000-character strings,
+NUL, percent-escapes that are not UTF-8, Cyrillic, UUID edge forms, booleans as strings;
+`from`/`to` pairs get every combination of the date edges (both orders). One request gets
+one or two edges, the rest of it valid (a body is a valid one with one or two fields
+changed), so each edge reaches the code behind the checks that come before it.
+
+A 5xx of a service called by the gateway could be hidden as a 502 (which fails here too)
+or as a GraphQL error: each process's `http_requests_total` (GET /metrics) must count no
+5xx after the run that it did not count before. Bounded: derandomized, EXAMPLES per REST
+operation and per GraphQL argument, about a minute in all.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.procs import RunningProcess
+
+EXAMPLES = 12
+BOUNDED = settings(
+    max_examples=EXAMPLES,
+    deadline=None,  # a shared CI machine: latency is measured by bench/, not here
+    database=None,  # nothing written to the working tree
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,  # the same cases on every run: a failure can be replayed
+)
+
+TODAY = datetime.now(UTC).date().isoformat()
+DATES = ["0001-01-01", "9999-12-31", "0000-00-00", "10000-01-01", TODAY, "2024-02-29", "2023-02-29"]
+INTS = [0, -1, 1, 2**31 - 1, 2**31, -(2**31) - 1, 2**63 - 1, 2**63, -(2**63), 10**30, -(10**30)]
+LONG = "a" * 10_000
+STRINGS = ["", " ", LONG, "\x00", "a\x00b", "Кириллица", "\U0001f600", "null", "1e400", "-0"]
+UUIDS = [
+    "00000000-0000-0000-0000-000000000000",
+    "ffffffff-ffff-ffff-ffff-ffffffffffff",
+    "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF",
+    "{12345678-1234-5678-1234-567812345678}",
+    "urn:uuid:12345678-1234-5678-1234-567812345678",
+    "12345678123456781234567812345678",
+    "12345678-1234-5678-1234-56781234567",  # one digit short
+]
+BOOLEANS = ["true", "false", "True", "FALSE", "1", "0", "yes", "on", ""]
+NUMBERS = [0.0, -0.0, 0.005, 1e-10, 99999999.99, 99999999.995, 100000000.0, 1e308, -1.0]
+PRICES = ["0", "0.00", "0.001", "99999999.99", "100000000.00", "-0.00", "1e2", "٥"]
+
+
+class Escaped(str):
+    """Already percent-encoded: sent as is (bytes that are not UTF-8, an encoded NUL)."""
+
+
+ESCAPES = [Escaped("%FF"), Escaped("%C0%80"), Escaped("%ED%A0%80"), Escaped("%00"), Escaped("%")]
+TEXTS = [*DATES, *map(str, INTS), *STRINGS, *UUIDS, *BOOLEANS, *PRICES]
+
+
+# ---------------------------------------------------------------- the processes and their data
+
+
+@pytest.fixture(scope="module")
+def processes(
+    users_process: RunningProcess, orders_process: RunningProcess, gateway_process: RunningProcess
+) -> dict[str, str]:
+    return {
+        "users": users_process.url,
+        "orders": orders_process.url,
+        "gateway": gateway_process.url,
+    }
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+@pytest.fixture(scope="module")
+def seeds(processes: dict[str, str], http: requests.Session) -> dict[str, str]:
+    """A user and an order of theirs (a valid id for the routes that take one)."""
+    user = http.post(
+        f"{processes['users']}/users",
+        json={"name": "Edge", "email": f"edge-{uuid.uuid4().hex}@example.com"},
+        timeout=10,
+    )
+    assert user.status_code == 201, user.text
+    user_id = user.json()["data"]["id"]
+    item = {"product": "p", "quantity": 1, "price": "1.00"}
+    order = http.post(
+        f"{processes['orders']}/orders", json={"user_id": user_id, "items": [item]}, timeout=10
+    )
+    assert order.status_code == 201, order.text
+    return {"user": user_id, "order": order.json()["data"]["id"]}
+
+
+def server_errors(url: str) -> dict[tuple[str, str, str], float]:
+    """The 5xx a process has answered so far, by (route, method, status)."""
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    return {
+        (s.labels["route"], s.labels["method"], s.labels["status"]): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "http_requests_total" and s.labels.get("status", "").startswith("5")
+    }
+
+
+@pytest.fixture
+def no_new_server_errors(processes: dict[str, str]) -> Iterator[None]:
+    """After the test: no process answered a 5xx it had not answered before."""
+    before = {name: server_errors(url) for name, url in processes.items()}
+    yield
+    for name, url in processes.items():
+        new = {k: v - before[name].get(k, 0) for k, v in server_errors(url).items()}
+        assert not {k: v for k, v in new.items() if v}, f"{name} answered 5xx: {new}"
+
+
+def assert_breakers_closed(gateway: str) -> None:
+    health = requests.get(f"{gateway}/health", timeout=10).json()["data"]
+    for name, breaker in health["circuit_breakers"].items():
+        assert (breaker["state"], breaker["failures"]) == ("closed", 0), (name, breaker)
+
+
+def problems_of(response: requests.Response) -> list[str]:
+    """No 5xx; a 4xx in the envelope, naming its code and saying what is wrong."""
+    status = response.status_code
+    if status >= 500:
+        return [f"{status}: {response.text[:300]}"]
+    if status < 400:
+        return []
+    try:
+        body = response.json()
+    except ValueError:
+        return [f"{status} not JSON: {response.text[:200]}"]
+    error = body.get("error") if isinstance(body, dict) else None
+    if set(body) != {"success", "error"} or body["success"] is not False:
+        return [f"{status} outside the envelope: {response.text[:200]}"]
+    if not (isinstance(error.get("code"), str) and isinstance(error.get("message"), str)):
+        return [f"{status} without code or message: {response.text[:200]}"]
+    if status == 400 and error["code"] == "VALIDATION_ERROR" and not error.get("details"):
+        return [f"400 naming no field: {response.text[:200]}"]
+    return []
+
+
+# ------------------------------------------------------------------------------- REST
+
+
+def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def branches(document: dict[str, Any], schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The non-null forms of a schema (`anyOf` with null: the value's own form)."""
+    schema = resolve(document, schema)
+    forms = schema.get("anyOf") or schema.get("oneOf") or [schema]
+    return [resolve(document, f) for f in forms if f.get("type") != "null"] or [schema]
+
+
+def valid_value(document: dict[str, Any], schema: dict[str, Any], name: str, seeds: dict) -> Any:
+    """A value the schema takes (ids of the seeded user and order, a fresh email)."""
+    form = branches(document, schema)[0]
+    if "enum" in form:
+        return form["enum"][0]
+    kind = form.get("type")
+    if kind == "object":
+        return {
+            prop: valid_value(document, sub, prop, seeds)
+            for prop, sub in form.get("properties", {}).items()
+            if prop in form.get("required", ())
+        }
+    if kind == "array":
+        return [valid_value(document, form["items"], name, seeds)] * max(form.get("minItems", 1), 1)
+    if kind == "integer":
+        return max(form.get("minimum", 1), 1)
+    if kind in ("number", "boolean"):
+        return 1 if kind == "number" else True
+    if form.get("format") == "email" or name == "email":
+        return f"edge-{uuid.uuid4().hex}@example.com"
+    if form.get("format") == "uuid" or name.endswith(("id", "Id")):
+        return seeds["order"] if name == "order_id" else seeds["user"]
+    if form.get("format") == "date" or name.endswith("date"):
+        return TODAY
+    if name == "price":
+        return "1.00"
+    return "x" * max(form.get("minLength", 8), 8) if name == "password" else "x"
+
+
+def leaf_paths(document: dict[str, Any], schema: dict[str, Any], path: tuple = ()) -> list[tuple]:
+    """Every field of a body, nested ones too (`items[0].price`), and the arrays themselves."""
+    found = [path] if path else []
+    for form in branches(document, schema):
+        if form.get("type") == "object":
+            for prop, sub in form.get("properties", {}).items():
+                found += leaf_paths(document, sub, (*path, prop))
+        elif form.get("type") == "array":
+            found += leaf_paths(document, form["items"], (*path, 0))
+    return found
+
+
+MANY = "<the valid value, 501 times>"  # an array past its maxItems (100 items, 500 ids)
+
+
+JSON_EDGES = st.one_of(
+    st.sampled_from([*DATES, *STRINGS, *UUIDS, *PRICES, "true"]),
+    st.sampled_from(INTS),
+    st.sampled_from(NUMBERS),
+    st.sampled_from([None, True, False, [], {}, [None], MANY]),
+)
+
+
+def set_at(body: Any, path: tuple, value: Any) -> Any:
+    """`body` with the field at `path` set to `value` (the objects on the way created)."""
+    if not path:
+        return body * 501 if value == MANY and isinstance(body, list) else value
+    head, rest = path[0], path[1:]
+    if isinstance(head, int):
+        items = list(body) if isinstance(body, list) and body else [{}]
+        return [set_at(items[0], rest, value), *items[1:]]
+    body = dict(body) if isinstance(body, dict) else {}
+    body[head] = set_at(body.get(head), rest, value)
+    return body
+
+
+def param_values(parameter: dict[str, Any], document: dict[str, Any]) -> st.SearchStrategy:
+    """A query or path parameter's edges, those of its own type first."""
+    forms = branches(document, parameter["schema"])
+    own: list[Any] = []
+    for form in forms:
+        items = resolve(document, form.get("items", {}))
+        own += {"integer": list(map(str, INTS)), "boolean": BOOLEANS}.get(form.get("type"), [])
+        own += form.get("enum", []) + items.get("enum", [])
+        if "uuid" in (form.get("format"), items.get("format")) or parameter["name"] == "id":
+            own += [*UUIDS, ",".join(UUIDS[:2]), ",".join(UUIDS[:1] * 501)]
+    if parameter["name"] in ("from", "to"):
+        own += DATES
+    return st.one_of(st.sampled_from(own or TEXTS), st.sampled_from(TEXTS + ESCAPES))
+
+
+def encoded(value: str) -> str:
+    return value if isinstance(value, Escaped) else quote(value, safe="")
+
+
+def documents(processes: dict[str, str]) -> dict[str, dict[str, Any]]:
+    return {
+        name: requests.get(f"{url}/openapi.json", timeout=10).json()
+        for name, url in processes.items()
+    }
+
+
+def rest_operations(processes: dict[str, str]) -> list[tuple[str, str, str, dict, dict]]:
+    found = []
+    for name, document in documents(processes).items():
+        for path, methods in document["paths"].items():
+            for method, operation in methods.items():
+                found.append((name, method.upper(), path, operation, document))
+    return found
+
+
+def fuzz_operation(
+    base_url: str,
+    method: str,
+    path: str,
+    operation: dict[str, Any],
+    document: dict[str, Any],
+    seeds: dict[str, str],
+    http: requests.Session,
+) -> list[str]:
+    """EXAMPLES requests to one operation, each with an edge or two; what was wrong."""
+    parameters = [p for p in operation.get("parameters", ()) if p["in"] in ("query", "path")]
+    content = operation.get("requestBody", {}).get("content", {})
+    body_schema = content.get("application/json", {}).get("schema")
+    fields = leaf_paths(document, body_schema) if body_schema else []
+    values = {p["name"]: param_values(p, document) for p in parameters}
+    query = st.fixed_dictionaries(
+        {}, optional={p["name"]: values[p["name"]] for p in parameters if p["in"] == "query"}
+    )
+    ids = st.none()
+    if "{id}" in path:
+        real = [] if method == "DELETE" else list(seeds.values())  # the seeds stay
+        ids = st.one_of(values["id"], st.sampled_from([*real, str(uuid.uuid4())]))
+    changes = st.lists(st.tuples(st.sampled_from(fields), JSON_EDGES), max_size=2)
+    found: list[str] = []
+
+    @BOUNDED
+    @given(query=query, id_=ids, changes=changes if fields else st.just([]))
+    def fuzz(query: dict[str, str], id_: str | None, changes: list) -> None:
+        url = base_url + path.replace("{id}", encoded(id_) if id_ is not None else "")
+        if query:
+            url += "?" + "&".join(f"{k}={encoded(v)}" for k, v in query.items())
+        sent = None
+        if body_schema is not None:
+            body = valid_value(document, body_schema, "", seeds)
+            for where, value in changes:
+                body = set_at(body, where, value)
+            sent = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if sent is not None else {}
+        response = http.request(
+            method, url, data=sent, headers=headers, timeout=30, allow_redirects=False
+        )
+        found.extend(f"{method} {url[:200]} {sent!r:.200}: {p}" for p in problems_of(response))
+
+    fuzz()
+    return found
+
+
+def test_every_rest_route_takes_every_edge_without_a_5xx(
+    processes, http, seeds, no_new_server_errors
+):
+    operations = rest_operations(processes)
+    assert len(operations) >= 30, [op[:3] for op in operations]  # the three documents, read
+    found: list[str] = []
+    for process, method, path, operation, document in operations:
+        base_url = processes[process]
+        found += fuzz_operation(base_url, method, path, operation, document, seeds, http)
+    assert not found, "\n".join(found[:15])
+    assert_breakers_closed(processes["gateway"])
+
+
+def test_every_report_takes_every_pair_of_date_edges(processes, http, seeds, no_new_server_errors):
+    """from/to: each edge alone and every pair of them, both orders, wherever both are taken."""
+    found: list[str] = []
+    reports = [
+        (process, path)
+        for process, method, path, operation, _ in rest_operations(processes)
+        if method == "GET"
+        and {"from", "to"} <= {p["name"] for p in operation.get("parameters", ())}
+    ]
+    assert len(reports) >= 5, reports  # stats, daily and by-user; the gateway's stats and daily
+    for process, path in reports:
+        for first, last in itertools.product([None, *DATES], repeat=2):
+            query = {
+                "from": first,
+                "to": last,
+                "userIds": seeds["user"] if "by-user" in path else None,
+            }
+            response = http.get(
+                processes[process] + path, params={k: v for k, v in query.items() if v}, timeout=30
+            )
+            found += [f"{process} {path} {first}..{last}: {p}" for p in problems_of(response)]
+    assert not found, "\n".join(found[:15])
+    assert_breakers_closed(processes["gateway"])
