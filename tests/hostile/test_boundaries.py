@@ -240,19 +240,37 @@ def set_at(body: Any, path: tuple, value: Any) -> Any:
     return body
 
 
-def param_values(parameter: dict[str, Any], document: dict[str, Any]) -> st.SearchStrategy:
-    """A query or path parameter's edges, those of its own type first."""
-    forms = branches(document, parameter["schema"])
-    own: list[Any] = []
-    for form in forms:
+def param_edges(parameter: dict[str, Any], document: dict[str, Any]) -> list[str]:
+    """A query or path parameter's own edges, by its type (every text edge if untyped)."""
+    own: list[str] = []
+    for form in branches(document, parameter["schema"]):
         items = resolve(document, form.get("items", {}))
         own += {"integer": list(map(str, INTS)), "boolean": BOOLEANS}.get(form.get("type"), [])
-        own += form.get("enum", []) + items.get("enum", [])
+        own += [*form.get("enum", []), *items.get("enum", []), "CREATED", "bogus"]
         if "uuid" in (form.get("format"), items.get("format")) or parameter["name"] == "id":
-            own += [*UUIDS, ",".join(UUIDS[:2]), ",".join(UUIDS[:1] * 501)]
+            own += [*UUIDS, ",".join(UUIDS[:2]), ",".join(UUIDS[:1] * 501), ","]
     if parameter["name"] in ("from", "to"):
         own += DATES
-    return st.one_of(st.sampled_from(own or TEXTS), st.sampled_from(TEXTS + ESCAPES))
+    return [*dict.fromkeys(own or TEXTS), "", LONG, *ESCAPES]
+
+
+def body_edges(document: dict[str, Any], schema: dict[str, Any], name: str) -> list[Any]:
+    """A body field's own edges, by its type (and null, and a value of another type)."""
+    own: list[Any] = [None, "x", 1, True]
+    for form in branches(document, schema):
+        kind = form.get("type")
+        own += {"integer": INTS, "number": [*NUMBERS, *INTS], "boolean": ["true", 1]}.get(kind, [])
+        own += [[], MANY] if kind == "array" else []
+        own += [*form.get("enum", []), "CREATED", "bogus"] if "enum" in form else []
+        if form.get("format") == "uuid":
+            own += UUIDS
+        elif form.get("format") == "date" or name.endswith("date"):
+            own += DATES
+        elif kind == "string":
+            own += STRINGS
+    if name == "price":
+        own += [*PRICES, *NUMBERS]
+    return own
 
 
 def encoded(value: str) -> str:
@@ -284,26 +302,20 @@ def fuzz_operation(
     seeds: dict[str, str],
     http: requests.Session,
 ) -> list[str]:
-    """EXAMPLES requests to one operation, each with an edge or two; what was wrong."""
+    """One operation with every edge of each parameter and body field in turn (the rest of
+    the request valid), then EXAMPLES requests with several edges at once; what was wrong."""
     parameters = [p for p in operation.get("parameters", ()) if p["in"] in ("query", "path")]
     content = operation.get("requestBody", {}).get("content", {})
     body_schema = content.get("application/json", {}).get("schema")
     fields = leaf_paths(document, body_schema) if body_schema else []
-    values = {p["name"]: param_values(p, document) for p in parameters}
-    query = st.fixed_dictionaries(
-        {}, optional={p["name"]: values[p["name"]] for p in parameters if p["in"] == "query"}
-    )
-    ids = st.none()
-    if "{id}" in path:
-        real = [] if method == "DELETE" else list(seeds.values())  # the seeds stay
-        ids = st.one_of(values["id"], st.sampled_from([*real, str(uuid.uuid4())]))
-    changes = st.lists(st.tuples(st.sampled_from(fields), JSON_EDGES), max_size=2)
+    edges = {p["name"]: param_edges(p, document) for p in parameters}
+    real_id = seeds["order" if path.startswith("/orders/") else "user"]
+    if method == "DELETE":
+        real_id = str(uuid.uuid4())  # the seeds stay
     found: list[str] = []
 
-    @BOUNDED
-    @given(query=query, id_=ids, changes=changes if fields else st.just([]))
-    def fuzz(query: dict[str, str], id_: str | None, changes: list) -> None:
-        url = base_url + path.replace("{id}", encoded(id_) if id_ is not None else "")
+    def send(query: dict[str, str], id_: str | None, changes: list) -> None:
+        url = base_url + path.replace("{id}", encoded(id_ if id_ is not None else real_id))
         if query:
             url += "?" + "&".join(f"{k}={encoded(v)}" for k, v in query.items())
         sent = None
@@ -317,6 +329,34 @@ def fuzz_operation(
             method, url, data=sent, headers=headers, timeout=30, allow_redirects=False
         )
         found.extend(f"{method} {url[:200]} {sent!r:.200}: {p}" for p in problems_of(response))
+
+    for parameter in parameters:
+        name = parameter["name"]
+        for value in edges[name]:
+            send({} if name == "id" else {name: value}, value if name == "id" else None, [])
+    for where in fields:
+        schema = body_schema
+        for step in where:  # the field's own schema, for its own edges
+            form = branches(document, schema)[0]
+            schema = form["items"] if isinstance(step, int) else form["properties"][step]
+        for value in body_edges(document, schema, str(where[-1])):
+            send({}, None, [(where, value)])
+
+    query = st.fixed_dictionaries(
+        {},
+        optional={
+            p["name"]: st.sampled_from(edges[p["name"]]) for p in parameters if p["in"] == "query"
+        },
+    )
+    ids = st.none()
+    if "{id}" in path:
+        ids = st.sampled_from([*edges["id"], real_id, seeds["order"], str(uuid.uuid4())])
+    changes = st.lists(st.tuples(st.sampled_from(fields), JSON_EDGES), max_size=3)
+
+    @BOUNDED
+    @given(query=query, id_=ids, changes=changes if fields else st.just([]))
+    def fuzz(query: dict[str, str], id_: str | None, changes: list) -> None:
+        send(query, id_, changes)
 
     fuzz()
     return found
@@ -356,5 +396,296 @@ def test_every_report_takes_every_pair_of_date_edges(processes, http, seeds, no_
                 processes[process] + path, params={k: v for k, v in query.items() if v}, timeout=30
             )
             found += [f"{process} {path} {first}..{last}: {p}" for p in problems_of(response)]
+    assert not found, "\n".join(found[:15])
+    assert_breakers_closed(processes["gateway"])
+
+
+# ---------------------------------------------------------------------------- GraphQL
+
+TYPE_REF = "kind name ofType { kind name ofType { kind name ofType { kind name } } }"
+INTROSPECTION = f"""{{ __schema {{ queryType {{ name }} mutationType {{ name }} types {{
+  kind name enumValues {{ name }}
+  inputFields {{ name type {{ {TYPE_REF} }} }}
+  fields {{ name type {{ {TYPE_REF} }} args {{ name type {{ {TYPE_REF} }} }} }}
+}} }} }}"""
+
+
+class Enum(str):
+    """An enum value: written bare in a document."""
+
+
+def literal(value: Any) -> str:
+    """A value written in a GraphQL document."""
+    if isinstance(value, Enum):
+        return str(value)
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(map(literal, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {literal(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def unwrapped(ref: dict[str, Any]) -> tuple[str, str, bool]:
+    """(kind, name, required) of a type reference, lists and non-null taken off."""
+    required = ref["kind"] == "NON_NULL"
+    while ref.get("ofType"):
+        ref = ref["ofType"]
+    return ref["kind"], ref["name"], required
+
+
+def type_text(ref: dict[str, Any]) -> str:
+    if ref["kind"] == "NON_NULL":
+        return type_text(ref["ofType"]) + "!"
+    if ref["kind"] == "LIST":
+        return "[" + type_text(ref["ofType"]) + "]"
+    return ref["name"]
+
+
+class Schema:
+    def __init__(self, introspected: dict[str, Any], seeds: dict[str, str]) -> None:
+        self.types = {t["name"]: t for t in introspected["types"]}
+        self.roots = [introspected["queryType"]["name"], introspected["mutationType"]["name"]]
+        self.seeds = seeds
+
+    def is_list(self, ref: dict[str, Any]) -> bool:
+        while ref["kind"] == "NON_NULL":
+            ref = ref["ofType"]
+        return ref["kind"] == "LIST"
+
+    def valid(self, ref: dict[str, Any], name: str) -> Any:
+        """A value of the type that the gateway takes (the seeds for ids)."""
+        kind, type_name, _ = unwrapped(ref)
+        if kind == "ENUM":
+            one = Enum(self.types[type_name]["enumValues"][0]["name"])
+        elif kind == "INPUT_OBJECT":
+            one = {
+                f["name"]: self.valid(f["type"], f["name"])
+                for f in self.types[type_name]["inputFields"]
+                if f["type"]["kind"] == "NON_NULL"
+            }
+        else:
+            one = {
+                "Int": 1,
+                "Float": 1.0,
+                "Boolean": True,
+                "Date": TODAY,
+                "Decimal": "1.00",
+                "UUID": self.seeds["order" if name == "orderId" else "user"],
+                "ID": self.seeds["user"],
+            }.get(type_name, f"edge-{uuid.uuid4().hex}@example.com" if name == "email" else "x")
+            if name == "password":
+                one = "x" * 12
+        return [one] if self.is_list(ref) else one
+
+    def edges(self, ref: dict[str, Any]) -> st.SearchStrategy:
+        """A type's edges first, then any other value (a mismatch is a coded error too)."""
+        kind, type_name, _ = unwrapped(ref)
+        own: dict[str, list[Any]] = {
+            "Int": INTS,
+            "Float": NUMBERS,
+            "Date": DATES,
+            "Decimal": [*PRICES, *NUMBERS, *INTS],
+            "UUID": UUIDS,
+            "ID": UUIDS,
+            "Boolean": [True, False, *BOOLEANS],
+            "String": STRINGS,
+        }
+        values = own.get(type_name, [])
+        if kind == "ENUM":
+            values = [Enum(v["name"]) for v in self.types[type_name]["enumValues"]] + ["created"]
+        anything = [*DATES, *STRINGS, *UUIDS, *INTS, *NUMBERS, None, True, [], {}]
+        edge = st.one_of(st.sampled_from(values or anything), st.sampled_from(anything))
+        if self.is_list(ref):
+            many = [self.valid(ref, "")[0]] * 501
+            return st.one_of(edge.map(lambda v: [v]), st.sampled_from([[], many, None]), edge)
+        return edge
+
+    def own_edges(self, ref: dict[str, Any], name: str) -> list[Any]:
+        """Every edge of an argument's own type; of an input object, every edge of each of
+        its fields (nested ones too) in turn, the other fields valid."""
+        kind, type_name, _ = unwrapped(ref)
+        if kind == "INPUT_OBJECT":
+            base = self.valid(ref, name)
+            found = [None, {}, "x"]
+            for field in self.types[type_name]["inputFields"]:
+                for value in self.own_edges(field["type"], field["name"]):
+                    obj = {**(base[0] if isinstance(base, list) else base), field["name"]: value}
+                    found.append([obj] if isinstance(base, list) else obj)
+            return found
+        values = {
+            "Int": INTS,
+            "Float": NUMBERS,
+            "Date": DATES,
+            "Decimal": [*PRICES, *NUMBERS, *INTS],
+            "UUID": UUIDS,
+            "ID": UUIDS,
+            "Boolean": [True, False, *BOOLEANS],
+            "String": STRINGS,
+        }.get(type_name, [])
+        if kind == "ENUM":
+            values = [Enum(v["name"]) for v in self.types[type_name]["enumValues"]] + ["created"]
+        values = [*values, None, "x", 1]
+        if self.is_list(ref):
+            many = [self.valid(ref, name)[0]] * 501
+            return [[], many, *([v] for v in values), *values]
+        return values
+
+    def input_changes(self, ref: dict[str, Any], name: str) -> st.SearchStrategy:
+        """A valid input object with one field (nested ones too) at an edge."""
+        kind, type_name, _ = unwrapped(ref)
+        if kind != "INPUT_OBJECT":
+            return self.edges(ref)
+        fields = self.types[type_name]["inputFields"]
+
+        def changed(field: dict[str, Any]) -> st.SearchStrategy:
+            def into(value: Any) -> Any:
+                base = self.valid(ref, name)
+                obj = base[0] if isinstance(base, list) else base
+                obj = {**obj, field["name"]: value}
+                return [obj] if isinstance(base, list) else obj
+
+            return self.input_changes(field["type"], field["name"]).map(into)
+
+        return st.one_of([changed(f) for f in fields] + [self.edges(ref)])
+
+    def selection(self, type_name: str, depth: int = 0) -> str:
+        """The scalar fields without arguments (and one level of objects below)."""
+        found = ["__typename"]
+        for field in self.types[type_name].get("fields") or ():
+            if any(a["type"]["kind"] == "NON_NULL" for a in field["args"]):
+                continue
+            kind, name, _ = unwrapped(field["type"])
+            if kind in ("SCALAR", "ENUM"):
+                found.append(field["name"])
+            elif kind == "OBJECT" and depth == 0 and not field["args"]:
+                found.append(f"{field['name']} {{ {self.selection(name, 1)} }}")
+        return " ".join(found)
+
+    def routes(self) -> dict[str, tuple[str, str]]:
+        """Each object type reachable from a root: (operation, the path to it as a document
+        with `{}` where the type's selection goes), by fields that need no argument."""
+        found: dict[str, tuple[str, str]] = {}
+        pending = [
+            (root, "query" if i == 0 else "mutation", "{}") for i, root in enumerate(self.roots)
+        ]
+        while pending:
+            type_name, operation, path = pending.pop(0)
+            if type_name in found:
+                continue
+            found[type_name] = (operation, path)
+            if operation == "mutation":
+                continue  # the mutations' results are reached from the query type too
+            for field in self.types[type_name].get("fields") or ():
+                kind, name, _ = unwrapped(field["type"])
+                if kind == "OBJECT" and not any(
+                    a["type"]["kind"] == "NON_NULL" for a in field["args"]
+                ):
+                    pending.append(
+                        (name, operation, path.replace("{}", f"{field['name']} {{ {{}} }}"))
+                    )
+        return found
+
+    def arguments(self) -> dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]]:
+        """`Type.field(argument)` -> (operation, path, field, argument): every argument of
+        every type reachable from a root."""
+        found = {}
+        for type_name, (operation, path) in self.routes().items():
+            for field in self.types[type_name].get("fields") or ():
+                for argument in field["args"]:
+                    label = f"{type_name}.{field['name']}({argument['name']})"
+                    found[label] = (operation, path, field, argument)
+        return found
+
+
+@pytest.fixture(scope="module")
+def schema(processes: dict[str, str], seeds: dict[str, str]) -> Schema:
+    response = requests.post(
+        f"{processes['gateway']}/graphql", json={"query": INTROSPECTION}, timeout=10
+    )
+    return Schema(response.json()["data"]["__schema"], seeds)
+
+
+def graphql_problems(response: requests.Response) -> list[str]:
+    """No 5xx; JSON whose every error has a code; a 4xx in the GraphQL shape or the envelope."""
+    if response.status_code >= 500:
+        return [f"{response.status_code}: {response.text[:300]}"]
+    try:
+        body = response.json()
+    except ValueError:
+        return [f"{response.status_code} not JSON: {response.text[:200]}"]
+    if "errors" not in body and "data" not in body:
+        return problems_of(response)
+    return [
+        f"no extensions.code: {error}"
+        for error in body.get("errors") or ()
+        if not isinstance((error.get("extensions") or {}).get("code"), str)
+    ]
+
+
+def fuzz_argument(url: str, schema: Schema, target: tuple, http: requests.Session) -> list[str]:
+    """One argument of one field at each of its edges in turn, as a literal and as a
+    variable, alone and with the field's other arguments valid; then EXAMPLES more."""
+    operation, path, field, argument = target
+    others = [a for a in field["args"] if a is not argument]
+    _, result_type, _ = unwrapped(field["type"])
+    kind = schema.types[result_type]["kind"]
+    selection = f"{{ {schema.selection(result_type)} }}" if kind == "OBJECT" else ""
+    found: list[str] = []
+
+    def send(value: Any, as_variable: bool, with_others: bool) -> None:
+        written = {
+            a["name"]: literal(schema.valid(a["type"], a["name"]))
+            for a in others
+            if with_others or a["type"]["kind"] == "NON_NULL"
+        }
+        variables: dict[str, Any] = {}
+        declared = ""
+        if as_variable:
+            written[argument["name"]] = "$v"
+            variables = {"v": value}
+            declared = f"($v: {type_text(argument['type'])})"
+        else:
+            written[argument["name"]] = literal(value)
+        args = ", ".join(f"{k}: {v}" for k, v in written.items())
+        inner = f"{field['name']}({args}) {selection}"
+        document = f"{operation} Edge{declared} {{ {path.replace('{}', inner)} }}"
+        response = http.post(
+            f"{url}/graphql", json={"query": document, "variables": variables}, timeout=30
+        )
+        found.extend(
+            f"{document[:300]} {variables!r:.200}: {p}" for p in graphql_problems(response)
+        )
+
+    for value in schema.own_edges(argument["type"], argument["name"]):
+        for as_variable, with_others in itertools.product((False, True), repeat=2):
+            send(value, as_variable, with_others)
+
+    @BOUNDED
+    @given(
+        value=schema.input_changes(argument["type"], argument["name"]),
+        as_variable=st.booleans(),
+        with_others=st.booleans(),
+    )
+    def fuzz(value: Any, as_variable: bool, with_others: bool) -> None:
+        send(value, as_variable, with_others)
+
+    fuzz()
+    return found
+
+
+def test_every_graphql_argument_takes_every_edge_without_a_5xx(
+    processes, http, schema, no_new_server_errors
+):
+    targets = schema.arguments()
+    # The walk reaches the fields of the root types and those below them.
+    expected = ["Query.ordersByDay(to)", "User.orderStats(from)", "Mutation.createOrder(input)"]
+    assert set(expected) <= set(targets), sorted(targets)
+    found: list[str] = []
+    for label, target in targets.items():
+        found += [
+            f"{label}: {p}" for p in fuzz_argument(processes["gateway"], schema, target, http)
+        ]
     assert not found, "\n".join(found[:15])
     assert_breakers_closed(processes["gateway"])
