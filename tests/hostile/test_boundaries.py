@@ -410,6 +410,10 @@ INTROSPECTION = f"""{{ __schema {{ queryType {{ name }} mutationType {{ name }} 
 }} }} }}"""
 
 
+# The codes of a fault of the gateway or of a service (a 5xx over REST), never of the input.
+SERVER_FAULTS = {"INTERNAL_ERROR", "UPSTREAM_ERROR", "SERVICE_UNAVAILABLE", "UPSTREAM_TIMEOUT"}
+
+
 class Enum(str):
     """An enum value: written bare in a document."""
 
@@ -617,11 +621,14 @@ def graphql_problems(response: requests.Response) -> list[str]:
         return [f"{response.status_code} not JSON: {response.text[:200]}"]
     if "errors" not in body and "data" not in body:
         return problems_of(response)
-    return [
-        f"no extensions.code: {error}"
-        for error in body.get("errors") or ()
-        if not isinstance((error.get("extensions") or {}).get("code"), str)
-    ]
+    found = []
+    for error in body.get("errors") or ():
+        code = (error.get("extensions") or {}).get("code")
+        if not isinstance(code, str):
+            found.append(f"no extensions.code: {error}")
+        elif code in SERVER_FAULTS:  # what REST would have answered with a 5xx
+            found.append(f"{code}: {error}")
+    return found
 
 
 def fuzz_argument(url: str, schema: Schema, target: tuple, http: requests.Session) -> list[str]:
