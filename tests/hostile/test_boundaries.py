@@ -696,3 +696,15 @@ def test_every_graphql_argument_takes_every_edge_without_a_5xx(
         ]
     assert not found, "\n".join(found[:15])
     assert_breakers_closed(processes["gateway"])
+
+
+def test_an_expected_version_no_header_can_carry_is_a_validation_error(processes, seeds):
+    """Found by the walk above: `expectedVersion` becomes an If-Match header downstream."""
+    document = (
+        f'mutation {{ updateUser(id: "{seeds["user"]}", input: {{}}, expectedVersion: "\U0001f600")'
+        " { id } }"
+    )
+    body = requests.post(f"{processes['gateway']}/graphql", json={"query": document}, timeout=10)
+    (error,) = body.json()["errors"]
+    assert error["extensions"]["code"] == "VALIDATION_ERROR", error
+    assert_breakers_closed(processes["gateway"])
