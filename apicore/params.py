@@ -63,6 +63,21 @@ def checked_period(start: date | None, end: date | None) -> tuple[date | None, d
     return start, end
 
 
+def day_after(day: date) -> date | None:
+    """The day after `day`, or None after 9999-12-31 (`date.max`, the calendar's last day).
+
+    A period whose last day is `date.max` therefore has no upper bound: `to=9999-12-31` is a
+    valid date and asks for everything up to the end of time, so it is answered (200) with
+    those figures rather than refused. The one place this edge is handled, for every report.
+    """
+    return None if day == date.max else day + timedelta(days=1)
+
+
+def days_back(day: date, days: int) -> date:
+    """`day` minus `days` days, clamped at 0001-01-01 (`date.min`): never an overflow."""
+    return date.min + timedelta(days=max(0, (day - date.min).days - days))
+
+
 def daily_period(first: str | None, last: str | None) -> tuple[date, date]:
     return daily_days(*parse_period(first, last))
 
@@ -74,7 +89,9 @@ def daily_days(start: date | None, end: date | None) -> tuple[date, date]:
         today = datetime.now(UTC).date()
         end = today if start is None else max(today, start)
     if start is None:
-        start = end - timedelta(days=DEFAULT_REPORT_DAYS - 1)
+        # The default series is the 30 days up to `end`, clamped at the calendar's first day:
+        # `to=0001-01-01` alone is a valid 1-day series (0001-01-01 only), not an error.
+        start = days_back(end, DEFAULT_REPORT_DAYS - 1)
     if (end - start).days >= MAX_REPORT_DAYS:
         raise validation_error("to", f"A series covers at most {MAX_REPORT_DAYS} days")
     return start, end

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.contract.orders import empty_order_stats
 from apicore.db import reading
+from apicore.params import day_after
 from apicore.sqljson import among
 from service_orders.models import Order
 from service_orders.repository import is_overdue
@@ -40,8 +41,9 @@ class Period:
         conditions = []
         if self.first is not None:
             conditions.append(column >= _midnight(self.first))
-        if self.last is not None:
-            conditions.append(column < _midnight(self.last + timedelta(days=1)))
+        after = None if self.last is None else day_after(self.last)
+        if after is not None:  # a last day of 9999-12-31 leaves the period open-ended
+            conditions.append(column < _midnight(after))
         return conditions
 
 
