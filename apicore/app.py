@@ -13,6 +13,7 @@ from apicore.assets import STATIC_PATH, StaticAssets
 from apicore.docs import install_docs
 from apicore.envelope import EnvelopeResponse
 from apicore.handlers import install_error_handlers
+from apicore.headers import HeaderCheckMiddleware, Refusal
 from apicore.metrics import MetricsMiddleware, metrics_endpoint, worker_stopped
 from apicore.metrics import switch as metrics_switch
 from apicore.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -29,6 +30,8 @@ def base_app(
     lifespan: Lifespan | None = None,
     docs: bool = True,
     middleware: Sequence[Middleware] = (),
+    outer_middleware: Sequence[Middleware] = (),
+    header_refusal: Refusal | None = None,
     access_log: bool = True,
     ready: Check | None = None,
     metrics: bool = True,
@@ -41,8 +44,11 @@ def base_app(
     on, or always with `assets` (a page of the app's own, like GraphiQL, needs them).
 
     `middleware`, outermost first, runs inside the request-id and metrics middleware (its
-    answers get the request id and the security headers, and are counted) and outside the
-    body limit. Every app serves /livez, /readyz (`ready`: its own check) and /metrics.
+    answers get the request id and the security headers, and are counted), inside the
+    header check (apicore/headers.py: it reads no header the check refuses) and outside
+    the body limit. `outer_middleware` runs outside the header check (CORS: a browser
+    can read the refusal), which answers with `header_refusal` (default: our envelope).
+    Every app serves /livez, /readyz (`ready`: its own check) and /metrics.
     """
 
     @asynccontextmanager
@@ -74,6 +80,9 @@ def base_app(
     # Added last = outermost: the request id is set before anything can fail.
     app.add_middleware(BodyLimitMiddleware)
     for each in reversed(middleware):
+        app.add_middleware(each.cls, *each.args, **each.kwargs)
+    app.add_middleware(HeaderCheckMiddleware, refuse=header_refusal)
+    for each in reversed(outer_middleware):
         app.add_middleware(each.cls, *each.args, **each.kwargs)
     metrics_switch.enabled = metrics
     if metrics or access_log:  # the access log line is written where requests are timed

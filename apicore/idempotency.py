@@ -57,6 +57,7 @@ HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 # Visible ASCII, as RFC 9110 tokens and UUIDs are; bounded so the table stays small.
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
+KEY_PROBLEM = "1 to 255 visible ASCII characters"
 
 IdempotencyKey = Annotated[
     str | None,
@@ -80,11 +81,18 @@ def define_table(metadata: MetaData) -> Table:
     )
 
 
+def key_problem(key: str) -> str | None:
+    """What is wrong with a key (None: nothing); apicore/headers.py checks the header."""
+    return None if _KEY.fullmatch(key) else KEY_PROBLEM
+
+
 def checked_key(key: str | None) -> str | None:
+    """The key, or 400 (a GraphQL `idempotencyKey` is only checked here)."""
     if key is None:
         return None
-    if not _KEY.fullmatch(key):
-        raise validation_error(HEADER, "1 to 255 visible ASCII characters")
+    problem = key_problem(key)
+    if problem is not None:
+        raise validation_error(HEADER, problem)
     return key
 
 

@@ -19,6 +19,15 @@ from apicore.errors import BAD_REQUEST, ApiError
 NOT_UTF8 = "Request body must be JSON encoded as UTF-8 (no byte order mark)"
 
 
+def charset_is_utf8(charset: object) -> bool:
+    """A Content-Type's `charset` parameter (None: not given) allows only UTF-8.
+
+    REST (apicore/routing.py) and GraphQL (graphql_gateway/graphql/router.py) refuse any
+    other with 400 BAD_REQUEST and NOT_UTF8.
+    """
+    return charset is None or str(charset).lower() in {"utf-8", "utf8"}
+
+
 class WrittenWithExponent(float):
     """A JSON number the client wrote with an exponent (`1e2`, `5E-1`)."""
 

@@ -21,7 +21,8 @@ access_logger = logging.getLogger("apicore.access")
 MAX_BODY_BYTES = 1024 * 1024
 REQUEST_ID_HEADER = "x-request-id"
 # A request id we log, return and forward as it came: a short token of safe characters.
-# Anything else (non-ASCII bytes, spaces, control characters, 200 characters) is replaced.
+# Anything else (non-ASCII bytes, spaces, control characters, 200 characters, two lines)
+# is replaced.
 SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 # The client that sent more than the limit may still be sending: close the connection
 # after the answer (the server lingers, so the client reads it; apicore/protocol.py).
@@ -83,12 +84,20 @@ request_counter = _RequestCounter()
 
 
 def request_id_of(scope: Scope) -> str:
-    """The client's X-Request-ID when it is a safe token, else a fresh one."""
+    """The client's X-Request-ID when it is one safe token, else a fresh one.
+
+    Two X-Request-ID lines name no one request: a fresh id, not the first of them. The id
+    only names the request in logs and answers, so it is replaced, never refused
+    (apicore/headers.py lists the headers that are).
+    """
+    given: bytes | None = None
     for name, value in scope["headers"]:
         if name == b"x-request-id":
-            if SAFE_REQUEST_ID.fullmatch(value):
-                return value.decode("ascii")
-            break
+            if given is not None:
+                return uuid.uuid4().hex
+            given = value
+    if given is not None and SAFE_REQUEST_ID.fullmatch(given):
+        return given.decode("ascii")
     return uuid.uuid4().hex
 
 

@@ -51,8 +51,7 @@ def check_json_content_type(request: Request) -> None:
     message["content-type"] = values[0]
     if message.get_content_type() != "application/json":
         raise ApiError(UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json")
-    charset = message.get_param("charset")
-    if charset is not None and str(charset).lower() not in {"utf-8", "utf8"}:
+    if not jsonbody.charset_is_utf8(message.get_param("charset")):
         raise ApiError(BAD_REQUEST, jsonbody.NOT_UTF8)
 
 

@@ -9,7 +9,9 @@ passes it on, and turned back into the timestamp a conditional write compares wi
 
 `If-Match` (RFC 9110 13.1.1): `*` matches any existing resource; otherwise a list of
 strong entity tags, one of which must be the current version; a weak one never matches.
-A mismatch is 412 PRECONDITION_FAILED, and nothing is written.
+A mismatch is 412 PRECONDITION_FAILED, and nothing is written. A header that is not `*`
+or a list of entity tags at all (unquoted, non-ASCII, empty) is 400 VALIDATION_ERROR,
+before any route runs (`if_match_problem`, checked by apicore/headers.py).
 """
 
 from __future__ import annotations
@@ -24,13 +26,19 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
 
-from apicore.errors import PRECONDITION_FAILED, ApiError
+from apicore.errors import PRECONDITION_FAILED, ApiError, validation_error
 
 _UPDATED_AT = re.compile(
     rb'"updated_at":"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{6})\+00:00"'
 )
 _VERSION = re.compile(r"\d{20}")
 ANY = "*"
+# RFC 9110's entity-tag: optionally weak, quoted visible ASCII except `"` (obs-text, bytes
+# over 0x7F, is refused: none of our tags has one, and a proxy cannot forward it safely).
+_ETAG = re.compile(rb'(?:W/)?"[\x21\x23-\x7e]*"')
+IF_MATCH_SYNTAX = 'Must be `*` or a comma-separated list of entity tags ("...") in visible ASCII'
+# What `expectedVersion` may hold to become a tag (GraphQL): visible ASCII, no `"`.
+_TAG_TEXT = re.compile(r"[\x21\x23-\x7e]*")
 
 
 def version_of_json(body: bytes | str) -> str | None:
@@ -51,6 +59,48 @@ def etag(version: str) -> str:
 
 def timestamp_of(version: str) -> datetime:
     return datetime.strptime(version, "%Y%m%d%H%M%S%f").replace(tzinfo=UTC)
+
+
+def if_match_problem(value: bytes) -> str | None:
+    """What is wrong with an If-Match header's value (None: it is `*` or entity tags).
+
+    `*`, or a comma list of entity tags: empty list elements are ignored, as RFC 9110
+    asks of a list's recipient, but at least one tag (an empty condition names nothing).
+    A scan, not one regular expression: a 64 KiB header of commas and spaces must not
+    make a backtracking pattern take seconds.
+    """
+    text = value.strip(b" \t")
+    if text == b"*":
+        return None
+    tags, position, separated = 0, 0, True
+    while position < len(text):
+        byte = text[position]
+        if byte in b" \t,":
+            separated = separated or byte == 0x2C
+            position += 1
+            continue
+        tag = _ETAG.match(text, position) if separated else None
+        if tag is None:
+            return IF_MATCH_SYNTAX
+        tags, position, separated = tags + 1, tag.end(), False
+    return None if tags else IF_MATCH_SYNTAX
+
+
+def checked_if_match(if_match: str | None) -> str | None:
+    """400 VALIDATION_ERROR for an If-Match no service could read (before any write)."""
+    if if_match is None:
+        return None
+    problem = if_match_problem(if_match.encode()) if if_match.isascii() else IF_MATCH_SYNTAX
+    if problem is not None:
+        raise validation_error("If-Match", problem)
+    return if_match
+
+
+def tag_of_version(version: str, *, field: str) -> str:
+    """The If-Match tag of a version a client names (a `version` read before), or 400."""
+    if not _TAG_TEXT.fullmatch(version):
+        raise validation_error(field, "A version as read (`version`): visible ASCII, no quotes")
+    return etag(version)
 
 
 def parse_if_match(header: str | None) -> list[datetime] | None:

@@ -12,7 +12,7 @@ from apicore.app import base_app
 from apicore.tracing import setup_tracing
 from graphql_gateway import __version__
 from graphql_gateway.auth.cors import EnvelopeCORSMiddleware, cors_options
-from graphql_gateway.auth.frontdoor import ClientAddresses, FrontDoor
+from graphql_gateway.auth.frontdoor import ClientAddresses, FrontDoor, refused
 from graphql_gateway.auth.ratelimit import RateLimits
 from graphql_gateway.auth.tokens import TokenService
 from graphql_gateway.clients import Clients
@@ -56,8 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await rate_limits.aclose()
 
     middleware = []
+    outer_middleware = []  # outside the header check (apicore/headers.py)
     if settings.cors_origin_list:
-        middleware.append(
+        outer_middleware.append(
             Middleware(EnvelopeCORSMiddleware, **cors_options(settings.cors_origin_list))
         )
     addresses = ClientAddresses(settings.trusted_proxies)
@@ -73,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs=settings.docs_enabled,
         middleware=middleware,
+        outer_middleware=outer_middleware,
+        header_refusal=refused,  # /graphql: as GraphQL errors, like the front door's
         access_log=settings.access_log,
         ready=_clients_open,
         metrics=settings.metrics,

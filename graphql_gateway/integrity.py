@@ -39,6 +39,7 @@ from apicore.contract.orders import OrderCreate
 from apicore.errors import BAD_REQUEST, USER_NOT_FOUND, ApiError
 from apicore.handlers import translate_validation
 from apicore.idempotency import checked_key
+from apicore.versions import checked_if_match
 from graphql_gateway.auth.identity import Identity
 from graphql_gateway.clients import Clients
 from graphql_gateway.clients.base import Upstream
@@ -128,7 +129,11 @@ async def delete_user(clients: Clients, user_id: str, *, if_match: str | None = 
     """The saga above: close the user's order book, delete the user, reopen if that failed.
 
     `if_match` goes to the users service's delete: a stale one is 412, and the book reopens.
+    Whatever can be refused without the services is refused before the book is closed:
+    an If-Match no service could read is 400 here (REST refuses it earlier still, in
+    apicore/headers.py; GraphQL's `expectedVersion` comes this way too).
     """
+    checked_if_match(if_match)
     await clients.users.get_user(user_id)  # 404 first, and no book for someone who never was
     await clients.orders.close_order_book(user_id)  # 409 while the user has active orders
     try:
@@ -136,6 +141,11 @@ async def delete_user(clients: Clients, user_id: str, *, if_match: str | None = 
     except ApiError as exc:
         if exc.status == 404:
             raise  # nobody to delete: a closed book for no user is no harm
+        failure: Exception = exc
+    except Exception as exc:
+        # Not an answer of the service (a request that could not be sent, a bug): asked
+        # about like any failure below, so the book never stays closed for a user who is
+        # still there; the error itself still reaches the client (a 500).
         failure = exc
     # The delete failed, or only its answer did (a timeout after the service deleted): ask.
     try:

@@ -70,7 +70,19 @@ async def test_every_single_user_answer_has_its_version_and_it_moves_on_real_cha
 
 @pytest.mark.parametrize(
     ("if_match", "outcome"),
-    [("*", 200), ('W/"{v}"', 412), ('"{v}"', 200), ('"1", "{v}"', 200), ('"garbage"', 412)],
+    [
+        ("*", 200),
+        ('W/"{v}"', 412),
+        ('"{v}"', 200),
+        ('"1", "{v}"', 200),
+        ('"garbage"', 412),
+        # Empty list elements are ignored (RFC 9110 lists); what is no tag list is 400.
+        (',"1",, "{v}",', 200),
+        ("{v}", 400),
+        ('"1" "{v}"', 400),
+        ('*, "{v}"', 400),
+        ("", 400),
+    ],
 )
 async def test_if_match_forms(http: httpx.AsyncClient, if_match: str, outcome: int) -> None:
     created = await new_user(http)

@@ -10,8 +10,7 @@ from uuid import UUID
 
 import strawberry
 
-from apicore.errors import validation_error
-from apicore.versions import etag
+from apicore.versions import tag_of_version
 from graphql_gateway import integrity
 from graphql_gateway.auth import policy
 from graphql_gateway.auth.identity import ROLES, Identity
@@ -45,11 +44,9 @@ def _if_match(expected_version: str | None) -> str | None:
     """`expectedVersion` (a `version` read before): the write happens only at that version."""
     if expected_version is None or expected_version is strawberry.UNSET:
         return None
-    # It is sent as an If-Match header: text a header cannot carry (non-ASCII, control
-    # characters, quotes) is no version at all, refused before any call (not a failed call).
-    if not all(" " <= char <= "~" and char != '"' for char in expected_version):
-        raise validation_error("expectedVersion", "Not a version (as `version` gave it)")
-    return etag(expected_version)
+    # Not a tag at all (non-ASCII, a quote): 400 before any call, never a header no
+    # service could read (a stale or made-up version is the service's 412).
+    return tag_of_version(expected_version, field="expectedVersion")
 
 
 @strawberry.type

@@ -37,6 +37,7 @@ from apicore.errors import (
     UNAUTHENTICATED,
     UNSUPPORTED_MEDIA_TYPE,
 )
+from apicore.jsonbody import NOT_UTF8, charset_is_utf8
 from graphql_gateway.config import Settings
 from graphql_gateway.graphql.context import get_context
 from graphql_gateway.graphql.playground import playground_html
@@ -77,7 +78,8 @@ def json_depth_exceeds(value: Any, limit: int) -> bool:
 
 def wants_graphql_response(request: Request) -> bool:
     """The client lists `application/graphql-response+json` in Accept (q > 0)."""
-    accept = request.headers.get("accept", "")
+    # A list: two Accept lines are one list (RFC 9110), not the first of them.
+    accept = ", ".join(request.headers.getlist("accept"))
     if GRAPHQL_RESPONSE not in accept:
         return False
     for part in accept.split(","):
@@ -130,8 +132,13 @@ class GatewayGraphQLRouter(GraphQLRouter):
     async def parse_http_body(self, request: Any) -> Any:
         if request.method == "POST":
             # Strawberry looks for "application/json" anywhere in the header and answers
-            # anything else with a plain-text 400; GraphQL over HTTP allows 415.
-            content_type, _ = parse_content_type(request.content_type or "")
+            # anything else with a plain-text 400; GraphQL over HTTP allows 415. Two
+            # Content-Type lines are 415 and a charset other than UTF-8 is 400
+            # BAD_REQUEST, as on every REST write (apicore/routing.py).
+            values = request.headers.getlist("content-type")
+            if len(values) > 1:
+                raise HTTPException(415, "Content-Type must be application/json")
+            content_type, params = parse_content_type(values[0] if values else "")
             if content_type in CSRF_CONTENT_TYPES:
                 raise HTTPException(
                     400,
@@ -140,6 +147,8 @@ class GatewayGraphQLRouter(GraphQLRouter):
                 )
             if content_type != JSON:
                 raise HTTPException(415, "Content-Type must be application/json")
+            if not charset_is_utf8(params.get("charset")):
+                raise HTTPException(400, NOT_UTF8)
         parsed = await super().parse_http_body(request)
         if not isinstance(parsed, list) and not isinstance(parsed.operation_name, str | None):
             raise HTTPException(400, "The GraphQL operation's `operationName` must be a string")

@@ -21,11 +21,12 @@ from typing import Any
 
 import httpx
 import jwt
+import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.auth.conftest import SECRET, AuthStack, another_gateway
+from tests.auth.conftest import SECRET, AuthStack, another_gateway, create_account
 from tests.support.procs import RunningProcess, free_port
 
 NOW = int(time.time())
@@ -108,7 +109,6 @@ HEADERS_WITHOUT_A_TOKEN: dict[str, str | bytes | None] = {
     "basic scheme": "Basic YWRtaW46YWRtaW4=",
     "bearer alone": "Bearer",
     "two words": "Bearer two words",
-    "non-ascii": "Bearer tökén".encode(),
 }
 
 
@@ -149,6 +149,79 @@ def test_writes_without_a_token_are_401_before_the_body_is_read(
         headers={"content-type": "text/plain"},
     )
     assert_unauthenticated_rest(response)
+
+
+def assert_header_refused_rest(response: httpx.Response, field: str) -> None:
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["success"] is False
+    assert body["error"]["code"] == "VALIDATION_ERROR"
+    assert [d["field"] for d in body["error"]["details"]] == [field]
+
+
+def test_two_authorization_headers_are_refused_never_the_first_taken(
+    auth_stack: AuthStack,
+) -> None:
+    """Two credentials name no one caller: 400 on REST and on /graphql, whichever comes
+    first and even when both are the same valid token; a non-ASCII one is 400 too (no
+    token has such bytes). Nothing reaches a service."""
+    admin = auth_stack.accounts["admin"].headers["Authorization"].encode()
+    user = auth_stack.accounts["user"].headers["Authorization"].encode()
+    pairs = [(admin, admin), (user, admin), (admin, user), (b"Bearer garbage", admin)]
+    refused = [[(b"authorization", a), (b"authorization", b)] for a, b in pairs]
+    refused.append([(b"authorization", "Bearer tökén".encode())])
+    before = downstream_calls(auth_stack)
+    with httpx.Client(base_url=auth_stack.url, timeout=10) as client:
+        for headers in refused:
+            rest = client.send(client.build_request("GET", "/users", headers=headers))
+            assert_header_refused_rest(rest, "Authorization")
+            query = orjson.dumps({"query": "{ me { id } }"})
+            graphql = client.send(
+                client.build_request(
+                    "POST",
+                    "/graphql",
+                    content=query,
+                    headers=[*headers, (b"content-type", b"application/json")],
+                )
+            )
+            assert graphql.status_code == 400, graphql.text
+            (error,) = graphql.json()["errors"]
+            assert error["extensions"]["code"] == "VALIDATION_ERROR"
+            assert error["extensions"]["details"][0]["field"] == "Authorization"
+        assert downstream_calls(auth_stack) == before
+        # One line of the same token: served.
+        one = client.send(
+            client.build_request("GET", "/users", headers=[(b"authorization", admin)])
+        )
+        assert one.status_code == 200
+
+
+def test_an_admin_delete_with_a_non_ascii_if_match_leaves_the_order_book_open(
+    auth_stack: AuthStack,
+) -> None:
+    """The admin's DELETE /users/{id} with byte 0xE9 in If-Match was a 500 that left the
+    user's order book closed (their orders 422 for 15 s): now a 400 before the saga."""
+    target = create_account(auth_stack.users.url, "user")
+    admin = auth_stack.accounts["admin"].headers
+    path = f"/users/{target['id']}"
+    with httpx.Client(base_url=auth_stack.url, timeout=10) as client:
+        headers = [*((k.encode(), v.encode()) for k, v in admin.items())]
+        for bad in [b'"\xe9"', b"abc"]:
+            request = client.build_request("DELETE", path, headers=[*headers, (b"if-match", bad)])
+            assert_header_refused_rest(client.send(request), "If-Match")
+        stale_then_current = [
+            (b"if-match", b'"20000101000000000000"'),
+            (b"if-match", client.get(path, headers=admin).headers["etag"].encode()),
+        ]
+        request = client.build_request("DELETE", path, headers=[*headers, *stale_then_current])
+        assert_header_refused_rest(client.send(request), "If-Match")
+        assert client.get(path, headers=admin).status_code == 200
+        order = {
+            "user_id": target["id"],
+            "items": [{"product": "Б", "quantity": 1, "price": "1.00"}],
+        }
+        created = client.post("/orders", json=order, headers=admin)
+        assert created.status_code == 201, created.text
 
 
 def test_every_bad_token_is_the_same_401(auth_stack: AuthStack) -> None:

@@ -23,7 +23,10 @@ from urllib.parse import parse_qs
 import httpx
 import orjson
 import pytest
+from fastapi import FastAPI
 
+from apicore.errors import ApiError
+from graphql_gateway import integrity
 from tests.conftest import gateway_for
 from tests.support.envelope import data_of, error_of
 from tests.support.fake_servers import http_response
@@ -45,6 +48,7 @@ class Saga:
     users: RunningProcess
     orders: RunningProcess
     seen: list[Seen]  # by both proxies, in order
+    app: FastAPI  # the gateway's (its `state.clients` are the saga's)
 
     @property
     def steps(self) -> list[tuple[str, str]]:
@@ -93,7 +97,7 @@ async def saga(
         Proxy(orders_process.url, orders, seen) as orders_proxy,
         gateway_for(users_proxy.url, orders_proxy.url, delete_stale_after=stale_after) as pair,
     ):
-        yield Saga(pair[0], users_process, orders_process, seen)
+        yield Saga(pair[0], users_process, orders_process, seen, pair[1])
     # (the proxies close after the gateway: its lifespan may still talk to them)
 
 
@@ -199,6 +203,43 @@ async def test_a_stale_if_match_is_412_and_the_book_reopens(
         current = (await s.client.get(f"/users/{user_id}")).headers["etag"]
         answer = await s.client.delete(f"/users/{user_id}", headers={"If-Match": current})
         assert data_of(answer) == {"id": user_id}
+
+
+@pytest.mark.parametrize("if_match", ['"\xe9"', "not-a-tag", "", '"1" "2"'])
+async def test_an_unreadable_if_match_is_400_before_the_book_is_closed(
+    users_process: RunningProcess, orders_process: RunningProcess, if_match: str
+) -> None:
+    """The saga itself refuses it, not only REST's header check (apicore/headers.py):
+    nothing is asked of either service, so no book is ever closed for it."""
+    async with saga(users_process, orders_process) as s:
+        user_id = await s.new_user()
+        with pytest.raises(ApiError) as refused:
+            await integrity.delete_user(s.app.state.clients, user_id, if_match=if_match)
+        assert (refused.value.status, refused.value.code) == (400, "VALIDATION_ERROR")
+        assert s.steps == []
+        await s.assert_left_as_it_was(user_id)
+
+
+async def test_a_delete_call_that_fails_with_no_answer_at_all_reopens_the_book(
+    users_process: RunningProcess, orders_process: RunningProcess
+) -> None:
+    """Not an ApiError (the request could not be sent: a bug, a header the HTTP client
+    refuses): the client gets a 500, and the book of the user, still there, reopens."""
+    async with saga(users_process, orders_process) as s:
+        user_id = await s.new_user()
+
+        async def broken(*args: object, **kwargs: object) -> str:
+            raise UnicodeEncodeError("ascii", "é", 0, 1, "the HTTP client refused a header")
+
+        s.app.state.clients.users.delete_user = broken
+        error_of(await s.client.delete(f"/users/{user_id}"), 500, "INTERNAL_ERROR")
+        assert s.steps == [
+            ("GET", f"/users/{user_id}"),
+            ("POST", f"/internal/users/{user_id}/order-book/close"),
+            ("GET", f"/users/{user_id}"),
+            ("POST", f"/internal/users/{user_id}/order-book/reopen"),
+        ]
+        await s.assert_left_as_it_was(user_id)
 
 
 async def test_a_delete_whose_answer_is_lost_is_a_delete_and_the_book_stays_closed(
