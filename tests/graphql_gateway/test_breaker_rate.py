@@ -14,11 +14,13 @@ import asyncio
 import contextlib
 import itertools
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from aiobreaker import CircuitBreakerError
+from fastapi import FastAPI
 
 from graphql_gateway.clients.admission import Admission, Overloaded, is_bulk
 from graphql_gateway.clients.breaker import Breaker, OutcomeWindow
@@ -28,7 +30,7 @@ from tests.support.envelope import data_of, error_of
 from tests.support.fake_servers import http_response
 from tests.support.metrics import sample
 from tests.support.procs import RunningProcess
-from tests.support.proxy import Forward, Proxy
+from tests.support.proxy import Doctor, Forward, Proxy
 
 BOOM = http_response(500, "boom", content_type="text/plain")
 
@@ -194,6 +196,18 @@ def failing_every(n: int, of: int):
     return doctor
 
 
+@asynccontextmanager
+async def behind_proxy(
+    users_process: RunningProcess, orders_process: RunningProcess, doctor: Doctor, **settings
+) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
+    """A fresh gateway in process whose calls to the users service go through `doctor`."""
+    async with (
+        Proxy(users_process.url, doctor) as proxy,
+        gateway_for(proxy.url, orders_process.url, **settings) as pair,
+    ):
+        yield pair
+
+
 async def calls_until_open(
     client: httpx.AsyncClient, app, ids: list[str], calls: int
 ) -> tuple[int | None, dict[int, int]]:
@@ -210,10 +224,7 @@ async def calls_until_open(
 async def test_half_of_the_users_calls_failing_opens_its_circuit_within_the_window(
     users_process: RunningProcess, orders_process: RunningProcess, users_ids: list[str]
 ) -> None:
-    async with (
-        Proxy(users_process.url, failing_every(1, 2)) as proxy,
-        gateway_for(proxy.url, orders_process.url) as (client, app),
-    ):
+    async with behind_proxy(users_process, orders_process, failing_every(1, 2)) as (client, app):
         started = asyncio.get_running_loop().time()
         opened, statuses = await calls_until_open(client, app, users_ids, 2000)
         took = asyncio.get_running_loop().time() - started
@@ -230,9 +241,9 @@ async def test_half_of_the_users_calls_failing_opens_its_circuit_within_the_wind
 async def test_five_percent_failing_never_opens_it_in_2000_calls(
     users_process: RunningProcess, orders_process: RunningProcess, users_ids: list[str]
 ) -> None:
-    async with (
-        Proxy(users_process.url, failing_every(1, 20)) as proxy,
-        gateway_for(proxy.url, orders_process.url) as (client, app),
+    async with behind_proxy(users_process, orders_process, failing_every(1, 20)) as (
+        client,
+        app,
     ):
         opened, statuses = await calls_until_open(client, app, users_ids, 2000)
         assert opened is None
@@ -305,16 +316,8 @@ async def test_the_service_s_time_starts_when_the_call_has_its_connection(
             await asyncio.sleep(0.25)
         return await forward()
 
-    async with (
-        Proxy(users_process.url, slowish) as proxy,
-        gateway_for(
-            proxy.url,
-            orders_process.url,
-            pool_max_connections=1,
-            pool_timeout=5.0,
-            upstream_timeout=0.6,
-        ) as (client, app),
-    ):
+    settings = {"pool_max_connections": 1, "pool_timeout": 5.0, "upstream_timeout": 0.6}
+    async with behind_proxy(users_process, orders_process, slowish, **settings) as (client, app):
         answers = await asyncio.gather(*(client.get(f"/users/{users_ids[0]}") for _ in range(6)))
         # The last one waited ~1.25 s in all, twice the upstream timeout.
         assert [each.status_code for each in answers] == [200] * 6

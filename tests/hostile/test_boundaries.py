@@ -65,6 +65,19 @@ NUMBERS = [0.0, -0.0, 0.005, 1e-10, 99999999.99, 99999999.995, 100000000.0, 1e30
 PRICES = ["0", "0.00", "0.001", "99999999.99", "100000000.00", "-0.00", "1e2", "٥"]
 
 
+# The edges of each GraphQL scalar, tried one by one and mixed by Hypothesis.
+TYPE_EDGES: dict[str, list[Any]] = {
+    "Int": INTS,
+    "Float": NUMBERS,
+    "Date": DATES,
+    "Decimal": [*PRICES, *NUMBERS, *INTS],
+    "UUID": UUIDS,
+    "ID": UUIDS,
+    "Boolean": [True, False, *BOOLEANS],
+    "String": STRINGS,
+}
+
+
 class Escaped(str):
     """Already percent-encoded: sent as is (bytes that are not UTF-8, an encoded NUL)."""
 
@@ -486,17 +499,7 @@ class Schema:
     def edges(self, ref: dict[str, Any]) -> st.SearchStrategy:
         """A type's edges first, then any other value (a mismatch is a coded error too)."""
         kind, type_name, _ = unwrapped(ref)
-        own: dict[str, list[Any]] = {
-            "Int": INTS,
-            "Float": NUMBERS,
-            "Date": DATES,
-            "Decimal": [*PRICES, *NUMBERS, *INTS],
-            "UUID": UUIDS,
-            "ID": UUIDS,
-            "Boolean": [True, False, *BOOLEANS],
-            "String": STRINGS,
-        }
-        values = own.get(type_name, [])
+        values = TYPE_EDGES.get(type_name, [])
         if kind == "ENUM":
             values = [Enum(v["name"]) for v in self.types[type_name]["enumValues"]] + ["created"]
         anything = [*DATES, *STRINGS, *UUIDS, *INTS, *NUMBERS, None, True, [], {}]
@@ -518,16 +521,7 @@ class Schema:
                     obj = {**(base[0] if isinstance(base, list) else base), field["name"]: value}
                     found.append([obj] if isinstance(base, list) else obj)
             return found
-        values = {
-            "Int": INTS,
-            "Float": NUMBERS,
-            "Date": DATES,
-            "Decimal": [*PRICES, *NUMBERS, *INTS],
-            "UUID": UUIDS,
-            "ID": UUIDS,
-            "Boolean": [True, False, *BOOLEANS],
-            "String": STRINGS,
-        }.get(type_name, [])
+        values = TYPE_EDGES.get(type_name, [])
         if kind == "ENUM":
             values = [Enum(v["name"]) for v in self.types[type_name]["enumValues"]] + ["created"]
         values = [*values, None, "x", 1]
