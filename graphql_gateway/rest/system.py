@@ -55,6 +55,13 @@ class GatewayHealth(PartialModel):
     rate_limits: RateLimitReport = None  # type: ignore[assignment]
 
 
+class HealthEnvelope(Envelope[GatewayHealth]):
+    """The envelope, with the status at the top level too: clients of the /v1 API read
+    `status` there (compatibility; rest/v1/)."""
+
+    status: Literal["OK", "DEGRADED"]
+
+
 class GatewayStatus(BaseModel):
     status: str
     version: str
@@ -88,7 +95,7 @@ def _breaker_report(client: ServiceClient, reachable: bool) -> dict[str, Any]:
 @router.get(
     "/health",
     operation_id="health",
-    response_model=Envelope[GatewayHealth],
+    response_model=HealthEnvelope,
     responses=error_responses(400),
 )
 async def health(clients: ClientsDep, request: Request) -> EnvelopeResponse:
@@ -112,7 +119,7 @@ async def health(clients: ClientsDep, request: Request) -> EnvelopeResponse:
         report["rate_limits"] = rate_limits
         healthy = healthy and rate_limits["available"]
     report["status"] = "OK" if healthy else "DEGRADED"
-    return ok(report)
+    return EnvelopeResponse({"success": True, "status": report["status"], "data": report})
 
 
 @router.get(
