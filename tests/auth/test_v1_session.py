@@ -58,8 +58,10 @@ def test_a_legacy_client_runs_its_whole_session(
         assert health.json()["status"] == "OK" == health.json()["data"]["status"]
 
         created = data_of(register(http, email), 201)
-        assert created["email"] == email and created["roles"] == ["user"]
-        assert "password" not in created and "password_hash" not in created
+        assert created["email"] == email
+        assert created["roles"] == ["user"]
+        assert "password" not in created
+        assert "password_hash" not in created
         error_of(register(http, email), 409, "EMAIL_EXISTS")
 
         error_of(
@@ -83,7 +85,8 @@ def test_a_legacy_client_runs_its_whole_session(
             order = data_of(
                 http.post("/v1/orders", json={"items": [item(price, 2)]}, headers=me), 201
             )
-            assert order["user_id"] == created["id"] and order["status"] == "created"
+            assert order["user_id"] == created["id"]
+            assert order["status"] == "created"
             orders.append(order)
         assert orders[1]["total_amount"] == "501.00"
         assert data_of(http.get(f"/v1/orders/{orders[0]['id']}", headers=me)) == orders[0]
@@ -115,7 +118,8 @@ def test_a_legacy_client_runs_its_whole_session(
         )
 
         mine = data_of(http.get("/v1/orders/my-stats", headers=me))
-        assert mine["count"] == 3 and mine["total_amount"] == "2520.98"
+        assert mine["count"] == 3
+        assert mine["total_amount"] == "2520.98"
         by_status = {s["status"]: s["count"] for s in mine["by_status"]}
         assert by_status == {"created": 2, "processing": 1, "completed": 0, "cancelled": 0}
         error_of(http.get("/v1/orders/stats", headers=me), 403, "FORBIDDEN")
@@ -123,7 +127,8 @@ def test_a_legacy_client_runs_its_whole_session(
         assert everything["count"] >= 3
         error_of(http.get("/v1/users", headers=me), 403, "FORBIDDEN")
         people = http.get("/v1/users", params={"per_page": 1}, headers=bearer(admin_token)).json()
-        assert len(people["data"]) == 1 and people["meta"]["total"] >= 2
+        assert len(people["data"]) == 1
+        assert people["meta"]["total"] >= 2
 
         # The limit's step: registrations share the logins' 10 a minute per address.
         statuses = [
