@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
@@ -18,6 +18,7 @@ from graphql_gateway.clients.base import ServiceClient
 from graphql_gateway.rest.deps import ClientsDep
 
 router = APIRouter(tags=["system"], route_class=ContractRoute)
+T = TypeVar("T")
 
 
 class WindowReport(BaseModel):
@@ -55,11 +56,13 @@ class GatewayHealth(PartialModel):
     rate_limits: RateLimitReport = None  # type: ignore[assignment]
 
 
-class HealthEnvelope(Envelope[GatewayHealth]):
+class StatusEnvelope(BaseModel, Generic[T]):
     """The envelope, with the status at the top level too: clients of the /v1 API read
     `status` there (compatibility; rest/v1/)."""
 
+    success: Literal[True] = True
     status: Literal["OK", "DEGRADED"]
+    data: T
 
 
 class GatewayStatus(BaseModel):
@@ -95,7 +98,7 @@ def _breaker_report(client: ServiceClient, reachable: bool) -> dict[str, Any]:
 @router.get(
     "/health",
     operation_id="health",
-    response_model=HealthEnvelope,
+    response_model=StatusEnvelope[GatewayHealth],
     responses=error_responses(400),
 )
 async def health(clients: ClientsDep, request: Request) -> EnvelopeResponse:

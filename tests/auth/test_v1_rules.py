@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -217,10 +218,12 @@ def test_pages_and_amounts_at_their_edges(callers):
     beyond = user.http.get("/v1/orders", params={"page": 1_000_000, "per_page": 1000}).json()
     assert beyond["data"] == []
     assert beyond["meta"]["total_pages"] == 1
+    at = {"37.20": [o["id"] for o in last["data"] if o["total_amount"] == "37.20"]}
     exact = {"min_amount": "37.20", "max_amount": "37.2", "per_page": 1000}
-    assert len(data_of(user.http.get("/v1/orders", params=exact))) == total
-    none = {"min_amount": "37.21", "max_amount": "99999999.99"}
-    assert data_of(user.http.get("/v1/orders", params=none)) == []
+    assert [o["id"] for o in data_of(user.http.get("/v1/orders", params=exact))] == at["37.20"]
+    above = {"min_amount": "37.21", "max_amount": "99999999.99", "per_page": 1000}
+    dearer = [o["id"] for o in last["data"] if Decimal(o["total_amount"]) > Decimal("37.20")]
+    assert [o["id"] for o in data_of(user.http.get("/v1/orders", params=above))] == dearer
 
 
 def test_an_order_id_that_is_no_uuid_is_400(callers):
@@ -259,6 +262,7 @@ def test_status_changes_follow_the_roles_table_and_the_lifecycle(callers):
 
 
 def test_who_may_create_read_and_report(callers):
+    data_of(callers["admin"].create(), 201)  # one order at least, whatever ran before
     for role in ("director", "customer"):
         error_of(callers[role].create(), 403, "FORBIDDEN")
     for role in ("customer", "user"):  # the others read every user and every order
@@ -367,3 +371,17 @@ async def test_switched_off_the_routes_do_not_exist(settings, routes, absent):
         # /health reads `status` at the top level whatever is switched.
         health = (await client.get("/health")).json()
         assert health["status"] == health["data"]["status"] == "DEGRADED"
+
+
+def test_our_own_order_list_takes_the_amounts_too(callers):
+    user, admin = callers["user"], callers["admin"]
+    dear = {"items": [{**ITEM, "price": "5000.00"}]}
+    own = data_of(user.http.post("/v1/orders", json=dear), 201)
+    theirs = data_of(admin.http.post("/v1/orders", json=dear), 201)
+    between = {"minAmount": "15000.00", "maxAmount": "15000"}  # 3 × 5000.00
+    assert [o["id"] for o in data_of(user.http.get("/orders", params=between))] == [own["id"]]
+    everyone = [o["id"] for o in data_of(admin.http.get("/orders", params=between))]
+    assert {own["id"], theirs["id"]} <= set(everyone)
+    error = error_of(admin.http.get("/orders?minAmount=2&maxAmount=1"), 400, "VALIDATION_ERROR")
+    assert error["details"][0]["field"] == "minAmount"
+    error_of(user.http.get("/orders?maxAmount=NaN"), 400, "VALIDATION_ERROR")

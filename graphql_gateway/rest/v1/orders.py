@@ -28,10 +28,10 @@ from graphql_gateway.rest.v1.deps import (
     offset_of,
 )
 from graphql_gateway.rest.v1.schemas import (
+    V1ListEnvelope,
     V1Order,
     V1OrderCreate,
     V1OrderStats,
-    V1Page,
     V1Status,
     V1StatusChange,
     our_status,
@@ -50,7 +50,7 @@ MaxAmount = amount_query("max_amount", "Only orders whose total is at most this"
 @router.get(
     "",
     operation_id="v1ListOrders",
-    response_model=V1Page[V1Order],
+    response_model=V1ListEnvelope[V1Order],
     responses=error_responses(400, 401, 429, *UPSTREAM),
 )
 async def list_orders(

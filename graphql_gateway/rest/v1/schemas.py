@@ -112,14 +112,14 @@ class V1OrderStats(BaseModel):
     by_status: list[V1StatusStats]
 
 
-class V1PageMeta(BaseModel):
+class V1ListEnvelopeMeta(BaseModel):
     page: int
     per_page: int
     total: int
     total_pages: int
 
 
-class V1Page(BaseModel, Generic[T]):
+class V1ListEnvelope(BaseModel, Generic[T]):
     success: Literal[True] = True
     data: list[T]
-    meta: V1PageMeta
+    meta: V1ListEnvelopeMeta

@@ -23,7 +23,7 @@ from graphql_gateway.rest.v1.deps import (
     numbered_page,
     offset_of,
 )
-from graphql_gateway.rest.v1.schemas import Registration, V1Page
+from graphql_gateway.rest.v1.schemas import Registration, V1ListEnvelope
 
 # The role of a self-registered account: the users service's default for an account, the
 # one the roles table lets place its own orders and read nothing else (auth/policy.py).
@@ -95,7 +95,7 @@ async def profile(clients: ClientsDep, identity: IdentityDep) -> EnvelopeRespons
 @router.get(
     "",
     operation_id="v1ListUsers",
-    response_model=V1Page[UserPublic],
+    response_model=V1ListEnvelope[UserPublic],
     responses=error_responses(400, 401, 403, 429, *UPSTREAM),
 )
 async def list_users(
