@@ -112,7 +112,7 @@ class V1OrderStats(BaseModel):
     by_status: list[V1StatusStats]
 
 
-class V1ListEnvelopeMeta(BaseModel):
+class V1PageMeta(BaseModel):
     page: int
     per_page: int
     total: int
@@ -122,4 +122,4 @@ class V1ListEnvelopeMeta(BaseModel):
 class V1ListEnvelope(BaseModel, Generic[T]):
     success: Literal[True] = True
     data: list[T]
-    meta: V1ListEnvelopeMeta
+    meta: V1PageMeta
