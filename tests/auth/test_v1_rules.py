@@ -20,6 +20,7 @@ from tests.auth.conftest import PASSWORD, SECRET, another_gateway, create_accoun
 from tests.conftest import gateway_for
 from tests.support.envelope import data_of, error_of
 from tests.support.procs import RunningProcess
+from tests.support.redis import redis_server
 
 Services = tuple[RunningProcess, RunningProcess]
 ITEM = {"product": "Цемент М500", "quantity": 3, "price": "12.40"}
@@ -385,3 +386,26 @@ def test_our_own_order_list_takes_the_amounts_too(callers):
     error = error_of(admin.http.get("/orders?minAmount=2&maxAmount=1"), 400, "VALIDATION_ERROR")
     assert error["details"][0]["field"] == "minAmount"
     error_of(user.http.get("/orders?maxAmount=NaN"), 400, "VALIDATION_ERROR")
+
+
+def test_replicas_share_the_v1_limits_on_redis(auth_services, logs_dir):
+    users_url = auth_services[0].url
+    with redis_server() as redis_url:
+        shared = {
+            "GATEWAY_V1_RATE_LIMIT": "6/minute",
+            "GATEWAY_V1_CREATE_RATE_LIMIT": "2/minute",
+            "GATEWAY_REDIS_URL": redis_url,
+            "GATEWAY_REDIS_KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
+        }
+        with (
+            another_gateway(auth_services, logs_dir, "v1-replica-a", **shared) as a,
+            another_gateway(auth_services, logs_dir, "v1-replica-b", **shared) as b,
+            Caller(a.url, users_url, "engineer") as on_a,
+            httpx.Client(base_url=b.url, headers=on_a.http.headers, timeout=10) as on_b,
+        ):
+            body = {"items": [ITEM]}
+            created = [on_a.create(), on_b.post("/v1/orders", json=body), on_a.create()]
+            assert [r.status_code for r in created] == [201, 201, 429]
+            # Three requests counted of every route's six, by both replicas together.
+            reads = [(on_a.http, on_b)[i % 2].get("/v1/users/profile") for i in range(4)]
+            assert [r.status_code for r in reads] == [200, 200, 200, 429]
