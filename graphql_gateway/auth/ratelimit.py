@@ -4,6 +4,8 @@
   each attempt counted, with a moving window (exact: the 11th attempt in any 60 s fails).
 - Everything: GATEWAY_RATE_LIMIT (optional) per user when authenticated, else per address,
   with a sliding-window counter (constant cost per request).
+- A route's own: per user, exact like the logins' (check_route; the /v1 API's limits,
+  graphql_gateway/rest/v1/deps.py).
 
 With GATEWAY_REDIS_URL the counts live on Redis, shared by every worker and replica.
 When Redis does not answer (0.5 s at most), the gateway does not wait for it on every
