@@ -18,8 +18,18 @@ def _openapi(create_app: Callable) -> str:
     return json.dumps(create_app().openapi(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
+def gateway_app() -> object:
+    """The gateway's whole surface: authentication on, and with it the /v1 routes
+    (graphql_gateway/rest/v1/). With auth off it serves this document without them."""
+    from graphql_gateway.app import create_app
+    from graphql_gateway.config import MIN_SECRET_BYTES, Settings
+
+    # Never signs anything: the app is built for its document only, then dropped.
+    placeholder = "document-only-" + "x" * MIN_SECRET_BYTES
+    return create_app(Settings(auth="on", jwt_secret=placeholder, v1_api="on"))
+
+
 def documents() -> dict[str, str]:
-    from graphql_gateway.app import create_app as gateway_app
     from graphql_gateway.graphql.schema import export_sdl
     from service_orders.app import create_app as orders_app
     from service_users.app import create_app as users_app

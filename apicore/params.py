@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Any
 
 from fastapi import Path, Query
 
-from apicore.contract.orders import OrderStatus, parse_date
+from apicore.contract.orders import MAX_TOTAL, OrderStatus, parse_date
 from apicore.errors import validation_error
 
 MAX_BATCH_IDS = 500
@@ -34,6 +35,37 @@ OverdueQuery = Annotated[
     bool | None,
     Query(description="true: only overdue orders (SPEC section 10); false: only the others"),
 ]
+
+
+# An order's total between two amounts, both included (`total_amount`, in cents).
+def amount_query(alias: str, description: str) -> Any:
+    """An amount filter's parameter: money as our orders hold it (NUMERIC(10,2), >= 0)."""
+    return Annotated[
+        Decimal | None,
+        Query(
+            alias=alias,
+            ge=0,
+            le=MAX_TOTAL,
+            max_digits=10,
+            decimal_places=2,
+            allow_inf_nan=False,
+            description=description,
+        ),
+    ]
+
+
+MinAmountQuery = amount_query("minAmount", "Only orders whose total is at least this")
+MaxAmountQuery = amount_query("maxAmount", "Only orders whose total is at most this")
+
+
+def checked_amounts(
+    low: Decimal | None, high: Decimal | None, *, field: str = "minAmount"
+) -> tuple[Decimal | None, Decimal | None]:
+    """`minAmount` and `maxAmount` (either may be absent): 400 unless low <= high."""
+    if low is not None and high is not None and low > high:
+        raise validation_error(field, "Must not be more than the maximum amount")
+    return low, high
+
 
 # Reports' periods: whole UTC days, both ends included.
 FromQuery = Annotated[

@@ -20,6 +20,8 @@ from graphql_gateway.config import Settings
 from graphql_gateway.graphql.router import GraphQLPost, graphql_router
 from graphql_gateway.rest import auth, orders, system, users
 from graphql_gateway.rest.passthrough import Passthrough
+from graphql_gateway.rest.v1 import v1_router
+from graphql_gateway.rest.v1.deps import V1Limits
 
 logger = logging.getLogger("graphql_gateway")
 
@@ -91,5 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.routes.insert(0, GraphQLPost(graphql))  # before every route: see its doc
     for router in (system.router, auth.router, users.router, orders.router, graphql):
         app.include_router(router)
+    if settings.v1_enabled:
+        app.state.v1_limits = V1Limits(settings)
+        app.include_router(v1_router(settings))
     setup_tracing(app, "gateway")
     return app

@@ -82,11 +82,17 @@ class Settings(ProcessSettings):
     redis_url: str | None = Field(None, description="Rate limits shared by workers, replicas")
     redis_key_prefix: str = "sitetrack"
     cors_origins: str = Field("", description="Comma-separated origins allowed by CORS")
+    # The original API's later version under /v1 (rest/v1/): None is on exactly when auth
+    # is on; its clients log in, so `on` with auth off is refused.
+    v1_api: Literal["on", "off"] | None = None
+    v1_registration: Literal["on", "off"] = Field("on", description="POST /v1/users/register")
+    v1_rate_limit: str = Field("100/minute", description="Each /v1 route, per user")
+    v1_create_rate_limit: str = Field("20/minute", description="POST /v1/orders, per user")
     # Proxies (addresses or networks) whose X-Forwarded-For names the client: behind a load
     # balancer, the address the rate limits count is the client's, not the balancer's.
     trusted_proxies: str = ""
 
-    @field_validator("rate_limit", "redis_url", "jwks_url", "jwt_issuer", mode="before")
+    @field_validator("rate_limit", "redis_url", "jwks_url", "jwt_issuer", "v1_api", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -97,7 +103,7 @@ class Settings(ProcessSettings):
         networks(value)
         return value
 
-    @field_validator("login_rate_limit", "rate_limit")
+    @field_validator("login_rate_limit", "rate_limit", "v1_rate_limit", "v1_create_rate_limit")
     @classmethod
     def _rate_limit_parses(cls, value: str | None) -> str | None:
         if value is not None:
@@ -117,6 +123,10 @@ class Settings(ProcessSettings):
                     f" bytes (it has {len(secret)}); make one with: "
                     "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
                 )
+        if self.v1_api == "on" and self.auth != "on":
+            raise ValueError(
+                "GATEWAY_V1_API=on needs GATEWAY_AUTH=on: the /v1 API's clients log in"
+            )
         if self.jwks_url and not self.jwt_issuer:
             raise ValueError("GATEWAY_JWKS_URL needs GATEWAY_JWT_ISSUER (the provider's `iss`)")
         return self
@@ -124,6 +134,14 @@ class Settings(ProcessSettings):
     @property
     def auth_enabled(self) -> bool:
         return self.auth == "on"
+
+    @property
+    def v1_enabled(self) -> bool:
+        return self.auth_enabled and self.v1_api != "off"
+
+    @property
+    def v1_registration_enabled(self) -> bool:
+        return self.v1_enabled and self.v1_registration == "on"
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -79,6 +79,8 @@ class Order(Base):
             "due_date",
             postgresql_where=text(f"due_date IS NOT NULL AND status IN ({_quoted(ACTIVE)})"),
         ),
+        # Orders between two totals (`minAmount`/`maxAmount`), in page order within a total.
+        Index("ix_orders_total_amount", "total_amount", "created_at", "id"),
         # Orders completed per day.
         Index(
             "ix_orders_completed_at",

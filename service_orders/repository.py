@@ -77,6 +77,16 @@ def _owned_by(user_id: uuid.UUID | None, user_ids: list[uuid.UUID] | None) -> li
     return conditions
 
 
+def _amount_between(low: Decimal | None, high: Decimal | None) -> list[Any]:
+    """`minAmount`/`maxAmount`: both ends included (ix_orders_total_amount)."""
+    conditions: list[Any] = []
+    if low is not None:
+        conditions.append(Order.total_amount >= low)
+    if high is not None:
+        conditions.append(Order.total_amount <= high)
+    return conditions
+
+
 PUBLIC_FIELDS = tuple(public(Order.__table__))
 ORDER_JSON = json_object(public(Order.__table__))
 ORDERING = ("created_at", "id")
@@ -97,9 +107,12 @@ async def list_orders(
     status: str | None = None,
     overdue: bool | None = None,
     fields: list[str] | None = None,
+    min_amount: Decimal | None = None,
+    max_amount: Decimal | None = None,
 ) -> tuple[str, int]:
     """The page as a JSON array (only `fields`, when given), and the total count of matches."""
     conditions = _owned_by(user_id, user_ids)
+    conditions += _amount_between(min_amount, max_amount)
     if status is not None:
         conditions.append(Order.status == status)
     if overdue is not None:

@@ -19,6 +19,8 @@ from apicore.params import (
     FieldsQuery,
     FromQuery,
     Limit,
+    MaxAmountQuery,
+    MinAmountQuery,
     Offset,
     OverdueQuery,
     ResourceId,
@@ -26,6 +28,7 @@ from apicore.params import (
     ToQuery,
     UserIdQuery,
     UserIdsQuery,
+    checked_amounts,
     daily_period,
     effective_limit,
     parse_fields,
@@ -66,8 +69,11 @@ async def list_orders(
     limit: Limit = None,
     offset: Offset = 0,
     fields: FieldsQuery = None,
+    min_amount: MinAmountQuery = None,
+    max_amount: MaxAmountQuery = None,
 ) -> EnvelopeResponse:
     id_list = parse_id_list(user_ids, field="userIds")
+    min_amount, max_amount = checked_amounts(min_amount, max_amount)
     size = effective_limit(limit, batch=id_list is not None)
     items, total = await repository.list_orders(
         engine,
@@ -78,6 +84,8 @@ async def list_orders(
         status=status,
         overdue=overdue,
         fields=parse_fields(fields, allowed=repository.PUBLIC_FIELDS),
+        min_amount=min_amount,
+        max_amount=max_amount,
     )
     return page(RawJson(items), total=total, limit=size, offset=offset)
 

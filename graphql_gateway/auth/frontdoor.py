@@ -12,9 +12,9 @@ can read a 401 or a 429):
    `WWW-Authenticate: Bearer`. `/graphql` lets an anonymous caller through to the schema,
    which allows it nothing but `login` (graphql/access.py).
 
-Open routes need no token: the probes, /health, /status, POST /auth/login, the OpenAPI
-document and its pages, and the pages' scripts and styles under /static. Probes and
-/health are never rate limited.
+Open routes need no token: the probes, /health, /status, POST /auth/login (and the /v1
+API's login and registration), the OpenAPI document and its pages, and the pages' scripts
+and styles under /static. Probes and /health are never rate limited.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ OPEN_PATHS = frozenset(
         "/readyz",
         "/metrics",
         "/auth/login",
+        "/v1/users/login",  # the /v1 API's login and self-registration (rest/v1/)
+        "/v1/users/register",
         "/openapi.json",
         "/docs",
         "/redoc",

@@ -1,14 +1,18 @@
 """The roles table (SPEC section 8), written once: REST routes and GraphQL resolvers both ask here.
 
-| action                          | admin | manager | engineer | director | customer/user |
-|---------------------------------|-------|---------|----------|----------|---------------|
-| read users                      | all   | all     | all      | all      | self          |
-| create/delete users, set roles  | yes   | -       | -        | -        | -             |
-| update own name, email, password| yes   | yes     | yes      | yes      | yes           |
-| read orders                     | all   | all     | all      | all      | own           |
-| create orders                   | any   | any     | own      | -        | -             |
-| update orders (items, status)   | any   | any     | own      | -        | -             |
-| delete orders                   | yes   | yes     | -        | -        | -             |
+| action                          | admin | manager | engineer | director | customer | user |
+|---------------------------------|-------|---------|----------|----------|----------|------|
+| read users                      | all   | all     | all      | all      | self     | self |
+| create/delete users, set roles  | yes   | -       | -        | -        | -        | -    |
+| update own name, email, password| yes   | yes     | yes      | yes      | yes      | yes  |
+| read orders                     | all   | all     | all      | all      | own      | own  |
+| create orders                   | any   | any     | own      | -        | -        | own  |
+| update orders (items, status)   | any   | any     | own      | -        | -        | -    |
+| delete orders                   | yes   | yes     | -        | -        | -        | -    |
+
+`user` is a self-service account, the role of those who register themselves on the /v1
+API (rest/v1/): it places its own orders, as that API let every account do, and
+otherwise has a customer's rights. A customer watches progress and places nothing.
 
 A caller's permissions are the union of their roles'. Reads are scopes, never errors:
 `*_scope()` answers None (everything) or the one user id whose data the caller may read,
@@ -29,6 +33,7 @@ READ_ALL = frozenset({"admin", "manager", "engineer", "director"})
 MANAGE_USERS = frozenset({"admin"})
 WRITE_ANY_ORDER = frozenset({"admin", "manager"})
 WRITE_OWN_ORDERS = frozenset({"engineer"})
+CREATE_OWN_ORDERS = WRITE_OWN_ORDERS | {"user"}
 DELETE_ORDERS = frozenset({"admin", "manager"})
 
 
@@ -106,7 +111,7 @@ def check_update_user(identity: Identity, user_id: str, *, changes_roles: bool) 
 def check_create_order(identity: Identity, user_id: str) -> None:
     if _has(identity, WRITE_ANY_ORDER):
         return
-    if _has(identity, WRITE_OWN_ORDERS):
+    if _has(identity, CREATE_OWN_ORDERS):
         if identity.user_id == user_id:
             return
         raise forbidden("You can create orders only for yourself")

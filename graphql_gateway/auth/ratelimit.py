@@ -4,6 +4,8 @@
   each attempt counted, with a moving window (exact: the 11th attempt in any 60 s fails).
 - Everything: GATEWAY_RATE_LIMIT (optional) per user when authenticated, else per address,
   with a sliding-window counter (constant cost per request).
+- A route's own: per user, exact like the logins' (check_route; the /v1 API's limits,
+  graphql_gateway/rest/v1/deps.py).
 
 With GATEWAY_REDIS_URL the counts live on Redis, shared by every worker and replica.
 When Redis does not answer (0.5 s at most), the gateway does not wait for it on every
@@ -103,8 +105,18 @@ class RateLimits:
         for item in self.request_limits:
             await self._hit(item, ("requests", key), fallback=False)
 
+    async def check_route(self, name: str, items: Sequence[RateLimitItem], key: str) -> None:
+        """Count a request against a route's own limits (exact, as logins): 429 when over."""
+        for item in items:
+            await self._hit(item, (name, key), fallback=True, label=name)
+
     async def _hit(
-        self, item: RateLimitItem, identifiers: Sequence[str], *, fallback: bool
+        self,
+        item: RateLimitItem,
+        identifiers: Sequence[str],
+        *,
+        fallback: bool,
+        label: str | None = None,
     ) -> None:
         limiters: Limiters | None = self._memory
         if self._shared is not None and self._redis_usable():
@@ -119,12 +131,12 @@ class RateLimits:
         except StorageError as exc:
             self._redis_failed(exc)
             if fallback:
-                await self._hit(item, identifiers, fallback=True)
+                await self._hit(item, identifiers, fallback=True, label=label)
             return
         if limiters is self._shared:
             self._redis_answered()
         if not allowed:
-            metrics.RATE_LIMITED("login" if fallback else "requests").inc()
+            metrics.RATE_LIMITED(label or ("login" if fallback else "requests")).inc()
             raise await self._rejection(limiter, item, identifiers)
 
     async def _rejection(

@@ -51,6 +51,11 @@ class OrdersClient(ServiceClient):
         body = (await self.fetch("GET", "/orders", params=params)).body
         return body["data"], body["meta"]
 
+    async def orders_page(self, params: dict[str, Any]) -> tuple[list[OrderData], PageMeta]:
+        """A page of the list with these query parameters, as the service names them."""
+        body = (await self.fetch("GET", "/orders", params=params)).body
+        return body["data"], body["meta"]
+
     # Reports (SPEC section 10): computed by the service in SQL, one statement each.
     async def order_stats(
         self, *, user_id: str | None, first: date | None, last: date | None

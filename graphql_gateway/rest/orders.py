@@ -34,6 +34,8 @@ from apicore.params import (
     FieldsQuery,
     FromQuery,
     Limit,
+    MaxAmountQuery,
+    MinAmountQuery,
     Offset,
     OverdueQuery,
     ResourceId,
@@ -41,6 +43,7 @@ from apicore.params import (
     ToQuery,
     UserIdQuery,
     UserIdsQuery,
+    checked_amounts,
     daily_period,
     effective_limit,
     parse_id_list,
@@ -79,7 +82,10 @@ async def list_orders(
     limit: Limit = None,
     offset: Offset = 0,
     fields: FieldsQuery = None,
+    min_amount: MinAmountQuery = None,
+    max_amount: MaxAmountQuery = None,
 ) -> Response:
+    checked_amounts(min_amount, max_amount)
     scope = policy.order_scope(identity)
     if scope is None:
         return await proxy(clients.orders, request, "/orders")
@@ -100,7 +106,14 @@ async def list_orders(
         query["limit"] = limit
     if fields is not None:
         query["fields"] = fields
+    query.update(amounts(min_amount, max_amount))
     return await proxy(clients.orders, request, "/orders", query=urlencode(query).encode())
+
+
+def amounts(low: object, high: object) -> dict[str, str]:
+    """`minAmount`/`maxAmount` as the orders service reads them (apicore/params.py)."""
+    given = {"minAmount": low, "maxAmount": high}
+    return {name: str(value) for name, value in given.items() if value is not None}
 
 
 def _scoped_query(identity: IdentityDep, request: Request, user_id: object) -> bytes | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
@@ -18,6 +18,7 @@ from graphql_gateway.clients.base import ServiceClient
 from graphql_gateway.rest.deps import ClientsDep
 
 router = APIRouter(tags=["system"], route_class=ContractRoute)
+T = TypeVar("T")
 
 
 class WindowReport(BaseModel):
@@ -55,6 +56,15 @@ class GatewayHealth(PartialModel):
     rate_limits: RateLimitReport = None  # type: ignore[assignment]
 
 
+class StatusEnvelope(BaseModel, Generic[T]):
+    """The envelope, with the status at the top level too: clients of the /v1 API read
+    `status` there (compatibility; rest/v1/)."""
+
+    success: Literal[True] = True
+    status: Literal["OK", "DEGRADED"]
+    data: T
+
+
 class GatewayStatus(BaseModel):
     status: str
     version: str
@@ -88,7 +98,7 @@ def _breaker_report(client: ServiceClient, reachable: bool) -> dict[str, Any]:
 @router.get(
     "/health",
     operation_id="health",
-    response_model=Envelope[GatewayHealth],
+    response_model=StatusEnvelope[GatewayHealth],
     responses=error_responses(400),
 )
 async def health(clients: ClientsDep, request: Request) -> EnvelopeResponse:
@@ -112,7 +122,7 @@ async def health(clients: ClientsDep, request: Request) -> EnvelopeResponse:
         report["rate_limits"] = rate_limits
         healthy = healthy and rate_limits["available"]
     report["status"] = "OK" if healthy else "DEGRADED"
-    return ok(report)
+    return EnvelopeResponse({"success": True, "status": report["status"], "data": report})
 
 
 @router.get(

@@ -352,7 +352,7 @@ CASES = [
     ),
     Case(
         "create orders: own",
-        expect({"admin", "manager", "engineer"}),
+        expect({"admin", "manager", "engineer", "user"}),
         lambda api, fx: rest_outcome(
             api.http.post("/orders", json={"user_id": api.account.id, "items": ITEMS}), 201
         ),

@@ -58,6 +58,7 @@ SERVICES = {
                 "ix_orders_created_at_id",
                 "ix_orders_overdue",
                 "ix_orders_completed_at",
+                "ix_orders_total_amount",
             }
         ),
         "INSERT INTO orders (user_id, items, total_amount)"
