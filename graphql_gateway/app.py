@@ -9,10 +9,11 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from apicore.app import base_app
+from apicore.openapi import declare_bearer_auth
 from apicore.tracing import setup_tracing
 from graphql_gateway import __version__
 from graphql_gateway.auth.cors import EnvelopeCORSMiddleware, cors_options
-from graphql_gateway.auth.frontdoor import ClientAddresses, FrontDoor, refused
+from graphql_gateway.auth.frontdoor import OPEN_PATHS, ClientAddresses, FrontDoor, refused
 from graphql_gateway.auth.ratelimit import RateLimits
 from graphql_gateway.auth.tokens import TokenService
 from graphql_gateway.clients import Clients
@@ -22,6 +23,12 @@ from graphql_gateway.rest import auth, orders, system, users
 from graphql_gateway.rest.passthrough import Passthrough
 
 logger = logging.getLogger("graphql_gateway")
+
+BEARER_DESCRIPTION = (
+    "The `accessToken` of `POST /auth/login` (or of the GraphQL `login` mutation). Needed"
+    " when the gateway runs with GATEWAY_AUTH=on; with GATEWAY_AUTH=off every route is"
+    " open and a token sent is not looked at."
+)
 
 
 async def _clients_open(app: FastAPI) -> None:
@@ -91,5 +98,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.routes.insert(0, GraphQLPost(graphql))  # before every route: see its doc
     for router in (system.router, auth.router, users.router, orders.router, graphql):
         app.include_router(router)
+    declare_bearer_auth(app, OPEN_PATHS, BEARER_DESCRIPTION)
     setup_tracing(app, "gateway")
     return app
