@@ -1,8 +1,9 @@
 """The playground (GET /graphql from a browser): GraphiQL from our own files, its tabs, its hint.
 
 The page opens with the example operations (graphql/examples.py), one tab each, and a
-new tab tells how to authenticate: log in with the `login` mutation, then put
-`{"Authorization": "Bearer <accessToken>"}` in the Headers tab. Every operation it
+new tab tells how to authenticate: log in with the `login` mutation (the Login tab), whose
+token every tab then sends (a client of its own sends
+`{"Authorization": "Bearer <accessToken>"}`). Every operation it
 shows is valid against the schema, and the page and its files open without a token
 when auth is on. (tests/browser runs it in Chromium.)
 """
@@ -72,8 +73,11 @@ async def test_the_playground_opens_on_the_examples_and_the_hint(
     assert settings["tabs"] == [
         {"query": e.query, **({"variables": e.variables} if e.variables else {})} for e in EXAMPLES
     ]
-    for text in (HEADER, "login(email:", "Headers tab"):
+    for text in (HEADER, "login(email:", "every tab sends it"):
         assert text in settings["defaultQuery"]
+    # The page shows the sign-in bar, and keeps the Login tab's token for every tab,
+    # only when authentication is on (pages/playground.js; tests/browser runs it).
+    assert settings["auth"] is (overrides.get("auth") == "on")
 
 
 def test_the_settings_cannot_end_their_script_element() -> None:
