@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Quiet installs: no version nag, no warning about running as root (as in a container).
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+PIP_QUIET := --quiet --root-user-action=ignore
 
 .PHONY: install run seed test lint format schema assets bench bench-smoke mutation clean
 
@@ -11,8 +14,8 @@ install: $(STAMP)
 # Reinstall only when the declared or pinned dependencies change.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PIP) install $(PIP_QUIET) --upgrade pip
+	$(PIP) install $(PIP_QUIET) -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -36,7 +39,7 @@ MUTATION_CHILDREN ?= 2
 MUTATION_STAMP := $(VENV)/.mutation-stamp
 
 $(MUTATION_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,mutation]'
+	$(PIP) install $(PIP_QUIET) -c constraints.txt -e '.[dev,mutation]'
 	touch $@
 
 mutation: $(MUTATION_STAMP)
