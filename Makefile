@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 PIP_QUIET := --quiet --root-user-action=ignore
 
-.PHONY: install run seed test lint format schema assets bench bench-smoke mutation clean
+.PHONY: install run seed test lint format schema assets bench bench-smoke mutation clean compose-smoke
 
 install: $(STAMP)
 
@@ -56,6 +56,13 @@ bench: $(STAMP)
 
 bench-smoke: $(STAMP)
 	$(BIN)/python -m bench --smoke
+
+# The containers for real (stack/compose_smoke.py): installs docker.io and docker-compose
+# from the distribution if missing (apt-get, as root), starts dockerd if it is not running,
+# builds local stand-ins of the base images when no registry answers
+# (deploy/compose-smoke/), then up --build, the seed, a stopped service's breaker, down -v.
+compose-smoke: $(STAMP)
+	$(BIN)/python -m stack.compose_smoke
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
