@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from graphql_gateway.auth.tokens import TokenService
 from graphql_gateway.clients import Clients
 from graphql_gateway.config import Settings
 from tests.support.metrics import requests_counted
+from tests.support.procs import ROOT
 
 NOWHERE = "http://127.0.0.1:9"  # never called: every request here is answered before
 
@@ -86,3 +88,10 @@ async def test_only_unknown_paths_are_unmatched(
     await _labelled(http, "GET", "/no-such-route", UNMATCHED, 401)
     await _labelled(http, "GET", "/users/a/b/c", UNMATCHED, 401)
     await _labelled(http, "GET", "/openapi.json", "/openapi.json", 200)
+
+
+def test_the_readme_says_what_these_labels_are() -> None:
+    readme = (Path(ROOT) / "README.md").read_text(encoding="utf-8")
+    assert '`GET /orders` is `route="/orders"`' in readme
+    assert '`route="/static/{path}"`' in readme
+    assert f"is `{UNMATCHED}`" in readme

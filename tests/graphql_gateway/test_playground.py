@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import graphql
@@ -23,7 +24,9 @@ from graphql_gateway.graphql.examples import EXAMPLES
 from graphql_gateway.graphql.playground import GRAPHIQL_DEFAULT_QUERY, json_in_html
 from graphql_gateway.graphql.schema import build_schema
 from tests.conftest import gateway_for
+from tests.support.procs import ROOT
 
+NUMBERS = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
 UNUSED = "http://127.0.0.1:9"  # the page calls no service
 HEADER = '{"Authorization": "Bearer <accessToken>"}'
 AUTH_ON = {"auth": "on", "jwt_secret": "graphiql-hint-test-secret-" + "x" * 32}
@@ -129,3 +132,12 @@ def test_the_examples_start_with_the_dashboard() -> None:
     names = [example.name for example in EXAMPLES]
     assert names == ["Dashboard", "UserWithOrders", "OverdueWork", "Progress", "Login"]
     assert len(set(names)) == len(names)
+
+
+def test_the_readme_names_every_tab() -> None:
+    """README.md's playground section names each tab, and says how many there are."""
+    readme = (Path(ROOT) / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The playground", 1)[1].split("\n## ", 1)[0]
+    for example in EXAMPLES:
+        assert f"**{example.name}**" in section
+    assert f"{NUMBERS[len(EXAMPLES)]} of them" in " ".join(section.split())
