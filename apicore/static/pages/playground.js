@@ -63,9 +63,10 @@
     return Object.keys(headers).some((name) => name.toLowerCase() === "authorization");
   }
 
-  // Without a schema (before signing in) GraphiQL keeps the operation name of the tab it
-  // opened on when another tab runs ("Unknown operation named 'Dashboard'"): the name is
-  // taken from the document itself when it names one operation only. A regular
+  // Without a schema (before signing in), or when a tab runs right after its text was
+  // set, GraphiQL may send the operation name of another tab ("Unknown operation named
+  // 'Dashboard'"): a name the document does not have is replaced by the document's own
+  // when it has one operation only (named, or anonymous). A regular
   // expression, not a parser: GraphiQL's bundle does not export graphql-js's.
   const OPERATION = /\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)/g;
 
@@ -75,10 +76,11 @@
     }
     const text = params.query.replace(/"(?:[^"\\\n]|\\.)*"|#[^\n]*/g, " ");
     const names = Array.from(text.matchAll(OPERATION), (match) => match[1]);
-    if (names.length !== 1 || names[0] === params.operationName) {
+    if (names.includes(params.operationName) || names.length > 1) {
       return params;
     }
-    return Object.assign({}, params, { operationName: names[0] });
+    // One named operation: that one; none (an anonymous `{ … }`): no name at all.
+    return Object.assign({}, params, { operationName: names.length ? names[0] : undefined });
   }
 
   // GraphiQL's fetcher, with the session's token, noticing sign-ins and expired tokens.
