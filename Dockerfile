@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One image recipe, one final stage per process:
 #   docker build --target service_users .   (likewise service_orders, api_gateway)
 

@@ -3,16 +3,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Quiet installs: no version nag, no warning about running as root (as in a container).
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+PIP_QUIET := --quiet --root-user-action=ignore
 
-.PHONY: install run seed test lint format schema assets bench bench-smoke mutation clean
+.PHONY: install run seed test lint format schema assets bench bench-smoke mutation clean compose-smoke
 
 install: $(STAMP)
 
 # Reinstall only when the declared or pinned dependencies change.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PIP) install $(PIP_QUIET) --upgrade pip
+	$(PIP) install $(PIP_QUIET) -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -36,7 +39,7 @@ MUTATION_CHILDREN ?= 2
 MUTATION_STAMP := $(VENV)/.mutation-stamp
 
 $(MUTATION_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,mutation]'
+	$(PIP) install $(PIP_QUIET) -c constraints.txt -e '.[dev,mutation]'
 	touch $@
 
 mutation: $(MUTATION_STAMP)
@@ -53,6 +56,13 @@ bench: $(STAMP)
 
 bench-smoke: $(STAMP)
 	$(BIN)/python -m bench --smoke
+
+# The containers for real (stack/compose_smoke.py): installs docker.io and docker-compose
+# from the distribution if missing (apt-get, as root), starts dockerd if it is not running,
+# builds local stand-ins of the base images when no registry answers
+# (deploy/compose-smoke/), then up --build, the seed, a stopped service's breaker, down -v.
+compose-smoke: $(STAMP)
+	$(BIN)/python -m stack.compose_smoke
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

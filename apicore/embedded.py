@@ -7,9 +7,12 @@ only on a Unix socket in its data directory; the URL it gives says so
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +86,19 @@ def stop_embedded(handle: Any) -> bool:
         _ready_marker(handle.pgdata).unlink(missing_ok=True)
         return True
     return running_server_pid(handle.pgdata) is None
+
+
+def stop_server(data_dir: Path, timeout: float = 30.0) -> bool:
+    """Stop whatever server runs on `data_dir`, handle or not (a start cut short leaves
+    one without): a fast shutdown (SIGINT, as `pg_ctl stop -m fast`). True once stopped."""
+    pid = running_server_pid(data_dir)
+    if pid is None:
+        return True
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running_server_pid(data_dir) is None:
+            return True
+        time.sleep(0.1)
+    return False

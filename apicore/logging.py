@@ -20,7 +20,14 @@ request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 # Attributes every LogRecord has; anything else on a record was passed in `extra=`.
-_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}
+# Except `color_message`: uvicorn's copy of its message with terminal colour codes in it,
+# for its own coloured formatter; a JSON line has no terminal.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "request_id",
+    "color_message",
+}
 
 
 def _trace_ids() -> tuple[str, str] | None:
@@ -89,5 +96,8 @@ def log_config(level: str = "INFO") -> dict:
             "uvicorn": {"handlers": [], "propagate": True},
             "uvicorn.error": {"handlers": [], "propagate": True},
             "uvicorn.access": {"handlers": [], "propagate": True},
+            # A line per request to a service (the health probes' too): our access lines
+            # and the gateway's downstream metrics say the same; warnings still show.
+            "httpx": {"level": "WARNING"},
         },
     }

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -30,7 +31,7 @@ from prometheus_client import (
 )
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
+from starlette.routing import Mount, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from apicore.addresses import networks, within
@@ -90,19 +91,62 @@ def worker_stopped() -> None:
         mp.mark_process_dead(os.getpid())
 
 
-def route_template(scope: Scope) -> str:
+def _walk(routes: Any, prefix: str = "") -> Iterator[tuple[re.Pattern[str], str, Any]]:
+    """(path regex, template, methods or None) of every route, in the router's order."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:  # FastAPI 0.16x keeps an included router as one route
+            context = getattr(route, "include_context", None)
+            yield from _walk(inner.routes, prefix + getattr(context, "prefix", ""))
+        elif isinstance(route, Mount):  # the static files: one label for all of them
+            path = prefix + route.path.rstrip("/")
+            yield compile_path(path + "/{path:path}")[0], path + "/{path}", None
+        elif isinstance(getattr(route, "path", None), str):
+            path = prefix + route.path
+            yield compile_path(path)[0], path, getattr(route, "methods", None)
+
+
+def _table(app: Any) -> list[tuple[re.Pattern[str], str, Any]]:
+    """The app's routes, walked once (again if routes were added since), kept on its state."""
+    routes = app.router.routes
+    cached = getattr(app.state, "metrics_route_table", None)
+    if cached is None or cached[0] != len(routes):
+        cached = (len(routes), list(_walk(routes)))
+        app.state.metrics_route_table = cached
+    return cached[1]
+
+
+def route_path(scope: Scope) -> str:
+    """The path routing matches: without the prefix the app is mounted under. Read before
+    the app runs: routing into a Mount (/static) moves `root_path` along."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def route_template(scope: Scope, path: str | None = None) -> str:
     """The route that served the request, or would have: for refusals made before routing
-    (401, 413, 429) the app's routes are matched here, which only such requests pay for."""
+    (401, 413, 429) and answers made below it (the passthrough reads, the static files),
+    the path is matched against the app's route templates, here, only for those requests.
+
+    Hand-written: FastAPI's own matching needs the scope as routing leaves it, which a
+    request refused before routing never has, and keeps included routers private."""
     route = scope.get("route")
-    if route is not None:
-        return getattr(route, "path", UNMATCHED)
+    if route is not None and isinstance(getattr(route, "path", None), str):
+        return route.path
     app = scope.get("app")
-    router = getattr(app, "router", None)
-    for candidate in getattr(router, "routes", ()):
-        match, _ = candidate.matches(scope)
-        if match == Match.FULL:
-            return getattr(candidate, "path", UNMATCHED)
-    return UNMATCHED
+    if getattr(app, "router", None) is None or getattr(app, "state", None) is None:
+        return UNMATCHED
+    path = route_path(scope) if path is None else path
+    method = scope.get("method")
+    found = UNMATCHED
+    for regex, template, methods in _table(app):
+        if regex.match(path):
+            if methods is None or method in methods:
+                return template
+            if found == UNMATCHED:  # the path's route, for another method (405)
+                found = template
+    return found
 
 
 class _Switch:
@@ -162,6 +206,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        path = route_path(scope)
         status = 500  # if nothing was sent: the last-resort handler outside answers 500
 
         async def send_counted(message: Message) -> None:
@@ -175,7 +220,7 @@ class MetricsMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             method = scope["method"] if scope["method"] in METHODS else "OTHER"
-            route = route_template(scope)
+            route = route_template(scope, path)
             if self.count:
                 _requests(route, method, str(status)).inc()
                 _latency(route, method).observe(elapsed)
@@ -186,7 +231,12 @@ class MetricsMiddleware:
                     route,
                     status,
                     elapsed * 1000,
-                    extra={"route": route, "status": status, "duration_ms": elapsed * 1000},
+                    extra={
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": elapsed * 1000,
+                    },
                 )
 
 

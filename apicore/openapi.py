@@ -76,3 +76,35 @@ def truthful_openapi(app: FastAPI) -> dict[str, Any]:
 
 def use_truthful_openapi(app: FastAPI) -> None:
     app.openapi = lambda: truthful_openapi(app)  # type: ignore[method-assign]
+
+
+BEARER_SCHEME = "bearerAuth"
+
+
+def declare_bearer_auth(app: FastAPI, open_paths: frozenset[str], description: str) -> None:
+    """An HTTP bearer `securitySchemes` entry, and each operation's `security`: the bearer
+    token, or none (`[]`) on the paths that need no token. Swagger UI (/docs) shows its
+    Authorize button from these, and sends the token with every "Try it out".
+
+    By hand on the finished document rather than with FastAPI's `HTTPBearer` dependency:
+    the token is checked by a middleware before any route runs (the gateway's front door),
+    and a dependency on every route would run for nothing on each request."""
+    document = app.openapi
+
+    def with_security() -> dict[str, Any]:
+        schema = document()
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        if BEARER_SCHEME not in schemes:
+            schemes[BEARER_SCHEME] = {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": description,
+            }
+            for path, path_item in schema.get("paths", {}).items():
+                for operation in path_item.values():
+                    needs_token = path not in open_paths
+                    operation["security"] = [{BEARER_SCHEME: []}] if needs_token else []
+        return schema
+
+    app.openapi = with_security  # type: ignore[method-assign]

@@ -9,10 +9,11 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from apicore.app import base_app
+from apicore.openapi import declare_bearer_auth
 from apicore.tracing import setup_tracing
 from graphql_gateway import __version__
 from graphql_gateway.auth.cors import EnvelopeCORSMiddleware, cors_options
-from graphql_gateway.auth.frontdoor import ClientAddresses, FrontDoor, refused
+from graphql_gateway.auth.frontdoor import OPEN_PATHS, ClientAddresses, FrontDoor, refused
 from graphql_gateway.auth.ratelimit import RateLimits
 from graphql_gateway.auth.tokens import TokenService
 from graphql_gateway.clients import Clients
@@ -24,6 +25,12 @@ from graphql_gateway.rest.v1 import v1_router
 from graphql_gateway.rest.v1.deps import V1Limits
 
 logger = logging.getLogger("graphql_gateway")
+
+BEARER_DESCRIPTION = (
+    "The `accessToken` of `POST /auth/login` (or of the GraphQL `login` mutation). Needed"
+    " when the gateway runs with GATEWAY_AUTH=on; with GATEWAY_AUTH=off every route is"
+    " open and a token sent is not looked at."
+)
 
 
 async def _clients_open(app: FastAPI) -> None:
@@ -96,5 +103,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.v1_enabled:
         app.state.v1_limits = V1Limits(settings)
         app.include_router(v1_router(settings))
+    declare_bearer_auth(app, OPEN_PATHS, BEARER_DESCRIPTION)
     setup_tracing(app, "gateway")
     return app

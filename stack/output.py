@@ -19,6 +19,9 @@ class Output:
             log_path.replace(log_path.with_name(log_path.name + ".1"))
         self._log: BinaryIO = log_path.open("ab", buffering=0)
         self._lock = threading.Lock()
+        # Once stopping, the children's last lines go to the log only: the console gets
+        # the one line that says what was stopped.
+        self.quiet_children = False
 
     def say(self, text: str) -> None:
         """A line for the user (and for the log)."""
@@ -36,8 +39,9 @@ class Output:
     def relay(self, console_prefix: bytes, log_prefix: bytes, line: bytes) -> None:
         """A line of a child's output, to both."""
         with self._lock:
-            sys.stdout.buffer.write(console_prefix + line)
-            sys.stdout.buffer.flush()
+            if not self.quiet_children:
+                sys.stdout.buffer.write(console_prefix + line)
+                sys.stdout.buffer.flush()
             if not self._log.closed:
                 self._log.write(log_prefix + line)
 

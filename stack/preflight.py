@@ -96,6 +96,18 @@ class InstanceLock:
     small file says who holds it, for the message the next run prints.
     """
 
+    @staticmethod
+    def exists(data_dir: Path) -> bool:
+        """Whether a run has used `data_dir` (only then can one be running there now)."""
+        return (data_dir / "run.lock").exists()
+
+    @classmethod
+    def take(cls, data_dir: Path, gateway_url: str) -> InstanceLock:
+        """The lock, held; or Refused, saying who holds it."""
+        lock = cls(data_dir)
+        lock.acquire(gateway_url)
+        return lock
+
     def __init__(self, data_dir: Path) -> None:
         self._lock = fasteners.InterProcessLock(str(data_dir / "run.lock"))
         self._owner = data_dir / "run.owner.json"
@@ -118,5 +130,6 @@ class InstanceLock:
             who = "another `make run`"
         return (
             f"{who} uses the data directory {self._owner.parent}. "
-            "Stop it first (Ctrl-C in its terminal), or give this one another --data-dir."
+            "Stop it first (Ctrl-C in its terminal), or give this one another data directory:"
+            " `make run RUN_ARGS=--data-dir=<dir>` (`python -m stack --data-dir <dir>`)."
         )

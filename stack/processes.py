@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import httpx
@@ -75,9 +75,13 @@ class Child:
             self._pump.join(timeout=1)
 
 
-def wait_healthy(child: Child, timeout: float) -> None:
+def wait_healthy(
+    child: Child, timeout: float, should_stop: Callable[[], None] = lambda: None
+) -> None:
+    """Until `child` answers its health URL; `should_stop` raises to give up sooner."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        should_stop()
         code = child.exited()
         if code is not None:
             raise ChildFailed(f"{child.name} exited with code {code} while starting")

@@ -19,7 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.fake_servers import FakeServer, http_response
-from tests.support.procs import RunningProcess, free_port, launch, running, wait_healthy
+from tests.support.procs import ROOT, RunningProcess, free_port, launch, running, wait_healthy
 from tests.support.services import own_gateway
 
 
@@ -163,7 +163,16 @@ def test_json_logs_carry_the_request_id(two_worker_gateway: tuple[RunningProcess
             break
         time.sleep(0.05)
     assert all({"time", "level", "logger", "message", "request_id"} <= set(line) for line in lines)
+    # uvicorn's lines carry a copy with terminal colours for its own formatter: not ours.
+    assert not [line for line in lines if "color_message" in line]
+    assert "\x1b" not in log.read_text()
+    started = [line for line in lines if line["message"].startswith("Started server process")]
+    assert started, "uvicorn's start line, which has such a copy, is in the log"
     assert len(access) == 1
+    assert access[0]["method"] == "GET"  # the README's fields of an access line
+    readme = (Path(ROOT) / "README.md").read_text(encoding="utf-8")
+    for field_name in ("method", "route", "status", "duration_ms", "color_message"):
+        assert f"`{field_name}`" in readme
     assert access[0]["route"] == "/users/{id}"
     assert access[0]["status"] == 404
     assert access[0]["duration_ms"] > 0

@@ -170,6 +170,9 @@ async def test_graphql_version_and_expected_version(
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "PRECONDITION_FAILED"
     assert body["errors"][0]["path"] == ["updateOrder"]
+    # It names what a GraphQL client sent, not the header REST clients send.
+    assert "(expectedVersion)" in body["errors"][0]["message"]
+    assert "If-Match" not in body["errors"][0]["message"]
     fresh = await http.post(
         "/graphql", json={"query": mutation, "variables": {"id": order_id, "v": tag}}
     )

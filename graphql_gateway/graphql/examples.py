@@ -8,11 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-AUTH_NOTE = (
-    "# GATEWAY_AUTH=on? Run the Login tab, then put\n"
-    '#   {"Authorization": "Bearer <accessToken>"}\n'
-    "# in the Headers tab below.\n"
-)
+AUTH_NOTE = "# GATEWAY_AUTH=on? Run the Login tab once: every tab\n# then sends its token.\n"
 
 
 @dataclass(frozen=True)
@@ -130,12 +126,12 @@ query Progress($from: Date, $to: Date) {{
     ),
     Example(
         "Login",
-        """# Log in: your email and password in Variables. Then
-# put the accessToken in the Headers tab below:
-#   {"Authorization": "Bearer <accessToken>"}
-# It is sent with every operation until it expires
-# (expiresIn seconds); then log in again. With
-# GATEWAY_AUTH=off (the default) no header is needed.
+        """# Log in: your email and password in Variables, then
+# run it. The playground keeps the accessToken: every
+# tab sends it until it expires (expiresIn seconds) or
+# you sign out; then log in again. A client of your own
+# sends {"Authorization": "Bearer <accessToken>"}. With
+# GATEWAY_AUTH=off (the default) no token is needed.
 
 mutation Login($email: String!, $password: String!) {
   login(email: $email, password: $password) {

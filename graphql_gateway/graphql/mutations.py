@@ -6,10 +6,13 @@ cannot see) before any call: the mutation is null with that error at its path.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from uuid import UUID
 
 import strawberry
 
+from apicore.errors import PRECONDITION_FAILED, ApiError
 from apicore.versions import tag_of_version
 from graphql_gateway import integrity
 from graphql_gateway.auth import policy
@@ -49,6 +52,20 @@ def _if_match(expected_version: str | None) -> str | None:
     return tag_of_version(expected_version, field="expectedVersion")
 
 
+@contextlib.contextmanager
+def _named_expected_version() -> Iterator[None]:
+    """A service's 412 names its header (If-Match); a GraphQL client sent `expectedVersion`."""
+    try:
+        yield
+    except ApiError as error:
+        if error.code != PRECONDITION_FAILED:
+            raise
+        raise ApiError(
+            PRECONDITION_FAILED,
+            "The resource has changed since that version (expectedVersion): read it again",
+        ) from None
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="A bearer token for an email and password")
@@ -84,9 +101,10 @@ class Mutation:
     ) -> User:
         payload = to_payload(input)
         policy.check_update_user(info.context.caller, str(id), changes_roles="roles" in payload)
-        user = await info.context.clients.users.update_user(
-            str(id), payload, if_match=_if_match(expected_version)
-        )
+        with _named_expected_version():
+            user = await info.context.clients.users.update_user(
+                str(id), payload, if_match=_if_match(expected_version)
+            )
         return _remember(info, user)  # type: ignore[return-value, arg-type]
 
     @strawberry.mutation
@@ -121,9 +139,10 @@ class Mutation:
     ) -> Order:
         clients = info.context.clients
         await policy.authorize_order_update(clients, info.context.caller, str(id))
-        return await clients.orders.update_order(  # type: ignore[return-value]
-            str(id), to_payload(input), if_match=_if_match(expected_version)
-        )
+        with _named_expected_version():
+            return await clients.orders.update_order(  # type: ignore[return-value]
+                str(id), to_payload(input), if_match=_if_match(expected_version)
+            )
 
     @strawberry.mutation
     async def delete_order(self, info: Info, id: UUID) -> UUID:

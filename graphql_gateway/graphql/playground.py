@@ -3,7 +3,8 @@
 In place of Strawberry's page, which loads React and GraphiQL from a CDN: every script
 and style comes from this process (apicore/assets.py), so it works without internet and
 under the strict policy for HTML pages (apicore/security.py). It opens with the example
-operations (examples.py), one tab each, and a new tab shows how to authenticate.
+operations (examples.py), one tab each, and a new tab shows how to authenticate. With
+authentication on, the Login tab signs in every tab at once (pages/playground.js).
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ GRAPHIQL_DEFAULT_QUERY = """# Sitetrack: one GraphQL API over the users and orde
 #        }
 #      }
 #
-# 2. Open the Headers tab below and put the accessToken there:
+# 2. That is all: the playground keeps the accessToken and every tab sends it
+#    (the schema, Docs and autocompletion appear at once) until it expires
+#    (expiresIn seconds) or you sign out; then log in again. A client of
+#    your own sends the header itself:
 #
 #      {"Authorization": "Bearer <accessToken>"}
-#
-#    It is sent with every operation until it expires (expiresIn seconds);
-#    then log in again.
 #
 # 3. Then, for example:
 #
@@ -76,15 +77,21 @@ SCRIPTS = (
 )
 
 
-def playground_settings(root: str) -> dict[str, object]:
-    """What pages/playground.js reads: the endpoint, the tabs, a new tab's text."""
+def playground_settings(root: str, auth: bool = False) -> dict[str, object]:
+    """What pages/playground.js reads: the endpoint, the tabs, a new tab's text, and
+    whether authentication is on (then it shows the sign-in bar)."""
     tabs: list[dict[str, str]] = []
     for example in EXAMPLES:
         tab = {"query": example.query}
         if example.variables is not None:
             tab["variables"] = example.variables
         tabs.append(tab)
-    return {"url": f"{root}/graphql", "defaultQuery": GRAPHIQL_DEFAULT_QUERY, "tabs": tabs}
+    return {
+        "url": f"{root}/graphql",
+        "defaultQuery": GRAPHIQL_DEFAULT_QUERY,
+        "tabs": tabs,
+        "auth": auth,
+    }
 
 
 def json_in_html(value: object) -> str:
@@ -94,12 +101,12 @@ def json_in_html(value: object) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def playground_html(root: str = "") -> str:
+def playground_html(root: str = "", auth: bool = False) -> str:
     """The page, for an app mounted under `root` ("" at the top)."""
     styles = (f'<link rel="stylesheet" href="{escape(root + asset_url(s))}">' for s in STYLES)
     scripts = (f'<script src="{escape(root + asset_url(s))}"></script>' for s in SCRIPTS)
     return _PAGE.format(
         styles="\n".join(styles),
-        settings=json_in_html(playground_settings(root)),
+        settings=json_in_html(playground_settings(root, auth)),
         scripts="\n".join(scripts),
     )

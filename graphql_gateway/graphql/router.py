@@ -116,7 +116,8 @@ class GatewayGraphQLRouter(GraphQLRouter):
         return orjson.dumps(data)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
-        return HTMLResponse(playground_html(root_of(request)))
+        auth = bool(request.app.state.settings.auth_enabled)
+        return HTMLResponse(playground_html(root_of(request), auth))
 
     def decode_json(self, data: str | bytes) -> object:
         # orjson refuses what json.loads lets through to a 500: bytes that are not UTF-8,

@@ -1,8 +1,9 @@
 """The playground (GET /graphql from a browser): GraphiQL from our own files, its tabs, its hint.
 
 The page opens with the example operations (graphql/examples.py), one tab each, and a
-new tab tells how to authenticate: log in with the `login` mutation, then put
-`{"Authorization": "Bearer <accessToken>"}` in the Headers tab. Every operation it
+new tab tells how to authenticate: log in with the `login` mutation (the Login tab), whose
+token every tab then sends (a client of its own sends
+`{"Authorization": "Bearer <accessToken>"}`). Every operation it
 shows is valid against the schema, and the page and its files open without a token
 when auth is on. (tests/browser runs it in Chromium.)
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import graphql
@@ -22,7 +24,9 @@ from graphql_gateway.graphql.examples import EXAMPLES
 from graphql_gateway.graphql.playground import GRAPHIQL_DEFAULT_QUERY, json_in_html
 from graphql_gateway.graphql.schema import build_schema
 from tests.conftest import gateway_for
+from tests.support.procs import ROOT
 
+NUMBERS = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
 UNUSED = "http://127.0.0.1:9"  # the page calls no service
 HEADER = '{"Authorization": "Bearer <accessToken>"}'
 AUTH_ON = {"auth": "on", "jwt_secret": "graphiql-hint-test-secret-" + "x" * 32}
@@ -72,8 +76,11 @@ async def test_the_playground_opens_on_the_examples_and_the_hint(
     assert settings["tabs"] == [
         {"query": e.query, **({"variables": e.variables} if e.variables else {})} for e in EXAMPLES
     ]
-    for text in (HEADER, "login(email:", "Headers tab"):
+    for text in (HEADER, "login(email:", "every tab sends it"):
         assert text in settings["defaultQuery"]
+    # The page shows the sign-in bar, and keeps the Login tab's token for every tab,
+    # only when authentication is on (pages/playground.js; tests/browser runs it).
+    assert settings["auth"] is (overrides.get("auth") == "on")
 
 
 def test_the_settings_cannot_end_their_script_element() -> None:
@@ -125,3 +132,12 @@ def test_the_examples_start_with_the_dashboard() -> None:
     names = [example.name for example in EXAMPLES]
     assert names == ["Dashboard", "UserWithOrders", "OverdueWork", "Progress", "Login"]
     assert len(set(names)) == len(names)
+
+
+def test_the_readme_names_every_tab() -> None:
+    """README.md's playground section names each tab, and says how many there are."""
+    readme = (Path(ROOT) / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The playground", 1)[1].split("\n## ", 1)[0]
+    for example in EXAMPLES:
+        assert f"**{example.name}**" in section
+    assert f"{NUMBERS[len(EXAMPLES)]} of them" in " ".join(section.split())

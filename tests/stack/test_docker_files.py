@@ -95,7 +95,8 @@ def parse_dockerfile(text: str) -> dict[str, Stage]:
     return stages
 
 
-DOCKERFILE = parse_dockerfile((ROOT_DIR / "Dockerfile").read_text(encoding="utf-8"))
+DOCKERFILE_TEXT = (ROOT_DIR / "Dockerfile").read_text(encoding="utf-8")
+DOCKERFILE = parse_dockerfile(DOCKERFILE_TEXT)
 
 
 def chain(name: str) -> list[Stage]:
@@ -236,14 +237,17 @@ def healthcheck_test(name: str) -> list[str]:
     return [str(word) for word in test]
 
 
+_DEFAULTED = re.compile(r"\$\{(\w+):-([^}]*)\}")
+
+
 def published(name: str) -> list[tuple[str, str]]:
-    """(host, container) port pairs of `ports`."""
+    """(host, container) port pairs of `ports`, with `${VAR:-default}` at its default."""
     pairs = []
     for entry in service(name).get("ports", []):
         if isinstance(entry, dict):
             pairs.append((str(entry.get("published")), str(entry["target"])))
             continue
-        parts = str(entry).split("/")[0].split(":")
+        parts = _DEFAULTED.sub(r"\2", str(entry)).split("/")[0].split(":")
         pairs.append((parts[-2] if len(parts) > 1 else "", parts[-1]))
     return pairs
 
@@ -679,7 +683,8 @@ def test_no_secret_is_written_in_the_compose_file() -> None:
 
 def test_env_example_has_every_setting_and_no_secret() -> None:
     example = dotenv_file(ENV_EXAMPLE)
-    assert set(example) == set(GATEWAY_AUTH_VARIABLES) | set(ADMIN_VARIABLES)
+    publish = {"GATEWAY_PUBLISH", "POSTGRES_PUBLISH"}  # where compose publishes the ports
+    assert set(example) == set(GATEWAY_AUTH_VARIABLES) | set(ADMIN_VARIABLES) | publish
     assert set(example) == substituted_names(), "compose and .env.example name other variables"
     for name in SECRET_VARIABLES:
         assert example[name] == "", f".env.example gives {name} a value"
@@ -709,3 +714,19 @@ def test_redis_is_optional_and_nothing_waits_for_it() -> None:
     assert "ports" not in redis, "redis is published"
     assert "redis" not in (service("api_gateway").get("depends_on") or {})
     assert "redis-cli" in " ".join(healthcheck_test("redis"))
+
+
+def test_the_dockerfile_needs_no_frontend_image() -> None:
+    """No `# syntax=` line: BuildKit would pull that frontend from a registry first, which
+    fails on a machine with its base images at hand and no registry (make compose-smoke)."""
+    assert not re.search(r"^#\s*syntax\s*=", DOCKERFILE_TEXT, re.MULTILINE | re.IGNORECASE)
+
+
+def test_the_smoke_moves_the_published_ports() -> None:
+    """`make compose-smoke` publishes on 127.0.0.1 and ports of its own: the variables
+    exist, and without them the ports are the README's."""
+    raw = {name: service(name)["ports"] for name in ("postgres", "api_gateway")}
+    assert raw == {
+        "postgres": ["${POSTGRES_PUBLISH:-5432}:5432"],
+        "api_gateway": ["${GATEWAY_PUBLISH:-8000}:8000"],
+    }
