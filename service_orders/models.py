@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -45,6 +46,8 @@ class Order(Base):
         primary_key=True, server_default=text("gen_random_uuid()")
     )
     user_id: Mapped[uuid.UUID]
+    # Who does the work (service_orders/history.py records who assigned it); None: nobody yet.
+    assignee_id: Mapped[uuid.UUID | None]
     # `json`, not `jsonb`: kept as written (compact), served as it is.
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(Text, server_default="created")
@@ -54,6 +57,9 @@ class Order(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # When it became completed (not served): the reports' "completed per day".
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The acting users the gateway named (service_orders/acting.py); None when none was.
+    created_by: Mapped[uuid.UUID | None]
+    updated_by: Mapped[uuid.UUID | None]
 
     __table_args__ = (
         CheckConstraint(
@@ -85,6 +91,39 @@ class Order(Base):
             "completed_at",
             postgresql_where=text("completed_at IS NOT NULL"),
         ),
+        # An assignee's orders in page order (`assigneeId`, `User.assignedOrders`), and the
+        # active ones a user's deletion looks for (service_orders/books.py).
+        Index(
+            "ix_orders_assignee_id_created_at",
+            "assignee_id",
+            "created_at",
+            "id",
+            postgresql_include=REPORTED,
+            postgresql_where=text("assignee_id IS NOT NULL"),
+        ),
+    )
+
+
+class OrderChange(Base):
+    """One change of an order, written in the change's own transaction (history.py).
+
+    No foreign key: an order's history outlives the order (its last entry is the delete).
+    """
+
+    __tablename__ = "order_history"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    order_id: Mapped[uuid.UUID]
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor_id: Mapped[uuid.UUID | None]
+    action: Mapped[str] = mapped_column(Text)
+    # [{"field", "old", "new"}]: every field the change set, in the order's public form.
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+    __table_args__ = (
+        CheckConstraint("action IN ('created', 'updated', 'deleted')", name="action_known"),
+        # An order's history, newest first.
+        Index("ix_order_history_order_id_at", "order_id", "at", "id"),
     )
 
 

@@ -23,14 +23,15 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from apicore.db import reading
 from apicore.errors import not_found, validation_error
 from apicore.idempotency import Created, Idempotency, create_once
 from apicore.sqljson import among, json_array_page, json_object, utc_timestamp
 from apicore.versions import delete_at_version, matches
-from service_orders.books import lock_open_book
+from service_orders import history
+from service_orders.books import lock_books
 from service_orders.lifecycle import check_items_editable, check_transition
 from service_orders.models import ACTIVE, Order
 
@@ -54,6 +55,7 @@ def public(source: FromClause) -> dict[str, Any]:
     return {
         "id": c.id,
         "user_id": c.user_id,
+        "assignee_id": c.assignee_id,
         "items": c["items"],  # `json` as written: compact already
         "status": c.status,
         "total_amount": cast(c.total_amount, Text),  # "520.00": NUMERIC(10,2) as text
@@ -61,6 +63,8 @@ def public(source: FromClause) -> dict[str, Any]:
         "overdue": func.coalesce(is_overdue(c), false()),
         "created_at": utc_timestamp(c.created_at),
         "updated_at": utc_timestamp(c.updated_at),
+        "created_by": c.created_by,
+        "updated_by": c.updated_by,
     }
 
 
@@ -74,6 +78,16 @@ def _owned_by(user_id: uuid.UUID | None, user_ids: list[uuid.UUID] | None) -> li
         conditions.append(Order.user_id == user_id)
     if user_ids is not None:
         conditions.append(among(Order.user_id, user_ids))
+    return conditions
+
+
+def _assigned_to(assignee_id: uuid.UUID | None, assignee_ids: list[uuid.UUID] | None) -> list[Any]:
+    """`assigneeId`/`assigneeIds`: orders assigned to that user (those users)."""
+    conditions: list[Any] = []
+    if assignee_id is not None:
+        conditions.append(Order.assignee_id == assignee_id)
+    if assignee_ids is not None:
+        conditions.append(among(Order.assignee_id, assignee_ids))
     return conditions
 
 
@@ -97,9 +111,11 @@ async def list_orders(
     status: str | None = None,
     overdue: bool | None = None,
     fields: list[str] | None = None,
+    assignee_id: uuid.UUID | None = None,
+    assignee_ids: list[uuid.UUID] | None = None,
 ) -> tuple[str, int]:
     """The page as a JSON array (only `fields`, when given), and the total count of matches."""
-    conditions = _owned_by(user_id, user_ids)
+    conditions = _owned_by(user_id, user_ids) + _assigned_to(assignee_id, assignee_ids)
     if status is not None:
         conditions.append(Order.status == status)
     if overdue is not None:
@@ -127,24 +143,41 @@ async def create_order(
     status: str,
     due_date: date | None = None,
     idempotency: Idempotency | None = None,
+    assignee_id: uuid.UUID | None = None,
+    actor: uuid.UUID | None = None,
 ) -> Created:
+    values = {
+        "user_id": user_id,
+        "assignee_id": assignee_id,
+        "items": items,
+        "total_amount": total,
+        "status": status,
+        "due_date": due_date,
+    }
     statement = (
         insert(Order)
         .values(
-            user_id=user_id,
-            items=items,
-            total_amount=total,
-            status=status,
-            due_date=due_date,
+            **values,
             completed_at=func.now() if status == "completed" else None,
+            created_by=actor,
+            updated_by=actor,
         )
-        .returning(ORDER_JSON)
+        .returning(ORDER_JSON, Order.id)
     )
     async with engine.begin() as conn:
 
         async def create() -> str:
-            await lock_open_book(conn, user_id)  # no order for a user being deleted (books.py)
-            return (await conn.execute(statement)).scalar_one()
+            # No order for, or assigned to, a user being deleted (books.py).
+            await lock_books(conn, user_id, assignee_id)
+            order, order_id = (await conn.execute(statement)).one()
+            await history.record(
+                conn,
+                order_id=order_id,
+                actor=actor,
+                action="created",
+                changed=history.changes({}, values),
+            )
+            return order
 
         return await create_once(conn, idempotency, create)
 
@@ -159,6 +192,8 @@ async def update_order(
     status: str | None,
     due_date: date | type[KEEP] | None = KEEP,
     if_match: list[datetime] | None = None,
+    assignee_id: uuid.UUID | type[KEEP] | None = KEEP,
+    actor: uuid.UUID | None = None,
 ) -> str:
     """Apply a change under a row lock, so concurrent transitions cannot both pass the check.
 
@@ -170,7 +205,15 @@ async def update_order(
     """
     async with engine.begin() as conn:
         locked = (
-            select(Order.status, Order.user_id, Order.items, Order.due_date, Order.updated_at)
+            select(
+                Order.status,
+                Order.user_id,
+                Order.assignee_id,
+                Order.items,
+                Order.total_amount,
+                Order.due_date,
+                Order.updated_at,
+            )
             .where(Order.id == order_id)
             .with_for_update()
         )
@@ -186,6 +229,10 @@ async def update_order(
             values.update(items=items, total_amount=total)
         if due_date is not KEEP and due_date != current.due_date:
             values["due_date"] = due_date
+        if assignee_id is not KEEP and assignee_id != current.assignee_id:
+            if assignee_id is not None:
+                await lock_books(conn, assignee_id)  # not to a user being deleted
+            values["assignee_id"] = assignee_id
         if status is not None and status != current.status:
             check_transition(current.status, status)
             values["status"] = status
@@ -194,13 +241,26 @@ async def update_order(
         if not values:
             unchanged = select(ORDER_JSON).where(Order.id == order_id)
             return (await conn.execute(unchanged)).scalar_one()
-        values["updated_at"] = func.clock_timestamp()
+        changed = history.changes(current._asdict(), values)
+        values.update(updated_at=func.clock_timestamp(), updated_by=actor)
         statement = update(Order).where(Order.id == order_id).values(**values).returning(ORDER_JSON)
-        return (await conn.execute(statement)).scalar_one()
+        order = (await conn.execute(statement)).scalar_one()
+        await history.record(
+            conn, order_id=order_id, actor=actor, action="updated", changed=changed
+        )
+        return order
 
 
 async def delete_order(
-    engine: AsyncEngine, *, order_id: uuid.UUID, if_match: list[datetime] | None = None
+    engine: AsyncEngine,
+    *,
+    order_id: uuid.UUID,
+    if_match: list[datetime] | None = None,
+    actor: uuid.UUID | None = None,
 ) -> bool:
     """False if there is no such order; 412 if it is not at a version `if_match` names."""
-    return await delete_at_version(engine, Order.__table__, order_id, if_match)
+
+    async def recorded(conn: AsyncConnection) -> None:
+        await history.record(conn, order_id=order_id, actor=actor, action="deleted", changed=[])
+
+    return await delete_at_version(engine, Order.__table__, order_id, if_match, recorded)
