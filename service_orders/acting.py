@@ -19,9 +19,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from apicore.errors import FORBIDDEN, ApiError, validation_error
-
-ACTING_USER = "x-acting-user"
-GATEWAY_TOKEN = "x-gateway-token"
+from apicore.headers import ACTING_USER, GATEWAY_TOKEN
 
 
 def acting_user(request: Request) -> uuid.UUID | None:

@@ -106,6 +106,7 @@ ROOT_RESOLVERS: dict[str, RootResolver] = {
         limit=a["limit"],
         offset=a["offset"],
         overdue=a.get("overdue"),
+        assignee_id=_optional_id(a, "assigneeId"),
     ),
     "orderStats": lambda ctx, a: resolvers.order_stats(
         ctx, user_id=_optional_id(a, "userId"), **_period(a)
@@ -123,6 +124,12 @@ BATCH_RESOLVERS: dict[str, BatchResolver] = {
     ),
     "User.orderStats": lambda ctx, sources, a: resolvers.order_stats_of_users(
         ctx, [s["id"] for s in sources], a.get("from"), a.get("to")
+    ),
+    "Order.assignee": lambda ctx, sources, a: resolvers.assignees_of_orders(
+        ctx, [s.get("assignee_id") for s in sources]
+    ),
+    "User.assignedOrders": lambda ctx, sources, a: resolvers.assigned_orders_of_users(
+        ctx, [s["id"] for s in sources], _status(a)
     ),
 }
 
@@ -185,7 +192,10 @@ class OperationPlan:
 
 # What loaders (keys), batch resolvers (keys) and the in-memory `orders(status:)` filter
 # need of an object besides what the query reads.
-KEYS_ALWAYS_FETCHED = {"User": ("id",), "Order": ("id", "user_id", "status")}
+KEYS_ALWAYS_FETCHED = {
+    "User": ("id",),
+    "Order": ("id", "user_id", "assignee_id", "status"),
+}
 
 
 def _projection(root: ObjectPlan) -> dict[str, str]:

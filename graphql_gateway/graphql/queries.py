@@ -55,6 +55,9 @@ class Query:
             bool | None,
             strawberry.argument(description="true: only overdue orders; false: only the others"),
         ] = strawberry.UNSET,
+        assignee_id: Annotated[
+            UUID | None, strawberry.argument(description="Only orders assigned to this user")
+        ] = strawberry.UNSET,
     ) -> OrderPage:
         return await resolvers.orders(  # type: ignore[return-value]
             info.context,
@@ -63,6 +66,7 @@ class Query:
             limit=limit,
             offset=offset,
             overdue=None if overdue is strawberry.UNSET else overdue,
+            assignee_id=str(assignee_id) if assignee_id else None,
         )
 
     @strawberry.field(

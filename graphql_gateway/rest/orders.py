@@ -15,6 +15,7 @@ from starlette.responses import Response
 from apicore.contract.orders import (
     DayStats,
     OrderCreate,
+    OrderHistoryEntry,
     OrderPartial,
     OrderPublic,
     OrderStats,
@@ -31,6 +32,7 @@ from apicore.envelope import (
 from apicore.errors import not_found
 from apicore.idempotency import IdempotencyKey
 from apicore.params import (
+    AssigneeIdQuery,
     FieldsQuery,
     FromQuery,
     Limit,
@@ -79,6 +81,7 @@ async def list_orders(
     limit: Limit = None,
     offset: Offset = 0,
     fields: FieldsQuery = None,
+    assignee_id: AssigneeIdQuery = None,
 ) -> Response:
     scope = policy.order_scope(identity)
     if scope is None:
@@ -100,6 +103,8 @@ async def list_orders(
         query["limit"] = limit
     if fields is not None:
         query["fields"] = fields
+    if assignee_id is not None:
+        query["assigneeId"] = str(assignee_id)
     return await proxy(clients.orders, request, "/orders", query=urlencode(query).encode())
 
 
@@ -177,10 +182,11 @@ async def create_order(
     body: OrderCreate,
     key: IdempotencyKey = None,
 ) -> Response:
-    policy.check_create_order(identity, str(body.user_id))
+    assignee = str(body.assignee_id) if body.assignee_id is not None else None
+    policy.check_create_order(identity, str(body.user_id), assignee)
     scoped = integrity.scoped_key(identity, key)
     created, _ = await integrity.create_order(
-        clients, body, raw=await request.body(), idempotency_key=scoped
+        clients, body, raw=await request.body(), idempotency_key=scoped, acting=identity
     )
     return upstream_response(created)
 
@@ -216,8 +222,16 @@ async def update_order(
     body: OrderUpdate,
     if_match: IfMatch = None,
 ) -> Response:
-    await policy.authorize_order_update(clients, identity, str(order_id))
-    return await proxy(clients.orders, request, f"/orders/{order_id}")
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    version = await policy.authorize_order_update(clients, identity, str(order_id), changes)
+    await integrity.check_new_assignee(clients, changes)
+    return await proxy(
+        clients.orders,
+        request,
+        f"/orders/{order_id}",
+        headers=clients.orders.acting(identity),
+        if_match=version,
+    )
 
 
 @router.delete(
@@ -234,4 +248,28 @@ async def delete_order(
     if_match: IfMatch = None,
 ) -> Response:
     policy.check_delete_order(identity)
-    return await proxy(clients.orders, request, f"/orders/{order_id}")
+    headers = clients.orders.acting(identity)
+    return await proxy(clients.orders, request, f"/orders/{order_id}", headers=headers)
+
+
+@router.get(
+    "/{id}/history",
+    operation_id="getOrderHistory",
+    response_model=ListEnvelope[OrderHistoryEntry],
+    responses=error_responses(400, 401, 404, *UPSTREAM),
+)
+async def order_history(
+    clients: ClientsDep,
+    identity: IdentityDep,
+    request: Request,
+    order_id: ResourceId,
+    limit: Limit = None,
+    offset: Offset = 0,
+) -> Response:
+    """Every change of the order, newest first, with who made it and when; under the order's
+    read scope (a caller limited to their own orders: of those only, while they exist)."""
+    if policy.order_scope(identity) is not None:
+        order = await clients.orders.get_order(str(order_id))  # 404 passes through
+        if not policy.can_read_order(identity, order):
+            raise not_found("Order")
+    return await proxy(clients.orders, request, f"/orders/{order_id}/history")
