@@ -37,7 +37,8 @@ READ_ALL = frozenset({"admin", "manager", "engineer", "director"})
 MANAGE_USERS = frozenset({"admin"})
 WRITE_ANY_ORDER = frozenset({"admin", "manager"})
 WRITE_OWN_ORDERS = frozenset({"engineer"})
-ASSIGN_ORDERS = frozenset({"admin", "manager"})  # also: move deadlines
+# Assign and reassign work, move deadlines: whoever may write any order (check_update_order).
+ASSIGN_ORDERS = WRITE_ANY_ORDER
 DELETE_ORDERS = frozenset({"admin", "manager"})
 
 

@@ -12,6 +12,7 @@ import shlex
 import subprocess
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -206,6 +207,9 @@ async def test_graphql_example_works(gateway: httpx.AsyncClient, query: str) -> 
     names = operation_variables(query)
     assert names <= {"id"}, f"no value known for variables {names - {'id'}}"
     variables = {"id": user["id"]} if names else None
+    if "assignedOrders" in query:  # the engineer's work: their order, assigned, under way
+        change = {"assignee_id": user["id"], "status": "in_progress"}
+        envelope_data(await gateway.put(f"/orders/{order['id']}", json=change), "assigned")
     data = await graphql(gateway, query, variables)
 
     if "createUser" in data:
@@ -214,7 +218,14 @@ async def test_graphql_example_works(gateway: httpx.AsyncClient, query: str) -> 
         stored = envelope_data(await gateway.get(f"/users/{created['id']}"), "created user")
         assert stored["email"] == "engineer@example.com"
         assert stored["roles"] == ["engineer"]
-    if "user" in data:
+    if "user" in data and "assignedOrders" in data["user"]:
+        (work,) = data["user"]["assignedOrders"]
+        assert work["id"] == order["id"]
+        assert work["user"]["name"] == user["name"]
+        (latest,) = work["history"]["items"]
+        assert latest["action"] == "updated"
+        assert {c["field"] for c in latest["changes"]} == {"assignee_id", "status"}
+    elif "user" in data:
         assert data["user"]["email"] == user["email"]
         orders = data["user"]["orders"]
         assert [o["id"] for o in orders] == [order["id"]]
@@ -240,11 +251,13 @@ async def test_graphql_example_works(gateway: httpx.AsyncClient, query: str) -> 
             "CANCELLED",
         }
     if "ordersByDay" in data:
-        assert [day["date"] for day in data["ordersByDay"]] == [
-            "2026-11-29",
-            "2026-11-30",
-            "2026-12-01",
-        ]
+        # Relative: the last 30 days up to today (UTC), so a fresh machine's data shows.
+        today = datetime.now(UTC).date()
+        days = [date.fromisoformat(day["date"]) for day in data["ordersByDay"]]
+        assert days == [today - timedelta(days=29 - n) for n in range(30)]
+        assert days[-1] == today
+        assert data["ordersByDay"][-1]["created"] >= 1  # the order made here, today
+        assert data["orderStats"]["count"] >= 1
 
 
 async def test_graphiql_opens_in_a_browser(gateway: httpx.AsyncClient) -> None:
@@ -408,15 +421,22 @@ def test_roles_table_is_the_policy() -> None:
             mark(policy.MANAGE_USERS, "✓", r) for r in names
         ],
         "update own name, email, password": ["✓"] * len(names),
-        "read orders": [("all" if r in policy.READ_ALL else "own") for r in names],
+        "read orders, their history": [("all" if r in policy.READ_ALL else "own") for r in names],
+        "see who works on an order (its assignee)": [
+            ("all" if r in policy.READ_ALL else "own orders'") for r in names
+        ],
         "create orders": [
             "any user" if r in policy.WRITE_ANY_ORDER else mark(policy.WRITE_OWN_ORDERS, "own", r)
             for r in names
         ],
+        "assign / reassign orders": [mark(policy.ASSIGN_ORDERS, "any", r) for r in names],
         "update orders (items, status)": [
-            "any" if r in policy.WRITE_ANY_ORDER else mark(policy.WRITE_OWN_ORDERS, "own", r)
+            "any"
+            if r in policy.WRITE_ANY_ORDER
+            else mark(policy.WRITE_OWN_ORDERS, "own and assigned to them", r)
             for r in names
         ],
+        "move a deadline": [mark(policy.ASSIGN_ORDERS, "any", r) for r in names],
         "delete orders": [mark(policy.DELETE_ORDERS, "✓", r) for r in names],
     }
     assert {row[0]: row[1:] for row in rows} == expected
