@@ -89,7 +89,9 @@ class Settings(ProcessSettings):
     # balancer, the address the rate limits count is the client's, not the balancer's.
     trusted_proxies: str = ""
 
-    @field_validator("rate_limit", "redis_url", "jwks_url", "jwt_issuer", mode="before")
+    @field_validator(
+        "rate_limit", "redis_url", "jwks_url", "jwt_issuer", "service_token", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
