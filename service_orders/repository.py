@@ -5,8 +5,9 @@ Reads and writes answer with the order's public JSON, built by PostgreSQL.
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -27,13 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from apicore.db import reading
 from apicore.errors import not_found, validation_error
+from apicore.finding import Finding
 from apicore.idempotency import Created, Idempotency, create_once
+from apicore.params import day_after
 from apicore.sqljson import among, json_array_page, json_object, utc_timestamp
 from apicore.versions import delete_at_version, matches
 from service_orders import history
 from service_orders.books import lock_books
 from service_orders.lifecycle import check_items_editable, check_transition
-from service_orders.models import ACTIVE, Order
+from service_orders.models import ACTIVE, Order, products_of
 
 
 def utc_today() -> ColumnElement[date]:
@@ -91,6 +94,36 @@ def _assigned_to(assignee_id: uuid.UUID | None, assignee_ids: list[uuid.UUID] | 
     return conditions
 
 
+def _found(finding: Finding | None) -> list[Any]:
+    """The conditions of apicore/finding.py's filters (ranges, statuses, the search)."""
+    if finding is None:
+        return []
+    conditions: list[Any] = []
+    for column, first, last in (
+        (Order.created_at, finding.created_from, finding.created_to),
+        (Order.due_date, finding.due_from, finding.due_to),
+    ):
+        is_date = column is Order.due_date
+        if first is not None:
+            conditions.append(column >= (first if is_date else start_of_day(first)))
+        if last is not None:
+            if is_date:
+                conditions.append(column <= last)
+            elif (after := day_after(last)) is not None:  # 9999-12-31: no upper bound
+                conditions.append(column < start_of_day(after))
+    if finding.statuses is not None:
+        conditions.append(among(Order.status, list(finding.statuses)))
+    if finding.q is not None:
+        # The trigram index ix_orders_products_trgm serves this (ILIKE, case-insensitive).
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", finding.q) + "%"
+        conditions.append(products_of(Order.items).ilike(pattern, escape="\\"))
+    return conditions
+
+
+def start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
 PUBLIC_FIELDS = tuple(public(Order.__table__))
 ORDER_JSON = json_object(public(Order.__table__))
 ORDERING = ("created_at", "id")
@@ -113,9 +146,12 @@ async def list_orders(
     fields: list[str] | None = None,
     assignee_id: uuid.UUID | None = None,
     assignee_ids: list[uuid.UUID] | None = None,
+    finding: Finding | None = None,
 ) -> tuple[str, int]:
     """The page as a JSON array (only `fields`, when given), and the total count of matches."""
     conditions = _owned_by(user_id, user_ids) + _assigned_to(assignee_id, assignee_ids)
+    conditions += _found(finding)
+    ordering = ORDERING if finding is None else (finding.sort, "id")
     if status is not None:
         conditions.append(Order.status == status)
     if overdue is not None:
@@ -127,10 +163,11 @@ async def list_orders(
             Order.__table__,
             public,
             where=conditions,
-            order_by=ORDERING,
+            order_by=ordering,
             limit=limit,
             offset=offset,
             fields=fields,
+            descending=finding is not None and finding.descending,
         )
 
 

@@ -14,6 +14,16 @@ from apicore.envelope import (
     page,
 )
 from apicore.errors import not_found
+from apicore.finding import (
+    CreatedFromQuery,
+    CreatedToQuery,
+    DueFromQuery,
+    DueToQuery,
+    SearchQuery,
+    SortQuery,
+    StatusesQuery,
+    parse_finding,
+)
 from apicore.idempotency import IdempotencyKey, created_response, request_idempotency
 from apicore.params import (
     AssigneeIdQuery,
@@ -72,7 +82,23 @@ async def list_orders(
     fields: FieldsQuery = None,
     assignee_id: AssigneeIdQuery = None,
     assignee_ids: AssigneeIdsQuery = None,
+    sort: SortQuery = None,
+    created_from: CreatedFromQuery = None,
+    created_to: CreatedToQuery = None,
+    due_from: DueFromQuery = None,
+    due_to: DueToQuery = None,
+    statuses: StatusesQuery = None,
+    q: SearchQuery = None,
 ) -> EnvelopeResponse:
+    finding = parse_finding(
+        sort=sort,
+        created_from=created_from,
+        created_to=created_to,
+        due_from=due_from,
+        due_to=due_to,
+        statuses=statuses,
+        q=q,
+    )
     id_list = parse_id_list(user_ids, field="userIds")
     assignees = parse_id_list(assignee_ids, field="assigneeIds")
     size = effective_limit(limit, batch=id_list is not None or assignees is not None)
@@ -87,6 +113,7 @@ async def list_orders(
         fields=parse_fields(fields, allowed=repository.PUBLIC_FIELDS),
         assignee_id=assignee_id,
         assignee_ids=assignees,
+        finding=finding,
     )
     return page(RawJson(items), total=total, limit=size, offset=offset)
 

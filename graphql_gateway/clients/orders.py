@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
+from apicore.finding import Finding
 from apicore.headers import ACTING_USER, GATEWAY_TOKEN
 from graphql_gateway.auth.identity import Identity
 from graphql_gateway.clients.base import ServiceClient, Upstream
@@ -50,8 +51,11 @@ class OrdersClient(ServiceClient):
         overdue: bool | None = None,
         fields: str | None = None,
         assignee_id: str | None = None,
+        finding: Finding | None = None,
     ) -> tuple[list[OrderData], PageMeta]:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if finding is not None:
+            params.update(finding.query())
         if assignee_id is not None:
             params["assigneeId"] = assignee_id
         if fields is not None:

@@ -107,6 +107,15 @@ ROOT_RESOLVERS: dict[str, RootResolver] = {
         offset=a["offset"],
         overdue=a.get("overdue"),
         assignee_id=_optional_id(a, "assigneeId"),
+        finding=resolvers.finding_of(
+            sort=a.get("sort"),
+            statuses=None if a.get("statuses") is None else [s.value for s in a["statuses"]],
+            created_from=a.get("createdFrom"),
+            created_to=a.get("createdTo"),
+            due_from=a.get("dueFrom"),
+            due_to=a.get("dueTo"),
+            q=a.get("q"),
+        ),
     ),
     "orderStats": lambda ctx, a: resolvers.order_stats(
         ctx, user_id=_optional_id(a, "userId"), **_period(a)

@@ -13,6 +13,7 @@ from typing import Any
 
 from apicore.contract.orders import empty_order_stats
 from apicore.errors import VALIDATION_ERROR, ApiError
+from apicore.finding import Finding, parse_finding
 from apicore.params import MAX_BATCH_IDS, MAX_LIMIT, MAX_OFFSET, checked_period, daily_days
 from graphql_gateway.auth import policy
 from graphql_gateway.graphql.context import Context
@@ -79,6 +80,7 @@ async def orders(
     offset: int,
     overdue: bool | None = None,
     assignee_id: str | None = None,
+    finding: Finding | None = None,
 ) -> Page:
     _check_page(limit, offset)
     visible, user_id = policy.visible_order_owner(context.caller, user_id)
@@ -92,8 +94,31 @@ async def orders(
         overdue=overdue,
         fields=context.loaders.projection.get("Order"),
         assignee_id=assignee_id,
+        finding=finding,
     )
     return {"items": items, "total": meta["total"]}
+
+
+def finding_of(
+    *,
+    sort: str | None = None,
+    statuses: Sequence[str] | None = None,
+    created_from: date | None = None,
+    created_to: date | None = None,
+    due_from: date | None = None,
+    due_to: date | None = None,
+    q: str | None = None,
+) -> Finding:
+    """GraphQL's `orders(...)` finding arguments, checked as REST checks its parameters."""
+    return parse_finding(
+        sort=sort,
+        created_from=created_from.isoformat() if created_from else None,
+        created_to=created_to.isoformat() if created_to else None,
+        due_from=due_from.isoformat() if due_from else None,
+        due_to=due_to.isoformat() if due_to else None,
+        statuses=",".join(statuses) if statuses is not None else None,
+        q=q,
+    )
 
 
 def _with_status(found: list[OrderData], status: str | None) -> list[OrderData]:

@@ -30,6 +30,16 @@ from apicore.envelope import (
     page,
 )
 from apicore.errors import not_found
+from apicore.finding import (
+    CreatedFromQuery,
+    CreatedToQuery,
+    DueFromQuery,
+    DueToQuery,
+    SearchQuery,
+    SortQuery,
+    StatusesQuery,
+    parse_finding,
+)
 from apicore.idempotency import IdempotencyKey
 from apicore.params import (
     AssigneeIdQuery,
@@ -82,7 +92,23 @@ async def list_orders(
     offset: Offset = 0,
     fields: FieldsQuery = None,
     assignee_id: AssigneeIdQuery = None,
+    sort: SortQuery = None,
+    created_from: CreatedFromQuery = None,
+    created_to: CreatedToQuery = None,
+    due_from: DueFromQuery = None,
+    due_to: DueToQuery = None,
+    statuses: StatusesQuery = None,
+    q: SearchQuery = None,
 ) -> Response:
+    finding = parse_finding(  # 400 here, before any call
+        sort=sort,
+        created_from=created_from,
+        created_to=created_to,
+        due_from=due_from,
+        due_to=due_to,
+        statuses=statuses,
+        q=q,
+    )
     scope = policy.order_scope(identity)
     if scope is None:
         return await proxy(clients.orders, request, "/orders")
@@ -105,6 +131,7 @@ async def list_orders(
         query["fields"] = fields
     if assignee_id is not None:
         query["assigneeId"] = str(assignee_id)
+    query.update(finding.query())
     return await proxy(clients.orders, request, "/orders", query=urlencode(query).encode())
 
 
