@@ -45,6 +45,9 @@ class OrderStatsData(TypedDict):
     count: int
     total_amount: str
     overdue: int
+    on_time: int
+    late: int
+    on_time_share: float | None
     by_status: list[StatusStatsData]
 
 

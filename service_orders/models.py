@@ -31,8 +31,8 @@ def _quoted(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{value}'" for value in values)
 
 
-# What the reports read of an order besides its time and user.
-REPORTED = ["status", "total_amount", "due_date"]
+# What the reports read of an order besides its time and user (completed_at: on time or late).
+REPORTED = ["status", "total_amount", "due_date", "completed_at"]
 
 
 def products_of(items: Any) -> Any:

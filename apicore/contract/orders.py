@@ -209,6 +209,13 @@ class OrderStats(BaseModel):
     count: int
     total_amount: str = Field(examples=["1040.00"])
     overdue: int = Field(description="Orders past their due date while created or in progress")
+    on_time: int = Field(
+        description="Completed orders with a due date, completed (UTC day) on or before it"
+    )
+    late: int = Field(description="Completed orders with a due date, completed after it")
+    on_time_share: float | None = Field(
+        description="on_time / (on_time + late), 4 decimals; null when both are 0"
+    )
     by_status: list[StatusStats] = Field(description="Every status, zeros included")
 
 
@@ -223,6 +230,9 @@ def empty_order_stats() -> dict[str, object]:
         "count": 0,
         "total_amount": "0.00",
         "overdue": 0,
+        "on_time": 0,
+        "late": 0,
+        "on_time_share": None,
         "by_status": [
             {"status": status, "count": 0, "total_amount": "0.00"}
             for status in get_args(OrderStatus)

@@ -19,7 +19,7 @@ down_revision: str | None = "0005_deadlines_and_reports"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-REPORTED = ["status", "total_amount", "due_date"]
+REPORTED = ["status", "total_amount", "due_date", "completed_at"]
 
 
 def upgrade() -> None:

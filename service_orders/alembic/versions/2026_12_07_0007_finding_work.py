@@ -1,4 +1,5 @@
-"""Finding work: indexes for sorting pages, and a trigram search over items' products.
+"""Finding work: indexes for sorting pages, and a trigram search over items' products;
+the reports' covering indexes also cover `completed_at` (on time or late).
 
 `order_products(items)` is the products of an order's items as one text; being
 IMMUTABLE (it reads only its argument) it can be indexed. The GIN trigram index over it
@@ -21,6 +22,23 @@ down_revision: str | None = "0006_assignees_and_history"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+REPORTED = ["status", "total_amount", "due_date", "completed_at"]
+BEFORE = ["status", "total_amount", "due_date"]
+
+
+def _reports_cover(included: list[str]) -> None:
+    op.drop_index("ix_orders_user_id_created_at", table_name="orders")
+    op.create_index(
+        "ix_orders_user_id_created_at",
+        "orders",
+        ["user_id", "created_at", "id"],
+        postgresql_include=included,
+    )
+    op.drop_index("ix_orders_created_at_id", table_name="orders")
+    op.create_index(
+        "ix_orders_created_at_id", "orders", ["created_at", "id"], postgresql_include=included
+    )
+
 
 def upgrade() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
@@ -40,9 +58,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_orders_total_amount_id", "orders", ["total_amount", "id"], if_not_exists=True
     )
+    _reports_cover(REPORTED)
 
 
 def downgrade() -> None:
+    _reports_cover(BEFORE)
     op.drop_index("ix_orders_total_amount_id", table_name="orders")
     op.drop_index("ix_orders_due_date_id", table_name="orders")
     op.drop_index("ix_orders_updated_at_id", table_name="orders")
