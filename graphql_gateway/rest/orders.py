@@ -7,7 +7,9 @@ valid (400) before its user is looked up (422 USER_NOT_FOUND).
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from collections.abc import Awaitable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -55,6 +57,7 @@ from apicore.params import (
     UserIdsQuery,
     daily_period,
     effective_limit,
+    parse_fields,
     parse_id_list,
     parse_period,
 )
@@ -63,6 +66,7 @@ from apicore.versions import IfMatch
 from graphql_gateway import integrity
 from graphql_gateway.auth import policy
 from graphql_gateway.graphql import resolvers
+from graphql_gateway.rest import csv_export
 from graphql_gateway.rest.deps import (
     UPSTREAM,
     ClientsDep,
@@ -78,7 +82,7 @@ router = APIRouter(prefix="/orders", tags=["orders"], route_class=ContractRoute)
     "",
     operation_id="listOrders",
     response_model=ListEnvelope[OrderPublic | OrderPartial],
-    responses=error_responses(400, 401, *UPSTREAM),
+    responses={**error_responses(400, 401, *UPSTREAM), **csv_export.CSV_RESPONSE},
 )
 async def list_orders(
     clients: ClientsDep,
@@ -99,7 +103,11 @@ async def list_orders(
     due_to: DueToQuery = None,
     statuses: StatusesQuery = None,
     q: SearchQuery = None,
+    format_: csv_export.FormatQuery = None,
 ) -> Response:
+    """A page of orders; as CSV (`Accept: text/csv`, `?format=csv`), every matching order."""
+    as_csv = csv_export.wants_csv(request, format_)
+    columns = parse_fields(fields, allowed=csv_export.ORDER_COLUMNS) if as_csv else None
     finding = parse_finding(  # 400 here, before any call
         sort=sort,
         created_from=created_from,
@@ -110,8 +118,23 @@ async def list_orders(
         q=q,
     )
     scope = policy.order_scope(identity)
+
+    def exported(query: list[tuple[str, str]]) -> Awaitable[Response]:
+        return csv_export.orders_csv(
+            clients.orders,
+            query,
+            offset=offset,
+            limit=limit,
+            columns=columns or csv_export.ORDER_COLUMNS,
+        )
+
     if scope is None:
-        return await proxy(clients.orders, request, "/orders")
+        client_query = csv_export.without_format(request)
+        if as_csv:
+            return await exported(client_query)
+        return await proxy(
+            clients.orders, request, "/orders", query=urlencode(client_query).encode()
+        )
     # Only the caller's own orders: the same list, filtered by the service.
     batch = user_ids is not None
     asked = parse_id_list(user_ids, field="userIds")
@@ -119,6 +142,8 @@ async def list_orders(
         asked is None or scope in {str(each) for each in asked}
     )
     if not visible:
+        if as_csv:
+            return csv_export.csv_response(columns or csv_export.ORDER_COLUMNS, [])
         return page([], total=0, limit=effective_limit(limit, batch=batch), offset=offset)
     query: dict[str, object] = {"userIds" if batch else "userId": scope, "offset": offset}
     if status is not None:
@@ -132,6 +157,8 @@ async def list_orders(
     if assignee_id is not None:
         query["assigneeId"] = str(assignee_id)
     query.update(finding.query())
+    if as_csv:
+        return await exported([(k, str(v)) for k, v in query.items()])
     return await proxy(clients.orders, request, "/orders", query=urlencode(query).encode())
 
 
@@ -141,12 +168,26 @@ def _scoped_query(identity: IdentityDep, request: Request, user_id: object) -> b
     None when the caller asks about someone else's orders (they see none of them).
     """
     scope = policy.order_scope(identity)
+    query = csv_export.without_format(request)
     if scope is None:
-        return request.scope["query_string"]
+        return urlencode(query).encode()
     if user_id is not None and str(user_id) != scope:
         return None
-    query = [(k, v) for k, v in request.query_params.multi_items() if k != "userId"]
+    query = [(k, v) for k, v in query if k != "userId"]
     return urlencode([*query, ("userId", scope)]).encode()
+
+
+async def _report(
+    clients: ClientsDep, request: Request, path: str, query: bytes, as_csv: bool
+) -> tuple[Response | None, Any]:
+    """The report as the service answers it (JSON), or its data to write as CSV."""
+    if not as_csv:
+        return await proxy(clients.orders, request, path, query=query), None
+    return None, (
+        await clients.orders.fetch(
+            "GET", path, params=parse_qsl(query.decode(), keep_blank_values=True)
+        )
+    ).data
 
 
 # The reports come before `/{id}`, which would take `stats` for an id. With
@@ -155,7 +196,7 @@ def _scoped_query(identity: IdentityDep, request: Request, user_id: object) -> b
     "/stats",
     operation_id="orderStats",
     response_model=Envelope[OrderStats],
-    responses=error_responses(400, 401, *UPSTREAM),
+    responses={**error_responses(400, 401, *UPSTREAM), **csv_export.CSV_RESPONSE},
 )
 async def order_stats(
     clients: ClientsDep,
@@ -164,20 +205,29 @@ async def order_stats(
     user_id: UserIdQuery = None,
     first: FromQuery = None,
     last: ToQuery = None,
+    format_: csv_export.FormatQuery = None,
 ) -> Response:
-    """Counts and amounts in all, per status and overdue; `from`/`to` bound `created_at`."""
+    """Counts and amounts in all, per status and overdue; `from`/`to` bound `created_at`.
+    As CSV: a row per status, then `all`."""
     parse_period(first, last)
+    as_csv = csv_export.wants_csv(request, format_)
     query = _scoped_query(identity, request, user_id)
     if query is None:
-        return ok(resolvers.no_orders())
-    return await proxy(clients.orders, request, "/orders/stats", query=query)
+        report: Any = resolvers.no_orders()
+        if not as_csv:
+            return ok(report)
+    else:
+        answered, report = await _report(clients, request, "/orders/stats", query, as_csv)
+        if answered is not None:
+            return answered
+    return csv_export.csv_response(*csv_export.stats_rows(report))
 
 
 @router.get(
     "/stats/daily",
     operation_id="ordersByDay",
     response_model=Envelope[list[DayStats]],
-    responses=error_responses(400, 401, *UPSTREAM),
+    responses={**error_responses(400, 401, *UPSTREAM), **csv_export.CSV_RESPONSE},
 )
 async def orders_by_day(
     clients: ClientsDep,
@@ -186,13 +236,21 @@ async def orders_by_day(
     user_id: UserIdQuery = None,
     first: FromQuery = None,
     last: ToQuery = None,
+    format_: csv_export.FormatQuery = None,
 ) -> Response:
     """Orders created and completed on each day (default: the last 30 days; 366 at most)."""
     start, end = daily_period(first, last)
+    as_csv = csv_export.wants_csv(request, format_)
     query = _scoped_query(identity, request, user_id)
     if query is None:
-        return ok(resolvers.no_orders_by_day(start, end))
-    return await proxy(clients.orders, request, "/orders/stats/daily", query=query)
+        days: Any = resolvers.no_orders_by_day(start, end)
+        if not as_csv:
+            return ok(days)
+    else:
+        answered, days = await _report(clients, request, "/orders/stats/daily", query, as_csv)
+        if answered is not None:
+            return answered
+    return csv_export.csv_response(*csv_export.days_rows(days))
 
 
 @router.post(

@@ -186,6 +186,14 @@ def test_a_day_of_every_persona(auth_stack: AuthStack) -> None:
     assert ok(customer.http.get(f"/orders/{order['id']}/history"))
     refused(customer.http.get(f"/orders/{elsewhere['id']}/history"), 404, "NOT_FOUND")
     refused(customer.http.get(f"/users/{petr.id}"), 404, "NOT_FOUND")
+    # Their export is theirs too: CSV of their orders only, whatever they filter by.
+    exported = customer.http.get("/orders", params={"format": "csv", "assigneeId": petr.id})
+    assert exported.status_code == 200, exported.text
+    lines = exported.content.decode("utf-8-sig").splitlines()
+    assert len(lines) == 2
+    assert lines[1].startswith(order["id"])
+    searched = customer.http.get("/orders", params={"q": "бетон"}, headers={"Accept": "text/csv"})
+    assert [line.split(",")[0] for line in searched.text.splitlines()[1:]] == [order["id"]]
 
 
 def test_a_client_cannot_claim_to_act_as_someone_else(auth_stack: AuthStack) -> None:
