@@ -7,6 +7,8 @@ runs against the same gateway. The `make` commands it names exist, and CI runs `
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import shlex
 import subprocess
@@ -141,6 +143,7 @@ async def test_curl_examples_work_in_order(gateway: httpx.AsyncClient) -> None:
     user: dict[str, Any] | None = None
     order: dict[str, Any] | None = None
     details: dict[str, Any] | None = None
+    exports = 0
     for command in CURL_COMMANDS:
         if PLACEHOLDER in command:
             assert user is not None, f"{command} comes before the README creates a user"
@@ -153,6 +156,13 @@ async def test_curl_examples_work_in_order(gateway: httpx.AsyncClient) -> None:
             headers=request.headers,
             content=request.body.encode() if request.body is not None else None,
         )
+        if response.headers.get("content-type", "").startswith("text/csv"):
+            # An export: RFC 4180 with a header row, UTF-8 with its byte order mark.
+            assert response.status_code == 200, response.text
+            (header, *_) = csv.reader(io.StringIO(response.content.decode("utf-8-sig")))
+            assert header[0] in {"id", "status"}, header
+            exports += 1
+            continue
         data = envelope_data(response, command)
         if request.method == "POST" and request.path == "/users":
             assert response.status_code == 201
@@ -165,6 +175,7 @@ async def test_curl_examples_work_in_order(gateway: httpx.AsyncClient) -> None:
     assert user is not None, "the README creates no user"
     assert order is not None, "the README creates no order"
     assert details is not None, "the README shows no details example"
+    assert exports == 2, "the README's two CSV exports"
     assert order["user_id"] == user["id"]
     assert order["total_amount"] == "520.00", order
     assert details["user"]["id"] == user["id"]
