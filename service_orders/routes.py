@@ -26,6 +26,7 @@ from apicore.finding import (
 )
 from apicore.idempotency import IdempotencyKey, created_response, request_idempotency
 from apicore.params import (
+    DEFAULT_LIMIT,
     AssigneeIdQuery,
     AssigneeIdsQuery,
     FieldsQuery,
@@ -271,8 +272,7 @@ async def order_history(
     engine: EngineDep, order_id: ResourceId, limit: Limit = None, offset: Offset = 0
 ) -> EnvelopeResponse:
     """Every change of the order, newest first (a deleted order's too: its last is the delete)."""
-    size = effective_limit(limit, batch=False)
-    assert size is not None
+    size = DEFAULT_LIMIT if limit is None else limit
     found = await history.history_page(engine, order_id=order_id, limit=size, offset=offset)
     if found is None:
         raise not_found("Order")
