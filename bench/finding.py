@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plans", action="store_true", help="print every plan in full")
     args = parser.parse_args(argv)
 
-    assignee = "00000000-0000-4000-9000-000000000007"
+    assignee = "00000000-0000-4000-9000-000000000008"  # 1 in 4 orders: n % 500 over 125
     cases = [
         _case("default page (created_at)"),
         _case("sort=-updated_at", sort="-updated_at"),
@@ -136,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         _case("q=саморезы, sort=-due_date", q="саморезы", sort="-due_date"),
         _case("q=нет-такого (no match)", q="нет-такого"),
         _case("dueFrom/dueTo, one week", dueFrom="2026-12-01", dueTo="2026-12-07"),
+        _case(
+            "dueFrom/dueTo, one week, sort=due_date",
+            dueFrom="2026-12-01",
+            dueTo="2026-12-07",
+            sort="due_date",
+        ),
+        _case("q=бетон, sort=-created_at", q="бетон", sort="-created_at"),
         _case("createdFrom, last 7 days", createdFrom=_days_ago(7)),
         _case("statuses=created,in_progress", statuses="created,in_progress"),
         _case("assigneeId, one engineer", assigneeId=assignee),
