@@ -81,25 +81,31 @@ class Fixture:
     own_order: dict
     bystander: dict  # no orders: deletable
     own_total: int  # the caller's orders, this fixture's included
-    worker: dict  # an engineer
+    worker: dict  # the one the caller's order is assigned to (the victim: a user that exists)
     assigned_order: dict  # the victim's order, assigned to the caller
     own_worked_order: dict  # the caller's order, assigned to the worker
+    victim_total: int  # the victim's orders, this fixture's included
 
 
 def make_fixture(stack: AuthStack, account: Account) -> Fixture:
     victim = create_account(stack.users.url, "customer")
-    worker = create_account(stack.users.url, "engineer")
+    worker = victim  # who is assigned matters not to the table; no user more per case
+    victim_order = service_order(stack, victim["id"])
+    own_order = service_order(stack, account.id)
+    assigned_order = service_order(
+        stack, victim["id"], assignee_id=account.id, due_date="2026-12-24"
+    )
+    own_worked_order = service_order(stack, account.id, assignee_id=worker["id"])
     return Fixture(
         victim=victim,
-        victim_order=service_order(stack, victim["id"]),
-        own_order=service_order(stack, account.id),
+        victim_order=victim_order,
+        own_order=own_order,
         bystander=create_account(stack.users.url, "engineer"),
         own_total=orders_total(stack, account.id),
         worker=worker,
-        assigned_order=service_order(
-            stack, victim["id"], assignee_id=account.id, due_date="2026-12-24"
-        ),
-        own_worked_order=service_order(stack, account.id, assignee_id=worker["id"]),
+        assigned_order=assigned_order,
+        own_worked_order=own_worked_order,
+        victim_total=orders_total(stack, victim["id"]),
     )
 
 
@@ -232,7 +238,7 @@ def check_victim_order_gone(
 def check_created_order(owner: str) -> Check:
     def check(stack: AuthStack, api: Api, fx: Fixture, outcome: str, value: Any) -> None:
         user_id = fx.victim["id"] if owner == "victim" else api.account.id
-        before = 1 if owner == "victim" else fx.own_total
+        before = fx.victim_total if owner == "victim" else fx.own_total
         assert orders_total(stack, user_id) == before + (outcome == "ok")
         if outcome == "ok":
             assert service_order_of(stack, value["id"])["user_id"] == user_id  # type: ignore[index]
@@ -363,9 +369,15 @@ CASES = [
     Case(
         "read orders: list",
         expect(set(PERSONAS)),
-        lambda api, fx: rest_outcome(api.http.get("/orders", params={"limit": 1000})),
+        # Newest first: this fixture's orders lead, however many earlier cases made.
+        lambda api, fx: rest_outcome(
+            api.http.get("/orders", params={"limit": 1000, "sort": "-created_at"})
+        ),
         lambda api, fx: (lambda outcome: (outcome[0], outcome[1]["items"]))(
-            api.gql("{ orders(limit: 1000) { items { userId } total } }", "orders")
+            api.gql(
+                '{ orders(limit: 1000, sort: "-created_at") { items { userId } total } }',
+                "orders",
+            )
         ),
         check_lists_orders,
     ),
