@@ -126,3 +126,9 @@ class HeaderCheckMiddleware:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+# Internal, from the gateway to the orders service only (service_orders/acting.py): who is
+# acting, and the token that says the gateway is the one saying so. Never in a contract.
+ACTING_USER = "x-acting-user"
+GATEWAY_TOKEN = "x-gateway-token"

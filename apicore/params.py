@@ -30,6 +30,13 @@ UserIdsQuery = Annotated[
     str | None,
     Query(alias="userIds", description="Comma-separated user ids (at most 500): every match"),
 ]
+AssigneeIdQuery = Annotated[
+    uuid.UUID | None, Query(alias="assigneeId", description="Orders assigned to one user")
+]
+AssigneeIdsQuery = Annotated[
+    str | None,
+    Query(alias="assigneeIds", description="Comma-separated assignee ids (at most 500)"),
+]
 StatusQuery = Annotated[OrderStatus | None, Query(description="Only orders in this status")]
 OverdueQuery = Annotated[
     bool | None,

@@ -70,18 +70,24 @@ async def json_array_page(
     limit: int | None,
     offset: int,
     fields: Sequence[str] | None = None,
+    descending: bool = False,
 ) -> tuple[str, int]:
     """A page of rows as one JSON array (only `fields`, when given) and the count of matches.
 
     One round trip for the page; a second for the count unless the page is every match.
+    `descending`: every key of `order_by` in descending order (newest first).
     """
-    ordering = [table.c[key] for key in order_by]
+
+    def ordered(column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return column.desc() if descending else column
+
+    ordering = [ordered(table.c[key]) for key in order_by]
     rows = select(table).where(*where).order_by(*ordering).offset(offset).limit(limit)
     page = rows.subquery("page")
     columns = public(page)
     if fields is not None:
         columns = {key: columns[key] for key in fields}
-    separator = aggregate_order_by(_sql_text(","), *(page.c[key] for key in order_by))
+    separator = aggregate_order_by(_sql_text(","), *(ordered(page.c[key]) for key in order_by))
     joined = func.coalesce(func.string_agg(json_object(columns), separator), _sql_text(""))
     statement = select(func.concat(_sql_text("["), joined, _sql_text("]")), func.count())
     text, length = (await conn.execute(statement.select_from(page))).one()

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Header
 from sqlalchemy import Table, delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.responses import Response
 
 from apicore.errors import PRECONDITION_FAILED, ApiError, validation_error
@@ -150,10 +151,15 @@ IfMatch = Annotated[
 
 
 async def delete_at_version(
-    engine: AsyncEngine, table: Table, row_id: uuid.UUID, if_match: list[datetime] | None
+    engine: AsyncEngine,
+    table: Table,
+    row_id: uuid.UUID,
+    if_match: list[datetime] | None,
+    deleted: Callable[[AsyncConnection], Awaitable[None]] | None = None,
 ) -> bool:
     """Delete a row (`id`, `updated_at`): False if there is none; 412 if it is not at a
-    version `if_match` names (the condition is part of the DELETE: nothing in between)."""
+    version `if_match` names (the condition is part of the DELETE: nothing in between).
+    `deleted`: run in the delete's transaction once the row is gone (a history entry)."""
     c = table.c
     async with engine.begin() as conn:
         condition = [c.id == row_id]
@@ -161,6 +167,8 @@ async def delete_at_version(
             condition.append(c.updated_at.in_(if_match))
         result = await conn.execute(delete(table).where(*condition).returning(c.id))
         if result.first() is not None:
+            if deleted is not None:
+                await deleted(conn)
             return True
         if if_match and (await conn.execute(select(c.id).where(c.id == row_id))).first():
             raise precondition_failed()

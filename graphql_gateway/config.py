@@ -42,6 +42,9 @@ class Settings(ProcessSettings):
     # A user's order book closed this long ago while the user still exists is what a delete
     # that died halfway left behind: the next order for the user reopens it (integrity.py).
     delete_stale_after: float = Field(15.0, gt=0, description="Seconds a delete may take")
+    # Shared with the orders service (ORDERS_GATEWAY_TOKEN): with it, every write names its
+    # acting user, recorded in the order's history (service_orders/acting.py).
+    service_token: SecretStr | None = Field(None, description="Token the orders service trusts")
     health_probe_timeout: float = Field(1.0, gt=0, le=1.0)
     # httpcore checks every pooled connection on each request: a pool much larger than
     # the concurrency a service can serve costs CPU and buys nothing.
@@ -92,7 +95,15 @@ class Settings(ProcessSettings):
     # balancer, the address the rate limits count is the client's, not the balancer's.
     trusted_proxies: str = ""
 
-    @field_validator("rate_limit", "redis_url", "jwks_url", "jwt_issuer", "v1_api", mode="before")
+    @field_validator(
+        "rate_limit",
+        "redis_url",
+        "jwks_url",
+        "jwt_issuer",
+        "v1_api",
+        "service_token",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -5,7 +5,12 @@
 - A user with active orders (created or in_progress) is not deleted (409
   USER_HAS_ACTIVE_ORDERS); finished orders stay, as history.
 - An order's user never changes: the orders service refuses it (400).
-- No order ever points at a deleted user, however the two requests race.
+- An order is assigned only to a user that exists (422 USER_NOT_FOUND), checked like its
+  user, on create and on every change of assignee.
+- A user to whom active orders are assigned is not deleted either (409
+  USER_HAS_ACTIVE_ORDERS: reassign them first); finished ones keep their assignee.
+- No order ever points at a deleted user, however the two requests race; no active order
+  is assigned to one either (the assignee's book is held the same way, books.py).
 
 The last one cannot be a check here: the user is in one service and the orders in
 another, and a check then a write leaves a window (a delete racing an order's creation
@@ -57,6 +62,25 @@ async def ensure_user_exists(clients: Clients, user_id: str) -> UserData:
         raise
 
 
+async def ensure_users_exist(clients: Clients, *user_ids: str) -> list[UserData]:
+    """Each user (an order's user and assignee), looked up concurrently: the first missing
+    one's 422 USER_NOT_FOUND, in the order given."""
+    found = await asyncio.gather(
+        *(ensure_user_exists(clients, user_id) for user_id in user_ids), return_exceptions=True
+    )
+    for outcome in found:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return found  # type: ignore[return-value]
+
+
+async def check_new_assignee(clients: Clients, changes: dict[str, Any]) -> None:
+    """An update that assigns the order to someone: they exist (422 USER_NOT_FOUND)."""
+    assignee = changes.get("assignee_id")
+    if assignee is not None:
+        await ensure_user_exists(clients, str(assignee))
+
+
 def validated_order(payload: Any) -> OrderCreate:
     """The body as the orders service will read it, or its 400 (before any call)."""
     if isinstance(payload, OrderCreate):
@@ -87,6 +111,7 @@ async def create_order(
     *,
     raw: bytes | None = None,
     idempotency_key: str | None = None,
+    acting: Identity | None = None,
 ) -> tuple[Upstream, UserData]:
     """The order's answer, and the user it was checked against: body, then user, then write.
 
@@ -96,18 +121,27 @@ async def create_order(
     """
     order = validated_order(payload)
     user_id = str(order.user_id)
-    user = await ensure_user_exists(clients, user_id)
+    if order.assignee_id is None:
+        user = await ensure_user_exists(clients, user_id)
+    else:  # both looked up at once; the user's 422 first when neither exists
+        user, _ = await ensure_users_exist(clients, user_id, str(order.assignee_id))
+    key = idempotency_key
 
     async def create() -> Upstream:
         if raw is not None:
-            return await clients.orders.create_order_raw(raw, idempotency_key=idempotency_key)
-        return await clients.orders.create_order(payload, idempotency_key=idempotency_key)
+            return await clients.orders.create_order_raw(raw, idempotency_key=key, acting=acting)
+        return await clients.orders.create_order(payload, idempotency_key=key, acting=acting)
 
     try:
         return await create(), user
     except ApiError as exc:
-        # The book is closed: a delete of this user is under way, or died halfway.
-        if exc.code != USER_NOT_FOUND or not await _reopened_if_stale(clients, user_id):
+        # A book is closed: a delete of this user (or the assignee) is under way, or died
+        # halfway.
+        if exc.code != USER_NOT_FOUND:
+            raise
+        people = [user_id] if order.assignee_id is None else [user_id, str(order.assignee_id)]
+        reopened = [await _reopened_if_stale(clients, person) for person in people]
+        if not any(reopened):
             raise
     return await create(), user
 

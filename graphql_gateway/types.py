@@ -23,6 +23,7 @@ class UserData(TypedDict):
 class OrderData(TypedDict):
     id: str
     user_id: str
+    assignee_id: str | None
     items: list[OrderItemData]
     status: str
     total_amount: str
@@ -30,6 +31,8 @@ class OrderData(TypedDict):
     overdue: bool
     created_at: str
     updated_at: str
+    created_by: str | None
+    updated_by: str | None
 
 
 class StatusStatsData(TypedDict):
@@ -42,6 +45,9 @@ class OrderStatsData(TypedDict):
     count: int
     total_amount: str
     overdue: int
+    on_time: int
+    late: int
+    on_time_share: float | None
     by_status: list[StatusStatsData]
 
 

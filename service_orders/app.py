@@ -10,7 +10,7 @@ from service_orders.routes import router
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    return service_app(
+    app = service_app(
         title="Orders service",
         service="orders",
         database_url=settings.database_url,
@@ -21,3 +21,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics_allow=settings.metrics_allow,
         routers=[router, books.router],
     )
+    token = settings.gateway_token
+    app.state.gateway_token = token.get_secret_value() if token is not None else None
+    return app

@@ -16,6 +16,11 @@ be a foreign key. It is a row here instead, one per user, that both writes go th
   reopen of a stale book names the close it saw, so a delete that closed it again since
   keeps it closed.
 
+An order's assignee is held the same way: creating an order share-locks its assignee's
+book too, and so does assigning one; closing a book refuses while active orders are
+assigned to that user (409: reassign them first). No active order is ever assigned to a
+deleted user.
+
 Every step is idempotent: closing a closed book (it is stamped again, nothing else), or
 reopening an open one, changes nothing,
 so a delete that died halfway can simply be run again or undone. These routes are internal:
@@ -69,6 +74,13 @@ async def lock_open_book(conn: AsyncConnection, user_id: uuid.UUID) -> None:
         raise ApiError(USER_NOT_FOUND, f"User {user_id} does not exist (being deleted)")
 
 
+async def lock_books(conn: AsyncConnection, *user_ids: uuid.UUID | None) -> None:
+    """The books of an order's user and assignee (each once, in a fixed order: no deadlock
+    between two orders locking the same two books the other way round)."""
+    for user_id in sorted({user_id for user_id in user_ids if user_id is not None}):
+        await lock_open_book(conn, user_id)
+
+
 async def _state(conn: AsyncConnection, user_id: uuid.UUID) -> dict[str, object]:
     age = func.extract("epoch", func.clock_timestamp() - OrderBook.closed_at)
     row = (
@@ -92,14 +104,21 @@ async def close_book(engine: AsyncEngine, user_id: uuid.UUID) -> dict[str, objec
             index_elements=[OrderBook.user_id], set_={"closed_at": func.now()}
         )
         await conn.execute(closing)
-        active = select(func.count()).where(
-            Order.user_id == user_id, Order.status.in_(ACTIVE_STATUSES)
-        )
-        count = (await conn.execute(active)).scalar_one()
+        active = Order.status.in_(ACTIVE_STATUSES)
+        owned = select(func.count()).where(Order.user_id == user_id, active)
+        count = (await conn.execute(owned)).scalar_one()
         if count:
             raise ApiError(
                 USER_HAS_ACTIVE_ORDERS,
                 f"User has {count} active order(s); complete or cancel them first",
+            )
+        # Work assigned to them blocks the delete too: reassign it first (README, "Assignees").
+        assigned = select(func.count()).where(Order.assignee_id == user_id, active)
+        count = (await conn.execute(assigned)).scalar_one()
+        if count:
+            raise ApiError(
+                USER_HAS_ACTIVE_ORDERS,
+                f"User is assigned {count} active order(s); reassign them first",
             )
         return await _state(conn, user_id)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -30,8 +31,14 @@ def _quoted(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{value}'" for value in values)
 
 
-# What the reports read of an order besides its time and user.
-REPORTED = ["status", "total_amount", "due_date"]
+# What the reports read of an order besides its time and user (completed_at: on time or late).
+REPORTED = ["status", "total_amount", "due_date", "completed_at"]
+
+
+def products_of(items: Any) -> Any:
+    """The products of an order's items as one text (`order_products`, an IMMUTABLE SQL
+    function of the migration 0007): what `?q=` searches, through a trigram index."""
+    return func.order_products(items)
 
 
 class Base(DeclarativeBase):
@@ -45,6 +52,8 @@ class Order(Base):
         primary_key=True, server_default=text("gen_random_uuid()")
     )
     user_id: Mapped[uuid.UUID]
+    # Who does the work (service_orders/history.py records who assigned it); None: nobody yet.
+    assignee_id: Mapped[uuid.UUID | None]
     # `json`, not `jsonb`: kept as written (compact), served as it is.
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(Text, server_default="created")
@@ -54,6 +63,9 @@ class Order(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # When it became completed (not served): the reports' "completed per day".
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The acting users the gateway named (service_orders/acting.py); None when none was.
+    created_by: Mapped[uuid.UUID | None]
+    updated_by: Mapped[uuid.UUID | None]
 
     __table_args__ = (
         CheckConstraint(
@@ -87,6 +99,50 @@ class Order(Base):
             "completed_at",
             postgresql_where=text("completed_at IS NOT NULL"),
         ),
+        # An assignee's orders in page order (`assigneeId`, `User.assignedOrders`), and the
+        # active ones a user's deletion looks for (service_orders/books.py).
+        Index(
+            "ix_orders_assignee_id_created_at",
+            "assignee_id",
+            "created_at",
+            "id",
+            postgresql_include=REPORTED,
+            postgresql_where=text("assignee_id IS NOT NULL"),
+        ),
+        # Sorting pages (apicore/finding.py): each key with the id, the tie-breaker.
+        Index("ix_orders_updated_at_id", "updated_at", "id"),
+        Index("ix_orders_due_date_id", "due_date", "id"),
+        Index("ix_orders_total_amount_id", "total_amount", "id"),
+        # `?q=`: a substring of the products, any case (pg_trgm serves ILIKE '%…%').
+        Index(
+            "ix_orders_products_trgm",
+            products_of(text("items")),
+            postgresql_using="gin",
+            postgresql_ops={"order_products": "gin_trgm_ops"},
+        ),
+    )
+
+
+class OrderChange(Base):
+    """One change of an order, written in the change's own transaction (history.py).
+
+    No foreign key: an order's history outlives the order (its last entry is the delete).
+    """
+
+    __tablename__ = "order_history"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    order_id: Mapped[uuid.UUID]
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor_id: Mapped[uuid.UUID | None]
+    action: Mapped[str] = mapped_column(Text)
+    # [{"field", "old", "new"}]: every field the change set, in the order's public form.
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+    __table_args__ = (
+        CheckConstraint("action IN ('created', 'updated', 'deleted')", name="action_known"),
+        # An order's history, newest first.
+        Index("ix_order_history_order_id_at", "order_id", "at", "id"),
     )
 
 

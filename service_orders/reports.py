@@ -56,11 +56,16 @@ def _figures(owner: Any, conditions: list[Any]) -> Any:
     owner, hashed (a ROLLUP would sort every row first: ~1 s on a million orders)."""
     late = is_overdue(Order.__table__.c)
     keys = [*([owner] if owner is not None else []), Order.status]
+    # Completed with a deadline: on time when completed (UTC day) on or before it.
+    completed_on = cast(func.timezone(literal_column("'UTC'"), Order.completed_at), Date)
+    judged = (Order.status == "completed") & Order.due_date.is_not(None)
     columns = [
         *keys,
         func.count().label("count"),
         func.coalesce(func.sum(Order.total_amount), 0).label("amount"),
         func.count().filter(late).label("overdue"),
+        func.count().filter(judged & (completed_on <= Order.due_date)).label("on_time"),
+        func.count().filter(judged & (completed_on > Order.due_date)).label("late"),
     ]
     return select(*columns).where(*conditions).group_by(*keys)
 
@@ -74,6 +79,15 @@ def _fill(report: dict[str, Any], row: Any) -> None:
     report["count"] += row.count
     report["total_amount"] = _cents(Decimal(report["total_amount"]) + row.amount)
     report["overdue"] += row.overdue
+    report["on_time"] += row.on_time
+    report["late"] += row.late
+    report["on_time_share"] = on_time_share(report["on_time"], report["late"])
+
+
+def on_time_share(on_time: int, late: int) -> float | None:
+    """On time among the completed orders that had a deadline (4 decimals); None if none."""
+    judged = on_time + late
+    return None if judged == 0 else round(on_time / judged, 4)
 
 
 def _cents(amount: Decimal) -> str:

@@ -5,8 +5,9 @@ Reads and writes answer with the order's public JSON, built by PostgreSQL.
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -23,16 +24,19 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from apicore.db import reading
 from apicore.errors import not_found, validation_error
+from apicore.finding import Finding
 from apicore.idempotency import Created, Idempotency, create_once
+from apicore.params import day_after
 from apicore.sqljson import among, json_array_page, json_object, utc_timestamp
 from apicore.versions import delete_at_version, matches
-from service_orders.books import lock_open_book
+from service_orders import history
+from service_orders.books import lock_books
 from service_orders.lifecycle import check_items_editable, check_transition
-from service_orders.models import ACTIVE, Order
+from service_orders.models import ACTIVE, Order, products_of
 
 
 def utc_today() -> ColumnElement[date]:
@@ -54,6 +58,7 @@ def public(source: FromClause) -> dict[str, Any]:
     return {
         "id": c.id,
         "user_id": c.user_id,
+        "assignee_id": c.assignee_id,
         "items": c["items"],  # `json` as written: compact already
         "status": c.status,
         "total_amount": cast(c.total_amount, Text),  # "520.00": NUMERIC(10,2) as text
@@ -61,6 +66,8 @@ def public(source: FromClause) -> dict[str, Any]:
         "overdue": func.coalesce(is_overdue(c), false()),
         "created_at": utc_timestamp(c.created_at),
         "updated_at": utc_timestamp(c.updated_at),
+        "created_by": c.created_by,
+        "updated_by": c.updated_by,
     }
 
 
@@ -87,6 +94,46 @@ def _amount_between(low: Decimal | None, high: Decimal | None) -> list[Any]:
     return conditions
 
 
+def _assigned_to(assignee_id: uuid.UUID | None, assignee_ids: list[uuid.UUID] | None) -> list[Any]:
+    """`assigneeId`/`assigneeIds`: orders assigned to that user (those users)."""
+    conditions: list[Any] = []
+    if assignee_id is not None:
+        conditions.append(Order.assignee_id == assignee_id)
+    if assignee_ids is not None:
+        conditions.append(among(Order.assignee_id, assignee_ids))
+    return conditions
+
+
+def _found(finding: Finding | None) -> list[Any]:
+    """The conditions of apicore/finding.py's filters (ranges, statuses, the search)."""
+    if finding is None:
+        return []
+    conditions: list[Any] = []
+    for column, first, last in (
+        (Order.created_at, finding.created_from, finding.created_to),
+        (Order.due_date, finding.due_from, finding.due_to),
+    ):
+        is_date = column is Order.due_date
+        if first is not None:
+            conditions.append(column >= (first if is_date else start_of_day(first)))
+        if last is not None:
+            if is_date:
+                conditions.append(column <= last)
+            elif (after := day_after(last)) is not None:  # 9999-12-31: no upper bound
+                conditions.append(column < start_of_day(after))
+    if finding.statuses is not None:
+        conditions.append(among(Order.status, list(finding.statuses)))
+    if finding.q is not None:
+        # The trigram index ix_orders_products_trgm serves this (ILIKE, case-insensitive).
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", finding.q) + "%"
+        conditions.append(products_of(Order.items).ilike(pattern, escape="\\"))
+    return conditions
+
+
+def start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
 PUBLIC_FIELDS = tuple(public(Order.__table__))
 ORDER_JSON = json_object(public(Order.__table__))
 ORDERING = ("created_at", "id")
@@ -109,10 +156,15 @@ async def list_orders(
     fields: list[str] | None = None,
     min_amount: Decimal | None = None,
     max_amount: Decimal | None = None,
+    assignee_id: uuid.UUID | None = None,
+    assignee_ids: list[uuid.UUID] | None = None,
+    finding: Finding | None = None,
 ) -> tuple[str, int]:
     """The page as a JSON array (only `fields`, when given), and the total count of matches."""
-    conditions = _owned_by(user_id, user_ids)
+    conditions = _owned_by(user_id, user_ids) + _assigned_to(assignee_id, assignee_ids)
     conditions += _amount_between(min_amount, max_amount)
+    conditions += _found(finding)
+    ordering = ORDERING if finding is None else (finding.sort, "id")
     if status is not None:
         conditions.append(Order.status == status)
     if overdue is not None:
@@ -124,10 +176,11 @@ async def list_orders(
             Order.__table__,
             public,
             where=conditions,
-            order_by=ORDERING,
+            order_by=ordering,
             limit=limit,
             offset=offset,
             fields=fields,
+            descending=finding is not None and finding.descending,
         )
 
 
@@ -140,24 +193,41 @@ async def create_order(
     status: str,
     due_date: date | None = None,
     idempotency: Idempotency | None = None,
+    assignee_id: uuid.UUID | None = None,
+    actor: uuid.UUID | None = None,
 ) -> Created:
+    values = {
+        "user_id": user_id,
+        "assignee_id": assignee_id,
+        "items": items,
+        "total_amount": total,
+        "status": status,
+        "due_date": due_date,
+    }
     statement = (
         insert(Order)
         .values(
-            user_id=user_id,
-            items=items,
-            total_amount=total,
-            status=status,
-            due_date=due_date,
+            **values,
             completed_at=func.now() if status == "completed" else None,
+            created_by=actor,
+            updated_by=actor,
         )
-        .returning(ORDER_JSON)
+        .returning(ORDER_JSON, Order.id)
     )
     async with engine.begin() as conn:
 
         async def create() -> str:
-            await lock_open_book(conn, user_id)  # no order for a user being deleted (books.py)
-            return (await conn.execute(statement)).scalar_one()
+            # No order for, or assigned to, a user being deleted (books.py).
+            await lock_books(conn, user_id, assignee_id)
+            order, order_id = (await conn.execute(statement)).one()
+            await history.record(
+                conn,
+                order_id=order_id,
+                actor=actor,
+                action="created",
+                changed=history.changes({}, values),
+            )
+            return order
 
         return await create_once(conn, idempotency, create)
 
@@ -172,6 +242,8 @@ async def update_order(
     status: str | None,
     due_date: date | type[KEEP] | None = KEEP,
     if_match: list[datetime] | None = None,
+    assignee_id: uuid.UUID | type[KEEP] | None = KEEP,
+    actor: uuid.UUID | None = None,
 ) -> str:
     """Apply a change under a row lock, so concurrent transitions cannot both pass the check.
 
@@ -183,7 +255,15 @@ async def update_order(
     """
     async with engine.begin() as conn:
         locked = (
-            select(Order.status, Order.user_id, Order.items, Order.due_date, Order.updated_at)
+            select(
+                Order.status,
+                Order.user_id,
+                Order.assignee_id,
+                Order.items,
+                Order.total_amount,
+                Order.due_date,
+                Order.updated_at,
+            )
             .where(Order.id == order_id)
             .with_for_update()
         )
@@ -199,6 +279,10 @@ async def update_order(
             values.update(items=items, total_amount=total)
         if due_date is not KEEP and due_date != current.due_date:
             values["due_date"] = due_date
+        if assignee_id is not KEEP and assignee_id != current.assignee_id:
+            if assignee_id is not None:
+                await lock_books(conn, assignee_id)  # not to a user being deleted
+            values["assignee_id"] = assignee_id
         if status is not None and status != current.status:
             check_transition(current.status, status)
             values["status"] = status
@@ -207,13 +291,26 @@ async def update_order(
         if not values:
             unchanged = select(ORDER_JSON).where(Order.id == order_id)
             return (await conn.execute(unchanged)).scalar_one()
-        values["updated_at"] = func.clock_timestamp()
+        changed = history.changes(current._asdict(), values)
+        values.update(updated_at=func.clock_timestamp(), updated_by=actor)
         statement = update(Order).where(Order.id == order_id).values(**values).returning(ORDER_JSON)
-        return (await conn.execute(statement)).scalar_one()
+        order = (await conn.execute(statement)).scalar_one()
+        await history.record(
+            conn, order_id=order_id, actor=actor, action="updated", changed=changed
+        )
+        return order
 
 
 async def delete_order(
-    engine: AsyncEngine, *, order_id: uuid.UUID, if_match: list[datetime] | None = None
+    engine: AsyncEngine,
+    *,
+    order_id: uuid.UUID,
+    if_match: list[datetime] | None = None,
+    actor: uuid.UUID | None = None,
 ) -> bool:
     """False if there is no such order; 412 if it is not at a version `if_match` names."""
-    return await delete_at_version(engine, Order.__table__, order_id, if_match)
+
+    async def recorded(conn: AsyncConnection) -> None:
+        await history.record(conn, order_id=order_id, actor=actor, action="deleted", changed=[])
+
+    return await delete_at_version(engine, Order.__table__, order_id, if_match, recorded)

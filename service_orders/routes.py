@@ -14,8 +14,21 @@ from apicore.envelope import (
     page,
 )
 from apicore.errors import not_found
+from apicore.finding import (
+    CreatedFromQuery,
+    CreatedToQuery,
+    DueFromQuery,
+    DueToQuery,
+    SearchQuery,
+    SortQuery,
+    StatusesQuery,
+    parse_finding,
+)
 from apicore.idempotency import IdempotencyKey, created_response, request_idempotency
 from apicore.params import (
+    DEFAULT_LIMIT,
+    AssigneeIdQuery,
+    AssigneeIdsQuery,
     FieldsQuery,
     FromQuery,
     Limit,
@@ -38,11 +51,13 @@ from apicore.params import (
 from apicore.routing import WRITE_ERRORS, ContractRoute
 from apicore.service import EngineDep
 from apicore.versions import IfMatch, parse_if_match, with_etag
-from service_orders import reports, repository
+from service_orders import history, reports, repository
+from service_orders.acting import ActorDep
 from service_orders.models import IDEMPOTENCY_KEYS
 from service_orders.schemas import (
     DayStats,
     OrderCreate,
+    OrderHistoryEntry,
     OrderPartial,
     OrderPublic,
     OrderStats,
@@ -71,10 +86,29 @@ async def list_orders(
     fields: FieldsQuery = None,
     min_amount: MinAmountQuery = None,
     max_amount: MaxAmountQuery = None,
+    assignee_id: AssigneeIdQuery = None,
+    assignee_ids: AssigneeIdsQuery = None,
+    sort: SortQuery = None,
+    created_from: CreatedFromQuery = None,
+    created_to: CreatedToQuery = None,
+    due_from: DueFromQuery = None,
+    due_to: DueToQuery = None,
+    statuses: StatusesQuery = None,
+    q: SearchQuery = None,
 ) -> EnvelopeResponse:
+    finding = parse_finding(
+        sort=sort,
+        created_from=created_from,
+        created_to=created_to,
+        due_from=due_from,
+        due_to=due_to,
+        statuses=statuses,
+        q=q,
+    )
     id_list = parse_id_list(user_ids, field="userIds")
     min_amount, max_amount = checked_amounts(min_amount, max_amount)
-    size = effective_limit(limit, batch=id_list is not None)
+    assignees = parse_id_list(assignee_ids, field="assigneeIds")
+    size = effective_limit(limit, batch=id_list is not None or assignees is not None)
     items, total = await repository.list_orders(
         engine,
         limit=size,
@@ -86,6 +120,9 @@ async def list_orders(
         fields=parse_fields(fields, allowed=repository.PUBLIC_FIELDS),
         min_amount=min_amount,
         max_amount=max_amount,
+        assignee_id=assignee_id,
+        assignee_ids=assignees,
+        finding=finding,
     )
     return page(RawJson(items), total=total, limit=size, offset=offset)
 
@@ -153,7 +190,11 @@ async def orders_by_day(
     responses=error_responses(400, 409, *WRITE_ERRORS, 422),
 )
 async def create_order(
-    engine: EngineDep, request: Request, body: OrderCreate, key: IdempotencyKey = None
+    engine: EngineDep,
+    request: Request,
+    body: OrderCreate,
+    actor: ActorDep,
+    key: IdempotencyKey = None,
 ) -> Response:
     idempotency = request_idempotency(IDEMPOTENCY_KEYS, key, request, await request.body())
     created = await repository.create_order(
@@ -164,6 +205,8 @@ async def create_order(
         status=body.status,
         due_date=body.due_date,
         idempotency=idempotency,
+        assignee_id=body.assignee_id,
+        actor=actor,
     )
     return created_response(created)
 
@@ -188,7 +231,11 @@ async def get_order(engine: EngineDep, order_id: ResourceId) -> EnvelopeResponse
     responses=error_responses(400, 404, 409, 412, *WRITE_ERRORS),
 )
 async def update_order(
-    engine: EngineDep, order_id: ResourceId, body: OrderUpdate, if_match: IfMatch = None
+    engine: EngineDep,
+    order_id: ResourceId,
+    body: OrderUpdate,
+    actor: ActorDep,
+    if_match: IfMatch = None,
 ) -> EnvelopeResponse:
     wanted = parse_if_match(if_match)
     items = body.items
@@ -201,6 +248,8 @@ async def update_order(
         status=body.status,
         due_date=body.due_date if body.changes_due_date() else repository.KEEP,
         if_match=wanted,
+        assignee_id=body.assignee_id if body.changes_assignee() else repository.KEEP,
+        actor=actor,
     )
     return with_etag(ok(RawJson(order)), order)
 
@@ -212,9 +261,28 @@ async def update_order(
     responses=error_responses(400, 404, 412),
 )
 async def delete_order(
-    engine: EngineDep, order_id: ResourceId, if_match: IfMatch = None
+    engine: EngineDep, order_id: ResourceId, actor: ActorDep, if_match: IfMatch = None
 ) -> EnvelopeResponse:
     wanted = parse_if_match(if_match)
-    if not await repository.delete_order(engine, order_id=order_id, if_match=wanted):
+    deleted = await repository.delete_order(engine, order_id=order_id, if_match=wanted, actor=actor)
+    if not deleted:
         raise not_found("Order")
     return ok({"id": order_id})
+
+
+@router.get(
+    "/{id}/history",
+    operation_id="getOrderHistory",
+    response_model=ListEnvelope[OrderHistoryEntry],
+    responses=error_responses(400, 404),
+)
+async def order_history(
+    engine: EngineDep, order_id: ResourceId, limit: Limit = None, offset: Offset = 0
+) -> EnvelopeResponse:
+    """Every change of the order, newest first (a deleted order's too: its last is the delete)."""
+    size = DEFAULT_LIMIT if limit is None else limit
+    found = await history.history_page(engine, order_id=order_id, limit=size, offset=offset)
+    if found is None:
+        raise not_found("Order")
+    items, total = found
+    return page(RawJson(items), total=total, limit=size, offset=offset)

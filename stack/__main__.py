@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -149,6 +150,9 @@ def _children(users_db: str, orders_db: str, ports: list[Port], output: Output) 
     env = os.environ
     port = {p.name: p for p in ports}
     users, orders, gateway = (local_url(p.host, p.number) for p in ports)
+    # The gateway names the acting user to the orders service with a token they share
+    # (service_orders/acting.py): one of the environment's, else a fresh one per run.
+    token = env.get("GATEWAY_SERVICE_TOKEN") or secrets.token_urlsafe(32)
     return [
         Child(
             "users",
@@ -160,7 +164,11 @@ def _children(users_db: str, orders_db: str, ports: list[Port], output: Output) 
         Child(
             "orders",
             "service_orders",
-            {"ORDERS_DATABASE_URL": orders_db, "ORDERS_PORT": str(port["orders"].number)},
+            {
+                "ORDERS_DATABASE_URL": orders_db,
+                "ORDERS_PORT": str(port["orders"].number),
+                "ORDERS_GATEWAY_TOKEN": token,
+            },
             f"{orders}/health",
             output,
         ),
@@ -171,6 +179,7 @@ def _children(users_db: str, orders_db: str, ports: list[Port], output: Output) 
                 "GATEWAY_PORT": str(port["gateway"].number),
                 "GATEWAY_USERS_URL": env.get("GATEWAY_USERS_URL", users),
                 "GATEWAY_ORDERS_URL": env.get("GATEWAY_ORDERS_URL", orders),
+                "GATEWAY_SERVICE_TOKEN": token,
             },
             f"{gateway}/health",
             output,

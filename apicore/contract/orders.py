@@ -6,7 +6,7 @@ import re
 import uuid
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
@@ -108,11 +108,18 @@ DueDate = Annotated[
 ]
 
 
+AssigneeId = Annotated[
+    uuid.UUID | None,
+    Field(description="The user doing the work (not the order's user), null for nobody"),
+]
+
+
 class OrderCreate(StrictModel):
     user_id: uuid.UUID
     items: Items
     status: OrderStatus = "created"
     due_date: DueDate = None
+    assignee_id: AssigneeId = None
 
 
 class OrderUpdate(StrictModel):
@@ -123,9 +130,14 @@ class OrderUpdate(StrictModel):
     status: OrderStatus = None  # type: ignore[assignment]
     # Unlike the others, null is a value here: no deadline any more. Absent: no change.
     due_date: DueDate = None
+    # Null is a value too: nobody assigned any more. Absent: no change.
+    assignee_id: AssigneeId = None
 
     def changes_due_date(self) -> bool:
         return "due_date" in self.model_fields_set
+
+    def changes_assignee(self) -> bool:
+        return "assignee_id" in self.model_fields_set
 
 
 class OrderItemPublic(BaseModel):
@@ -137,6 +149,7 @@ class OrderItemPublic(BaseModel):
 class OrderPublic(BaseModel):
     id: uuid.UUID
     user_id: uuid.UUID
+    assignee_id: uuid.UUID | None = Field(description="Who does the work, null for nobody")
     items: list[OrderItemPublic]
     status: OrderStatus
     total_amount: str = Field(examples=["520.00"])
@@ -146,6 +159,8 @@ class OrderPublic(BaseModel):
     )
     created_at: datetime
     updated_at: datetime
+    created_by: uuid.UUID | None = Field(description="Who created it (null: not recorded)")
+    updated_by: uuid.UUID | None = Field(description="Who changed it last (null: not recorded)")
 
 
 class OrderPartial(PartialModel):
@@ -153,6 +168,7 @@ class OrderPartial(PartialModel):
 
     id: uuid.UUID
     user_id: uuid.UUID = None  # type: ignore[assignment]
+    assignee_id: uuid.UUID | None = None
     items: list[OrderItemPublic] = None  # type: ignore[assignment]
     status: OrderStatus = None  # type: ignore[assignment]
     total_amount: str = Field(None, examples=["520.00"])  # type: ignore[assignment]
@@ -160,6 +176,26 @@ class OrderPartial(PartialModel):
     overdue: bool = None  # type: ignore[assignment]
     created_at: datetime = None  # type: ignore[assignment]
     updated_at: datetime = None  # type: ignore[assignment]
+    created_by: uuid.UUID | None = None
+    updated_by: uuid.UUID | None = None
+
+
+HistoryAction = Literal["created", "updated", "deleted"]
+
+
+class FieldChange(BaseModel):
+    field: str
+    old: Any = Field(description="The value before, as the order serves it (null: none)")
+    new: Any = Field(description="The value after, as the order serves it (null: none)")
+
+
+class OrderHistoryEntry(BaseModel):
+    id: int
+    order_id: uuid.UUID
+    at: datetime
+    actor_id: uuid.UUID | None = Field(description="The acting user, null when not recorded")
+    action: HistoryAction
+    changes: list[FieldChange]
 
 
 # Reports (SPEC section 10): computed by the orders service, passed through by the gateway.
@@ -173,6 +209,13 @@ class OrderStats(BaseModel):
     count: int
     total_amount: str = Field(examples=["1040.00"])
     overdue: int = Field(description="Orders past their due date while created or in progress")
+    on_time: int = Field(
+        description="Completed orders with a due date, completed (UTC day) on or before it"
+    )
+    late: int = Field(description="Completed orders with a due date, completed after it")
+    on_time_share: float | None = Field(
+        description="on_time / (on_time + late), 4 decimals; null when both are 0"
+    )
     by_status: list[StatusStats] = Field(description="Every status, zeros included")
 
 
@@ -187,6 +230,9 @@ def empty_order_stats() -> dict[str, object]:
         "count": 0,
         "total_amount": "0.00",
         "overdue": 0,
+        "on_time": 0,
+        "late": 0,
+        "on_time_share": None,
         "by_status": [
             {"status": status, "count": 0, "total_amount": "0.00"}
             for status in get_args(OrderStatus)

@@ -6,13 +6,21 @@
 | create/delete users, set roles  | yes   | -       | -        | -        | -        | -    |
 | update own name, email, password| yes   | yes     | yes      | yes      | yes      | yes  |
 | read orders                     | all   | all     | all      | all      | own      | own  |
+| read an order's assignee        | all   | all     | all      | all      | own's    | own's|
 | create orders                   | any   | any     | own      | -        | -        | own  |
-| update orders (items, status)   | any   | any     | own      | -        | -        | -    |
+| assign / reassign orders        | any   | any     | -        | -        | -        | -    |
+| update orders (items, status)   | any   | any     | own+work | -        | -        | -    |
+| move an order's deadline        | any   | any     | -        | -        | -        | -    |
 | delete orders                   | yes   | yes     | -        | -        | -        | -    |
 
 `user` is a self-service account, the role of those who register themselves on the /v1
-API (rest/v1/): it places its own orders, as that API let every account do, and
-otherwise has a customer's rights. A customer watches progress and places nothing.
+API (rest/v1/): it places its own orders (unassigned or assigned to itself), as that API
+let every account do, and otherwise has a customer's rights. A customer watches progress
+and places nothing.
+
+"own+work": orders whose user is the engineer and orders assigned to the engineer. An
+engineer creating an order for themselves may name only themselves as its assignee, and
+sets its first deadline; after that, deadlines and assignees are a manager's.
 
 A caller's permissions are the union of their roles'. Reads are scopes, never errors:
 `*_scope()` answers None (everything) or the one user id whose data the caller may read,
@@ -26,6 +34,7 @@ data: outside the read scope 404, inside it but someone else's 403.
 from __future__ import annotations
 
 from apicore.errors import FORBIDDEN, ApiError, not_found
+from apicore.versions import etag, version_of_timestamp
 from graphql_gateway.auth.identity import Identity
 from graphql_gateway.clients import Clients
 
@@ -34,6 +43,8 @@ MANAGE_USERS = frozenset({"admin"})
 WRITE_ANY_ORDER = frozenset({"admin", "manager"})
 WRITE_OWN_ORDERS = frozenset({"engineer"})
 CREATE_OWN_ORDERS = WRITE_OWN_ORDERS | {"user"}
+# Assign and reassign work, move deadlines: whoever may write any order (check_update_order).
+ASSIGN_ORDERS = WRITE_ANY_ORDER
 DELETE_ORDERS = frozenset({"admin", "manager"})
 
 
@@ -108,13 +119,15 @@ def check_update_user(identity: Identity, user_id: str, *, changes_roles: bool) 
     raise forbidden("You can update only your own profile")
 
 
-def check_create_order(identity: Identity, user_id: str) -> None:
+def check_create_order(identity: Identity, user_id: str, assignee_id: str | None = None) -> None:
     if _has(identity, WRITE_ANY_ORDER):
         return
     if _has(identity, CREATE_OWN_ORDERS):
-        if identity.user_id == user_id:
-            return
-        raise forbidden("You can create orders only for yourself")
+        if identity.user_id != user_id:
+            raise forbidden("You can create orders only for yourself")
+        if assignee_id is not None and assignee_id != identity.user_id:
+            raise forbidden("Only a manager can assign work to someone else")
+        return
     raise forbidden("Your roles do not allow creating orders")
 
 
@@ -127,24 +140,44 @@ def order_update_needs_owner(identity: Identity) -> bool:
     raise forbidden("Your roles do not allow updating orders")
 
 
-def check_update_order(identity: Identity, order: dict) -> None:
-    """For callers who may update only their own orders: the order as the service has it."""
+def works_on(identity: Identity, order: dict) -> bool:
+    """The order is the caller's own, or assigned to them."""
+    return identity.user_id in (order["user_id"], order.get("assignee_id"))
+
+
+def check_update_order(identity: Identity, order: dict, changes: dict | None = None) -> None:
+    """For callers who may update only their own work: the order as the service has it, and
+    the change (JSON: `due_date` as "YYYY-MM-DD", ids as strings) they ask for."""
     if not order_update_needs_owner(identity):
         return
     if not can_read_order(identity, order):
         raise not_found("Order")
-    if order["user_id"] != identity.user_id:
-        raise forbidden("You can update only your own orders")
+    if not works_on(identity, order):
+        raise forbidden("You can update only your own orders and the work assigned to you")
+    changes = changes or {}
+    # A field sent with the value it has is no change (legacy clients send whole objects).
+    if "assignee_id" in changes and changes["assignee_id"] != order.get("assignee_id"):
+        raise forbidden("Only a manager can assign or reassign work")
+    if "due_date" in changes and changes["due_date"] != order.get("due_date"):
+        raise forbidden("Only a manager can move a deadline")
 
 
-async def authorize_order_update(clients: Clients, identity: Identity, order_id: str) -> None:
-    """Before updating an order: 403 for roles that never may, the owner checked for engineers.
+async def authorize_order_update(
+    clients: Clients, identity: Identity, order_id: str, changes: dict | None = None
+) -> str | None:
+    """Before updating an order: 403 for roles that never may, the order checked for
+    engineers. Answers the version the check was made against (None: no check was needed).
 
-    Reading the order first costs one call, only for callers limited to their own orders;
-    its owner cannot change between that read and the write (user_id never changes).
+    Reading the order first costs one call, only for callers limited to their own work.
+    Its assignee can change between that read and the write (a manager reassigns it):
+    the caller sends the write at the version read (If-Match), so it is refused (412)
+    rather than applied to work that is no longer theirs.
     """
-    if order_update_needs_owner(identity):
-        check_update_order(identity, await clients.orders.get_order(order_id))
+    if not order_update_needs_owner(identity):
+        return None
+    order = await clients.orders.get_order(order_id)
+    check_update_order(identity, order, changes)
+    return etag(version_of_timestamp(order["updated_at"]))
 
 
 def check_delete_order(identity: Identity) -> None:

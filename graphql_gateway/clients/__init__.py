@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import SecretStr
+
 from graphql_gateway.clients.breaker import Breaker
 from graphql_gateway.clients.errors import is_service_fault
 from graphql_gateway.clients.orders import OrdersClient
@@ -51,7 +53,11 @@ class Clients:
                 **common,
             ),
             delete_stale_after=settings.delete_stale_after,
-        )
+        ).with_service_token(settings.service_token)
+
+    def with_service_token(self, token: SecretStr | None) -> Clients:
+        self.orders.service_token = token.get_secret_value() if token is not None else None
+        return self
 
     async def aclose(self) -> None:
         await self.users.aclose()

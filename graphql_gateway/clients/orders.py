@@ -4,6 +4,9 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
+from apicore.finding import Finding
+from apicore.headers import ACTING_USER, GATEWAY_TOKEN
+from graphql_gateway.auth.identity import Identity
 from graphql_gateway.clients.base import ServiceClient, Upstream
 from graphql_gateway.types import DayStatsData, OrderData, OrderStatsData, PageMeta
 
@@ -17,6 +20,15 @@ def _period(params: dict[str, Any], first: date | None, last: date | None) -> di
 
 
 class OrdersClient(ServiceClient):
+    service_token: str | None = None  # see acting()
+
+    def acting(self, identity: Identity | None) -> dict[str, str]:
+        """The headers naming the caller to the service (service_orders/acting.py); none
+        without a shared token or an authenticated caller (auth off: nobody is named)."""
+        if self.service_token is None or identity is None or identity.unrestricted:
+            return {}
+        return {ACTING_USER: identity.user_id, GATEWAY_TOKEN: self.service_token}
+
     async def get_order(self, order_id: str) -> OrderData:
         return (await self.fetch("GET", f"/orders/{order_id}")).data
 
@@ -38,8 +50,14 @@ class OrdersClient(ServiceClient):
         status: str | None = None,
         overdue: bool | None = None,
         fields: str | None = None,
+        assignee_id: str | None = None,
+        finding: Finding | None = None,
     ) -> tuple[list[OrderData], PageMeta]:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if finding is not None:
+            params.update(finding.query())
+        if assignee_id is not None:
+            params["assigneeId"] = assignee_id
         if fields is not None:
             params["fields"] = fields
         if user_id is not None:
@@ -81,25 +99,69 @@ class OrdersClient(ServiceClient):
         return meta["total"]
 
     async def create_order(
-        self, payload: dict[str, Any], *, idempotency_key: str | None = None
+        self,
+        payload: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        acting: Identity | None = None,
     ) -> Upstream:
-        return await self.fetch("POST", "/orders", json=payload, idempotency_key=idempotency_key)
+        return await self.fetch(
+            "POST",
+            "/orders",
+            json=payload,
+            idempotency_key=idempotency_key,
+            headers=self.acting(acting),
+        )
 
     async def create_order_raw(
-        self, body: bytes, *, idempotency_key: str | None = None
+        self, body: bytes, *, idempotency_key: str | None = None, acting: Identity | None = None
     ) -> Upstream:
         """A REST client's JSON body, forwarded as it came."""
-        return await self.fetch("POST", "/orders", content=body, idempotency_key=idempotency_key)
+        return await self.fetch(
+            "POST",
+            "/orders",
+            content=body,
+            idempotency_key=idempotency_key,
+            headers=self.acting(acting),
+        )
 
     async def update_order(
-        self, order_id: str, payload: dict[str, Any], *, if_match: str | None = None
+        self,
+        order_id: str,
+        payload: dict[str, Any],
+        *,
+        if_match: str | None = None,
+        acting: Identity | None = None,
     ) -> OrderData:
         return (
-            await self.fetch("PUT", f"/orders/{order_id}", json=payload, if_match=if_match)
+            await self.fetch(
+                "PUT",
+                f"/orders/{order_id}",
+                json=payload,
+                if_match=if_match,
+                headers=self.acting(acting),
+            )
         ).data
 
-    async def delete_order(self, order_id: str) -> str:
-        return (await self.fetch("DELETE", f"/orders/{order_id}")).data["id"]
+    async def delete_order(self, order_id: str, *, acting: Identity | None = None) -> str:
+        answer = await self.fetch("DELETE", f"/orders/{order_id}", headers=self.acting(acting))
+        return answer.data["id"]
+
+    async def order_history(
+        self, order_id: str, *, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], PageMeta]:
+        params = {"limit": limit, "offset": offset}
+        body = (await self.fetch("GET", f"/orders/{order_id}/history", params=params)).body
+        return body["data"], body["meta"]
+
+    async def get_orders_by_assignee_ids(
+        self, user_ids: Iterable[str], *, fields: str | None = None
+    ) -> list[OrderData]:
+        """Every order assigned to the given users (at most 500), oldest first."""
+        params = {"assigneeIds": ",".join(user_ids)}
+        if fields is not None:
+            params["fields"] = fields
+        return (await self.fetch("GET", "/orders", params=params)).data
 
     # The order book of a user (service_orders/books.py): how deleting a user and creating
     # an order for them serialise. Internal routes; every call is idempotent.

@@ -99,16 +99,104 @@ query OverdueWork {{
 """,
     ),
     Example(
+        "FindWork",
+        f"""# A manager's work: find orders (a search in the
+# products, any case; statuses; sorted by deadline, `-`
+# for descending), with who they are for and who works
+# on them.
+{AUTH_NOTE}
+query FindWork($q: String) {{
+  orders(q: $q, statuses: [CREATED, IN_PROGRESS], sort: "due_date", limit: 20) {{
+    total
+    items {{
+      id
+      dueDate
+      overdue
+      status
+      user {{
+        name
+      }}
+      assignee {{
+        name
+      }}
+    }}
+  }}
+}}
+""",
+        '{"q": "бетон"}',
+    ),
+    Example(
+        "AssignWork",
+        f"""# A manager gives an order to an engineer, or hands it
+# over (null: nobody): the order's and the engineer's ids
+# in Variables. Its history says who changed what, when.
+{AUTH_NOTE}
+mutation AssignWork($order: UUID!, $engineer: UUID) {{
+  updateOrder(id: $order, input: {{assigneeId: $engineer}}) {{
+    id
+    assignee {{
+      name
+    }}
+    history(limit: 5) {{
+      items {{
+        at
+        actorId
+        action
+        changes {{
+          field
+          old
+          new
+        }}
+      }}
+    }}
+  }}
+}}
+""",
+        '{"order": "00000000-0000-0000-0000-000000000000",'
+        ' "engineer": "00000000-0000-0000-0000-000000000000"}',
+    ),
+    Example(
+        "EngineerWork",
+        f"""# An engineer's work: what is assigned to them, with
+# its deadline. Moving its status is
+#   updateOrder(id: …, input: {{status: IN_PROGRESS}})
+# (its deadline and assignee are a manager's to change).
+{AUTH_NOTE}
+query EngineerWork {{
+  me {{
+    name
+    assignedOrders {{
+      id
+      status
+      dueDate
+      overdue
+      user {{
+        name
+      }}
+      items {{
+        product
+        quantity
+      }}
+    }}
+  }}
+}}
+""",
+    ),
+    Example(
         "Progress",
-        f"""# A director's view: counts and amounts by status, and
-# orders created and completed per day (UTC), for charts.
-# Both dates included; ordersByDay covers at most 366 days.
+        f"""# A director's view: counts and amounts by status, the
+# share of work completed on time, and orders created and
+# completed per day (UTC), for charts. Both dates included;
+# ordersByDay covers at most 366 days.
 {AUTH_NOTE}
 query Progress($from: Date, $to: Date) {{
   orderStats(from: $from, to: $to) {{
     count
     totalAmount
     overdue
+    onTime
+    late
+    onTimeShare
     byStatus {{
       status
       count

@@ -62,6 +62,7 @@ from apicore.errors import BAD_REQUEST, QUERY_TOO_COMPLEX, QUERY_TOO_LARGE, VALI
 # A page's list field and the arguments that size it (Apollo's @listSize(slicingArguments)).
 PAGE_ITEMS = "items"
 SLICING_ARGUMENT = "limit"
+MAX_REPORTED_COST = 2**53 - 1  # the largest integer every JSON reader keeps exactly
 SIZING_LIST_ARGUMENT = "ids"
 # Validation compares the fields of one response key pairwise (OverlappingFieldsCanBeMerged):
 # a key selected n times in one selection set costs n² comparisons, and each pair compares
@@ -500,11 +501,13 @@ class GuardedDocument(SchemaExtension):
         if analysis.too_long is not None:
             raise list_too_long(analysis.too_long, limits.max_list_items)
         if analysis.cost > limits.max_cost:
+            # A `limit` of 2**63 under a list multiplies past what JSON carries safely (and
+            # past orjson's 64 bits): the cost is reported at most as 2**53 - 1.
+            cost = min(analysis.cost, MAX_REPORTED_COST)
             raise refused(
                 QUERY_TOO_COMPLEX,
-                f"The operation's estimated cost is {analysis.cost}; at most "
-                f"{limits.max_cost} is accepted",
-                cost=analysis.cost,
+                f"The operation's estimated cost is {cost}; at most {limits.max_cost} is accepted",
+                cost=cost,
             )
 
     def on_validate(self) -> Iterator[None]:

@@ -120,10 +120,11 @@ class Mutation:
         self, info: Info, input: OrderCreateInput, idempotency_key: str | None = strawberry.UNSET
     ) -> Order:
         caller = info.context.caller
-        policy.check_create_order(caller, str(input.user_id))
+        assignee = input.assignee_id if input.assignee_id is not strawberry.UNSET else None
+        policy.check_create_order(caller, str(input.user_id), str(assignee) if assignee else None)
         key = integrity.scoped_key(caller, _given(idempotency_key))
         created, user = await integrity.create_order(
-            info.context.clients, to_payload(input), idempotency_key=key
+            info.context.clients, to_payload(input), idempotency_key=key, acting=caller
         )
         if user is not None:
             _remember(info, user)  # type: ignore[arg-type]
@@ -137,14 +138,17 @@ class Mutation:
         input: OrderUpdateInput,
         expected_version: str | None = strawberry.UNSET,
     ) -> Order:
-        clients = info.context.clients
-        await policy.authorize_order_update(clients, info.context.caller, str(id))
+        clients, caller = info.context.clients, info.context.caller
+        payload = to_payload(input)
+        version = await policy.authorize_order_update(clients, caller, str(id), payload)
+        await integrity.check_new_assignee(clients, payload)
         with _named_expected_version():
             return await clients.orders.update_order(  # type: ignore[return-value]
-                str(id), to_payload(input), if_match=_if_match(expected_version)
+                str(id), payload, if_match=_if_match(expected_version) or version, acting=caller
             )
 
     @strawberry.mutation
     async def delete_order(self, info: Info, id: UUID) -> UUID:
-        policy.check_delete_order(info.context.caller)
-        return UUID(await info.context.clients.orders.delete_order(str(id)))
+        caller = info.context.caller
+        policy.check_delete_order(caller)
+        return UUID(await info.context.clients.orders.delete_order(str(id), acting=caller))

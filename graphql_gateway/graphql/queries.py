@@ -55,6 +55,36 @@ class Query:
             bool | None,
             strawberry.argument(description="true: only overdue orders; false: only the others"),
         ] = strawberry.UNSET,
+        assignee_id: Annotated[
+            UUID | None, strawberry.argument(description="Only orders assigned to this user")
+        ] = strawberry.UNSET,
+        sort: Annotated[
+            str | None,
+            strawberry.argument(
+                description="created_at (default), updated_at, due_date or total_amount;"
+                " a leading `-` sorts descending; ties by id"
+            ),
+        ] = strawberry.UNSET,
+        statuses: Annotated[
+            list[OrderStatus] | None,
+            strawberry.argument(description="Orders in any of these statuses"),
+        ] = strawberry.UNSET,
+        created_from: Annotated[
+            date | None, strawberry.argument(description="Created on or after (UTC day)")
+        ] = strawberry.UNSET,
+        created_to: Annotated[
+            date | None, strawberry.argument(description="Created on or before (UTC day)")
+        ] = strawberry.UNSET,
+        due_from: Annotated[
+            date | None, strawberry.argument(description="Due on or after")
+        ] = strawberry.UNSET,
+        due_to: Annotated[date | None, strawberry.argument(description="Due on or before")] = (
+            strawberry.UNSET
+        ),
+        q: Annotated[
+            str | None,
+            strawberry.argument(description="Case-insensitive search in the items' products"),
+        ] = strawberry.UNSET,
     ) -> OrderPage:
         return await resolvers.orders(  # type: ignore[return-value]
             info.context,
@@ -63,6 +93,18 @@ class Query:
             limit=limit,
             offset=offset,
             overdue=None if overdue is strawberry.UNSET else overdue,
+            assignee_id=str(assignee_id) if assignee_id else None,
+            finding=resolvers.finding_of(
+                sort=sort or None,
+                statuses=None
+                if statuses in (None, strawberry.UNSET)
+                else [s.value for s in statuses],
+                created_from=created_from or None,
+                created_to=created_to or None,
+                due_from=due_from or None,
+                due_to=due_to or None,
+                q=None if q is strawberry.UNSET else q,
+            ),
         )
 
     @strawberry.field(

@@ -13,6 +13,7 @@ from typing import Any
 
 from apicore.contract.orders import empty_order_stats
 from apicore.errors import VALIDATION_ERROR, ApiError
+from apicore.finding import Finding, parse_finding
 from apicore.params import MAX_BATCH_IDS, MAX_LIMIT, MAX_OFFSET, checked_period, daily_days
 from graphql_gateway.auth import policy
 from graphql_gateway.graphql.context import Context
@@ -78,6 +79,8 @@ async def orders(
     limit: int,
     offset: int,
     overdue: bool | None = None,
+    assignee_id: str | None = None,
+    finding: Finding | None = None,
 ) -> Page:
     _check_page(limit, offset)
     visible, user_id = policy.visible_order_owner(context.caller, user_id)
@@ -90,8 +93,32 @@ async def orders(
         status=status,
         overdue=overdue,
         fields=context.loaders.projection.get("Order"),
+        assignee_id=assignee_id,
+        finding=finding,
     )
     return {"items": items, "total": meta["total"]}
+
+
+def finding_of(
+    *,
+    sort: str | None = None,
+    statuses: Sequence[str] | None = None,
+    created_from: date | None = None,
+    created_to: date | None = None,
+    due_from: date | None = None,
+    due_to: date | None = None,
+    q: str | None = None,
+) -> Finding:
+    """GraphQL's `orders(...)` finding arguments, checked as REST checks its parameters."""
+    return parse_finding(
+        sort=sort,
+        created_from=created_from.isoformat() if created_from else None,
+        created_to=created_to.isoformat() if created_to else None,
+        due_from=due_from.isoformat() if due_from else None,
+        due_to=due_to.isoformat() if due_to else None,
+        statuses=",".join(statuses) if statuses is not None else None,
+        q=q,
+    )
 
 
 def _with_status(found: list[OrderData], status: str | None) -> list[OrderData]:
@@ -121,6 +148,37 @@ async def users_of_orders(context: Context, user_ids: Sequence[str]) -> list[Use
     if scope is not None:
         return [await user(context, user_id) for user_id in user_ids]
     return await context.loaders.user_by_id.load_many(list(user_ids))
+
+
+async def assignees_of_orders(
+    context: Context, assignee_ids: Sequence[str | None]
+) -> list[UserData | None]:
+    """`Order.assignee` of a whole level: one batched call. No scope check: whoever may read
+    an order may see who works on it (a customer their own orders' engineers), and the
+    orders here are ones the caller may read already."""
+    wanted = [each for each in assignee_ids if each is not None]
+    found = iter(await context.loaders.user_by_id.load_many(wanted) if wanted else [])
+    return [None if each is None else next(found) for each in assignee_ids]
+
+
+async def assigned_orders_of_users(
+    context: Context, user_ids: Sequence[str], status: str | None
+) -> list[list[OrderData]]:
+    """`User.assignedOrders` of a whole level: one batched call, whatever the scope; a
+    caller limited to their own orders sees, of someone's work, their own orders only."""
+    found = await context.loaders.orders_by_assignee.load_many(list(user_ids))
+    scope = policy.order_scope(context.caller)
+    if scope is not None:
+        found = [[o for o in each if o["user_id"] == scope] for each in found]
+    return [_with_status(each, status) for each in found]
+
+
+async def order_history(context: Context, order_id: str, *, limit: int, offset: int) -> Page:
+    """`Order.history`, newest first: one call per order (the order is one the caller may
+    read: its history is under the same scope)."""
+    _check_page(limit, offset)
+    items, meta = await context.clients.orders.order_history(order_id, limit=limit, offset=offset)
+    return {"items": items, "total": meta["total"]}
 
 
 # ------------------------------------------------------------------ reports (SPEC section 10)

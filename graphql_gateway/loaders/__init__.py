@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from graphql_gateway.clients import Clients
 from graphql_gateway.loaders.batching import Projection
 from graphql_gateway.loaders.order_stats_by_user import OrderStatsByUserLoader, Period
+from graphql_gateway.loaders.orders_by_assignee import OrdersByAssigneeLoader
 from graphql_gateway.loaders.orders_by_user import OrdersByUserLoader
 from graphql_gateway.loaders.user_by_id import UserByIdLoader
 
@@ -15,6 +16,7 @@ from graphql_gateway.loaders.user_by_id import UserByIdLoader
 class DataLoaders:
     user_by_id: UserByIdLoader
     orders_by_user: OrdersByUserLoader
+    orders_by_assignee: OrdersByAssigneeLoader
     clients: Clients
     projection: Projection = field(default_factory=dict)
     _order_stats: dict[Period, OrderStatsByUserLoader] = field(default_factory=dict)
@@ -25,6 +27,7 @@ class DataLoaders:
         return cls(
             user_by_id=UserByIdLoader(clients.users, projection),
             orders_by_user=OrdersByUserLoader(clients.orders, projection),
+            orders_by_assignee=OrdersByAssigneeLoader(clients.orders, projection),
             clients=clients,
             projection=projection,
         )

@@ -50,17 +50,27 @@ async def proxy(
     *,
     query: bytes | None = None,
     idempotency_key: str | None = None,
+    headers: dict[str, str] | None = None,
+    if_match: str | None = None,
 ) -> Response:
     """Forward as it came (query string, body); answer what the service answered.
 
     `query`: the query string to send instead of the client's (a caller's scope added).
     `idempotency_key`: the client's key, scoped to the caller (integrity.scoped_key).
+    `headers`: ours to add (the acting user); `if_match`: the version to write at when the
+    client sent none (the one the caller's access was checked against).
     """
     query = request.scope["query_string"] if query is None else query
     target = f"{path}?{query.decode('latin-1')}" if query else path
     body = await request.body() if request.method in {"POST", "PUT"} else None
-    if_match = request.headers.get("if-match") if request.method in {"PUT", "DELETE"} else None
+    if request.method in {"PUT", "DELETE"}:
+        if_match = request.headers.get("if-match") or if_match
     upstream = await client.send(
-        request.method, target, content=body, if_match=if_match, idempotency_key=idempotency_key
+        request.method,
+        target,
+        content=body,
+        if_match=if_match,
+        idempotency_key=idempotency_key,
+        headers=headers,
     )
     return upstream_response(upstream)

@@ -7,7 +7,9 @@ valid (400) before its user is looked up (422 USER_NOT_FOUND).
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from collections.abc import Awaitable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -15,6 +17,7 @@ from starlette.responses import Response
 from apicore.contract.orders import (
     DayStats,
     OrderCreate,
+    OrderHistoryEntry,
     OrderPartial,
     OrderPublic,
     OrderStats,
@@ -29,8 +32,19 @@ from apicore.envelope import (
     page,
 )
 from apicore.errors import not_found
+from apicore.finding import (
+    CreatedFromQuery,
+    CreatedToQuery,
+    DueFromQuery,
+    DueToQuery,
+    SearchQuery,
+    SortQuery,
+    StatusesQuery,
+    parse_finding,
+)
 from apicore.idempotency import IdempotencyKey
 from apicore.params import (
+    AssigneeIdQuery,
     FieldsQuery,
     FromQuery,
     Limit,
@@ -46,6 +60,7 @@ from apicore.params import (
     checked_amounts,
     daily_period,
     effective_limit,
+    parse_fields,
     parse_id_list,
     parse_period,
 )
@@ -54,6 +69,7 @@ from apicore.versions import IfMatch
 from graphql_gateway import integrity
 from graphql_gateway.auth import policy
 from graphql_gateway.graphql import resolvers
+from graphql_gateway.rest import csv_export
 from graphql_gateway.rest.deps import (
     UPSTREAM,
     ClientsDep,
@@ -69,7 +85,7 @@ router = APIRouter(prefix="/orders", tags=["orders"], route_class=ContractRoute)
     "",
     operation_id="listOrders",
     response_model=ListEnvelope[OrderPublic | OrderPartial],
-    responses=error_responses(400, 401, *UPSTREAM),
+    responses={**error_responses(400, 401, *UPSTREAM), **csv_export.CSV_RESPONSE},
 )
 async def list_orders(
     clients: ClientsDep,
@@ -84,11 +100,47 @@ async def list_orders(
     fields: FieldsQuery = None,
     min_amount: MinAmountQuery = None,
     max_amount: MaxAmountQuery = None,
+    assignee_id: AssigneeIdQuery = None,
+    sort: SortQuery = None,
+    created_from: CreatedFromQuery = None,
+    created_to: CreatedToQuery = None,
+    due_from: DueFromQuery = None,
+    due_to: DueToQuery = None,
+    statuses: StatusesQuery = None,
+    q: SearchQuery = None,
+    format_: csv_export.FormatQuery = None,
 ) -> Response:
+    """A page of orders; as CSV (`Accept: text/csv`, `?format=csv`), every matching order."""
     checked_amounts(min_amount, max_amount)
+    as_csv = csv_export.wants_csv(request, format_)
+    columns = parse_fields(fields, allowed=csv_export.ORDER_COLUMNS) if as_csv else None
+    finding = parse_finding(  # 400 here, before any call
+        sort=sort,
+        created_from=created_from,
+        created_to=created_to,
+        due_from=due_from,
+        due_to=due_to,
+        statuses=statuses,
+        q=q,
+    )
     scope = policy.order_scope(identity)
+
+    def exported(query: list[tuple[str, str]]) -> Awaitable[Response]:
+        return csv_export.orders_csv(
+            clients.orders,
+            query,
+            offset=offset,
+            limit=limit,
+            columns=columns or csv_export.ORDER_COLUMNS,
+        )
+
     if scope is None:
-        return await proxy(clients.orders, request, "/orders")
+        client_query = csv_export.without_format(request)
+        if as_csv:
+            return await exported(client_query)
+        return await proxy(
+            clients.orders, request, "/orders", query=urlencode(client_query).encode()
+        )
     # Only the caller's own orders: the same list, filtered by the service.
     batch = user_ids is not None
     asked = parse_id_list(user_ids, field="userIds")
@@ -96,6 +148,8 @@ async def list_orders(
         asked is None or scope in {str(each) for each in asked}
     )
     if not visible:
+        if as_csv:
+            return csv_export.csv_response(columns or csv_export.ORDER_COLUMNS, [])
         return page([], total=0, limit=effective_limit(limit, batch=batch), offset=offset)
     query: dict[str, object] = {"userIds" if batch else "userId": scope, "offset": offset}
     if status is not None:
@@ -107,6 +161,11 @@ async def list_orders(
     if fields is not None:
         query["fields"] = fields
     query.update(amounts(min_amount, max_amount))
+    if assignee_id is not None:
+        query["assigneeId"] = str(assignee_id)
+    query.update(finding.query())
+    if as_csv:
+        return await exported([(k, str(v)) for k, v in query.items()])
     return await proxy(clients.orders, request, "/orders", query=urlencode(query).encode())
 
 
@@ -122,12 +181,26 @@ def _scoped_query(identity: IdentityDep, request: Request, user_id: object) -> b
     None when the caller asks about someone else's orders (they see none of them).
     """
     scope = policy.order_scope(identity)
+    query = csv_export.without_format(request)
     if scope is None:
-        return request.scope["query_string"]
+        return urlencode(query).encode()
     if user_id is not None and str(user_id) != scope:
         return None
-    query = [(k, v) for k, v in request.query_params.multi_items() if k != "userId"]
+    query = [(k, v) for k, v in query if k != "userId"]
     return urlencode([*query, ("userId", scope)]).encode()
+
+
+async def _report(
+    clients: ClientsDep, request: Request, path: str, query: bytes, as_csv: bool
+) -> tuple[Response | None, Any]:
+    """The report as the service answers it (JSON), or its data to write as CSV."""
+    if not as_csv:
+        return await proxy(clients.orders, request, path, query=query), None
+    return None, (
+        await clients.orders.fetch(
+            "GET", path, params=parse_qsl(query.decode(), keep_blank_values=True)
+        )
+    ).data
 
 
 # The reports come before `/{id}`, which would take `stats` for an id. With
@@ -136,7 +209,7 @@ def _scoped_query(identity: IdentityDep, request: Request, user_id: object) -> b
     "/stats",
     operation_id="orderStats",
     response_model=Envelope[OrderStats],
-    responses=error_responses(400, 401, *UPSTREAM),
+    responses={**error_responses(400, 401, *UPSTREAM), **csv_export.CSV_RESPONSE},
 )
 async def order_stats(
     clients: ClientsDep,
@@ -145,20 +218,29 @@ async def order_stats(
     user_id: UserIdQuery = None,
     first: FromQuery = None,
     last: ToQuery = None,
+    format_: csv_export.FormatQuery = None,
 ) -> Response:
-    """Counts and amounts in all, per status and overdue; `from`/`to` bound `created_at`."""
+    """Counts and amounts in all, per status and overdue; `from`/`to` bound `created_at`.
+    As CSV: a row per status, then `all`."""
     parse_period(first, last)
+    as_csv = csv_export.wants_csv(request, format_)
     query = _scoped_query(identity, request, user_id)
     if query is None:
-        return ok(resolvers.no_orders())
-    return await proxy(clients.orders, request, "/orders/stats", query=query)
+        report: Any = resolvers.no_orders()
+        if not as_csv:
+            return ok(report)
+    else:
+        answered, report = await _report(clients, request, "/orders/stats", query, as_csv)
+        if answered is not None:
+            return answered
+    return csv_export.csv_response(*csv_export.stats_rows(report))
 
 
 @router.get(
     "/stats/daily",
     operation_id="ordersByDay",
     response_model=Envelope[list[DayStats]],
-    responses=error_responses(400, 401, *UPSTREAM),
+    responses={**error_responses(400, 401, *UPSTREAM), **csv_export.CSV_RESPONSE},
 )
 async def orders_by_day(
     clients: ClientsDep,
@@ -167,13 +249,21 @@ async def orders_by_day(
     user_id: UserIdQuery = None,
     first: FromQuery = None,
     last: ToQuery = None,
+    format_: csv_export.FormatQuery = None,
 ) -> Response:
     """Orders created and completed on each day (default: the last 30 days; 366 at most)."""
     start, end = daily_period(first, last)
+    as_csv = csv_export.wants_csv(request, format_)
     query = _scoped_query(identity, request, user_id)
     if query is None:
-        return ok(resolvers.no_orders_by_day(start, end))
-    return await proxy(clients.orders, request, "/orders/stats/daily", query=query)
+        days: Any = resolvers.no_orders_by_day(start, end)
+        if not as_csv:
+            return ok(days)
+    else:
+        answered, days = await _report(clients, request, "/orders/stats/daily", query, as_csv)
+        if answered is not None:
+            return answered
+    return csv_export.csv_response(*csv_export.days_rows(days))
 
 
 @router.post(
@@ -190,10 +280,11 @@ async def create_order(
     body: OrderCreate,
     key: IdempotencyKey = None,
 ) -> Response:
-    policy.check_create_order(identity, str(body.user_id))
+    assignee = str(body.assignee_id) if body.assignee_id is not None else None
+    policy.check_create_order(identity, str(body.user_id), assignee)
     scoped = integrity.scoped_key(identity, key)
     created, _ = await integrity.create_order(
-        clients, body, raw=await request.body(), idempotency_key=scoped
+        clients, body, raw=await request.body(), idempotency_key=scoped, acting=identity
     )
     return upstream_response(created)
 
@@ -229,8 +320,16 @@ async def update_order(
     body: OrderUpdate,
     if_match: IfMatch = None,
 ) -> Response:
-    await policy.authorize_order_update(clients, identity, str(order_id))
-    return await proxy(clients.orders, request, f"/orders/{order_id}")
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    version = await policy.authorize_order_update(clients, identity, str(order_id), changes)
+    await integrity.check_new_assignee(clients, changes)
+    return await proxy(
+        clients.orders,
+        request,
+        f"/orders/{order_id}",
+        headers=clients.orders.acting(identity),
+        if_match=version,
+    )
 
 
 @router.delete(
@@ -247,4 +346,28 @@ async def delete_order(
     if_match: IfMatch = None,
 ) -> Response:
     policy.check_delete_order(identity)
-    return await proxy(clients.orders, request, f"/orders/{order_id}")
+    headers = clients.orders.acting(identity)
+    return await proxy(clients.orders, request, f"/orders/{order_id}", headers=headers)
+
+
+@router.get(
+    "/{id}/history",
+    operation_id="getOrderHistory",
+    response_model=ListEnvelope[OrderHistoryEntry],
+    responses=error_responses(400, 401, 404, *UPSTREAM),
+)
+async def order_history(
+    clients: ClientsDep,
+    identity: IdentityDep,
+    request: Request,
+    order_id: ResourceId,
+    limit: Limit = None,
+    offset: Offset = 0,
+) -> Response:
+    """Every change of the order, newest first, with who made it and when; under the order's
+    read scope (a caller limited to their own orders: of those only, while they exist)."""
+    if policy.order_scope(identity) is not None:
+        order = await clients.orders.get_order(str(order_id))  # 404 passes through
+        if not policy.can_read_order(identity, order):
+            raise not_found("Order")
+    return await proxy(clients.orders, request, f"/orders/{order_id}/history")

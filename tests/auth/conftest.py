@@ -23,6 +23,8 @@ from tests.support.procs import RunningProcess, running
 from tests.support.services import own_services
 
 SECRET = "test-secret-" + "x" * 40
+# The gateway names the acting user to the orders service with it (service_orders/acting.py).
+SERVICE_TOKEN = "test-service-token-" + "s" * 32
 PASSWORD = "persona password 1"
 PERSONAS = ("admin", "manager", "engineer", "director", "customer", "user")
 
@@ -58,6 +60,7 @@ def auth_env(users: RunningProcess, orders: RunningProcess, **overrides: str) ->
         "GATEWAY_AUTH": "on",
         "GATEWAY_JWT_SECRET": SECRET,
         "GATEWAY_LOGIN_RATE_LIMIT": "1000/minute",
+        "GATEWAY_SERVICE_TOKEN": SERVICE_TOKEN,
         **overrides,
     }
 
@@ -85,7 +88,7 @@ def login(gateway_url: str, email: str, password: str = PASSWORD) -> str:
 def auth_services(
     pg_server: str, logs_dir: Path
 ) -> Iterator[tuple[RunningProcess, RunningProcess]]:
-    with own_services(pg_server, logs_dir, "auth") as services:
+    with own_services(pg_server, logs_dir, "auth", gateway_token=SERVICE_TOKEN) as services:
         yield services
 
 

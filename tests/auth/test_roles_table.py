@@ -81,16 +81,31 @@ class Fixture:
     own_order: dict
     bystander: dict  # no orders: deletable
     own_total: int  # the caller's orders, this fixture's included
+    worker: dict  # the one the caller's order is assigned to (the victim: a user that exists)
+    assigned_order: dict  # the victim's order, assigned to the caller
+    own_worked_order: dict  # the caller's order, assigned to the worker
+    victim_total: int  # the victim's orders, this fixture's included
 
 
 def make_fixture(stack: AuthStack, account: Account) -> Fixture:
     victim = create_account(stack.users.url, "customer")
+    worker = victim  # who is assigned matters not to the table; no user more per case
+    victim_order = service_order(stack, victim["id"])
+    own_order = service_order(stack, account.id)
+    assigned_order = service_order(
+        stack, victim["id"], assignee_id=account.id, due_date="2026-12-24"
+    )
+    own_worked_order = service_order(stack, account.id, assignee_id=worker["id"])
     return Fixture(
         victim=victim,
-        victim_order=service_order(stack, victim["id"]),
-        own_order=service_order(stack, account.id),
+        victim_order=victim_order,
+        own_order=own_order,
         bystander=create_account(stack.users.url, "engineer"),
         own_total=orders_total(stack, account.id),
+        worker=worker,
+        assigned_order=assigned_order,
+        own_worked_order=own_worked_order,
+        victim_total=orders_total(stack, victim["id"]),
     )
 
 
@@ -99,9 +114,11 @@ def orders_total(stack: AuthStack, user_id: str) -> int:
     return response.json()["meta"]["total"]
 
 
-def service_order(stack: AuthStack, user_id: str) -> dict:
+def service_order(stack: AuthStack, user_id: str, **extra: Any) -> dict:
     response = httpx.post(
-        f"{stack.orders.url}/orders", json={"user_id": user_id, "items": ITEMS}, timeout=10
+        f"{stack.orders.url}/orders",
+        json={"user_id": user_id, "items": ITEMS, **extra},
+        timeout=10,
     )
     assert response.status_code == 201, response.text
     return response.json()["data"]
@@ -177,6 +194,41 @@ def check_order_status(key: str) -> Check:
     return check
 
 
+def check_due_date(key: str) -> Check:
+    def check(stack: AuthStack, api: Api, fx: Fixture, outcome: str, value: Any) -> None:
+        order = service_order_of(stack, getattr(fx, key)["id"])
+        assert order is not None
+        expected = "2027-06-01" if outcome == "ok" else getattr(fx, key)["due_date"]
+        assert order["due_date"] == expected
+
+    return check
+
+
+def check_assigned_to_worker(key: str) -> Check:
+    def check(stack: AuthStack, api: Api, fx: Fixture, outcome: str, value: Any) -> None:
+        order = service_order_of(stack, getattr(fx, key)["id"])
+        assert order is not None
+        assert order["assignee_id"] == (fx.worker["id"] if outcome == "ok" else None)
+        if outcome == "ok":  # who did it is on record
+            assert order["updated_by"] == api.account.id
+
+    return check
+
+
+def check_sees_the_worker(
+    stack: AuthStack, api: Api, fx: Fixture, outcome: str, value: Any
+) -> None:
+    if "assignee" in value:  # GraphQL: the engineer's own fields, through the order
+        assert value["assignee"] == {"id": fx.worker["id"], "name": fx.worker["name"]}
+    else:
+        assert value["assignee_id"] == fx.worker["id"]
+
+
+def check_history_of_own(stack: AuthStack, api: Api, fx: Fixture, outcome: str, value: Any) -> None:
+    entries = value if isinstance(value, list) else value["history"]["items"]
+    assert [entry["action"] for entry in entries] == ["created"]
+
+
 def check_victim_order_gone(
     stack: AuthStack, api: Api, fx: Fixture, outcome: str, value: Any
 ) -> None:
@@ -186,7 +238,7 @@ def check_victim_order_gone(
 def check_created_order(owner: str) -> Check:
     def check(stack: AuthStack, api: Api, fx: Fixture, outcome: str, value: Any) -> None:
         user_id = fx.victim["id"] if owner == "victim" else api.account.id
-        before = 1 if owner == "victim" else fx.own_total
+        before = fx.victim_total if owner == "victim" else fx.own_total
         assert orders_total(stack, user_id) == before + (outcome == "ok")
         if outcome == "ok":
             assert service_order_of(stack, value["id"])["user_id"] == user_id  # type: ignore[index]
@@ -317,9 +369,15 @@ CASES = [
     Case(
         "read orders: list",
         expect(set(PERSONAS)),
-        lambda api, fx: rest_outcome(api.http.get("/orders", params={"limit": 1000})),
+        # Newest first: this fixture's orders lead, however many earlier cases made.
+        lambda api, fx: rest_outcome(
+            api.http.get("/orders", params={"limit": 1000, "sort": "-created_at"})
+        ),
         lambda api, fx: (lambda outcome: (outcome[0], outcome[1]["items"]))(
-            api.gql("{ orders(limit: 1000) { items { userId } total } }", "orders")
+            api.gql(
+                '{ orders(limit: 1000, sort: "-created_at") { items { userId } total } }',
+                "orders",
+            )
         ),
         check_lists_orders,
     ),
@@ -388,6 +446,73 @@ CASES = [
             "updateOrder",
         ),
         check_order_status("own_order"),
+    ),
+    Case(
+        "read an order's assignee: own order",
+        expect(set(PERSONAS)),
+        lambda api, fx: rest_outcome(api.http.get(f"/orders/{fx.own_worked_order['id']}")),
+        lambda api, fx: api.gql(
+            f'{{ order(id: "{fx.own_worked_order["id"]}") {{ id assignee {{ id name }} }} }}',
+            "order",
+        ),
+        check_sees_the_worker,
+    ),
+    Case(
+        "assign orders",
+        expect({"admin", "manager"}),
+        lambda api, fx: rest_outcome(
+            api.http.put(f"/orders/{fx.own_order['id']}", json={"assignee_id": fx.worker["id"]})
+        ),
+        lambda api, fx: api.gql(
+            f'mutation {{ updateOrder(id: "{fx.own_order["id"]}",'
+            f' input: {{assigneeId: "{fx.worker["id"]}"}}) {{ assigneeId }} }}',
+            "updateOrder",
+        ),
+        check_assigned_to_worker("own_order"),
+    ),
+    Case(
+        "update orders: work assigned to oneself",
+        expect({"admin", "manager", "engineer"}),
+        lambda api, fx: rest_outcome(
+            api.http.put(f"/orders/{fx.assigned_order['id']}", json={"status": "in_progress"})
+        ),
+        lambda api, fx: api.gql(
+            f'mutation {{ updateOrder(id: "{fx.assigned_order["id"]}",'
+            " input: {status: IN_PROGRESS}) { status } }",
+            "updateOrder",
+        ),
+        check_order_status("assigned_order"),
+    ),
+    Case(
+        "move a deadline: work assigned to oneself",
+        expect({"admin", "manager"}),
+        lambda api, fx: rest_outcome(
+            api.http.put(f"/orders/{fx.assigned_order['id']}", json={"due_date": "2027-06-01"})
+        ),
+        lambda api, fx: api.gql(
+            f'mutation {{ updateOrder(id: "{fx.assigned_order["id"]}",'
+            ' input: {dueDate: "2027-06-01"}) { dueDate } }',
+            "updateOrder",
+        ),
+        check_due_date("assigned_order"),
+    ),
+    Case(
+        "read an order's history: own order",
+        expect(set(PERSONAS)),
+        lambda api, fx: rest_outcome(api.http.get(f"/orders/{fx.own_order['id']}/history")),
+        lambda api, fx: api.gql(
+            f'{{ order(id: "{fx.own_order["id"]}") {{ history {{ items {{ action }} }} }} }}',
+            "order",
+        ),
+        check_history_of_own,
+    ),
+    Case(
+        "read an order's history: another user's order",
+        expect(STAFF, "hidden"),
+        lambda api, fx: rest_outcome(api.http.get(f"/orders/{fx.victim_order['id']}/history")),
+        lambda api, fx: api.gql(
+            f'{{ order(id: "{fx.victim_order["id"]}") {{ history {{ total }} }} }}', "order"
+        ),
     ),
     Case(
         "delete orders",

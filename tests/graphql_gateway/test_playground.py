@@ -130,7 +130,16 @@ def test_each_example_is_a_valid_operation_named_as_its_tab(
 
 def test_the_examples_start_with_the_dashboard() -> None:
     names = [example.name for example in EXAMPLES]
-    assert names == ["Dashboard", "UserWithOrders", "OverdueWork", "Progress", "Login"]
+    assert names == [
+        "Dashboard",
+        "UserWithOrders",
+        "OverdueWork",
+        "FindWork",
+        "AssignWork",
+        "EngineerWork",
+        "Progress",
+        "Login",
+    ]
     assert len(set(names)) == len(names)
 
 

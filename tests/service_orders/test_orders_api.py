@@ -15,6 +15,7 @@ from tests.support.envelope import data_of, error_of
 ORDER_FIELDS = {
     "id",
     "user_id",
+    "assignee_id",
     "items",
     "status",
     "total_amount",
@@ -22,6 +23,8 @@ ORDER_FIELDS = {
     "overdue",
     "created_at",
     "updated_at",
+    "created_by",
+    "updated_by",
 }
 STATUSES = ("created", "in_progress", "completed", "cancelled")
 # How to reach each status from a fresh order through allowed transitions only.

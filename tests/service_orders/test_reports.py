@@ -189,8 +189,36 @@ async def test_stats_of_nothing_are_zeros_for_every_status(
         "count": 0,
         "total_amount": "0.00",
         "overdue": 0,
+        "on_time": 0,
+        "late": 0,
+        "on_time_share": None,
         "by_status": [{"status": s, "count": 0, "total_amount": "0.00"} for s in STATUSES],
     }
+
+
+async def test_on_time_and_late_count_completed_work_against_its_deadline(
+    orders_client: httpx.AsyncClient,
+) -> None:
+    """Completed on or before the due date (UTC day): on time; after it: late."""
+    user = uuid.uuid4()
+    today = datetime.now(UTC).date()
+    for due in (today - timedelta(days=1), today - timedelta(days=400)):  # late
+        await order_in(orders_client, "completed", user_id=user, due_date=due.isoformat())
+    for due in (today, today + timedelta(days=1), date.max):  # on time
+        await order_in(orders_client, "completed", user_id=user, due_date=due.isoformat())
+    await order_in(orders_client, "completed", user_id=user)  # no deadline: neither
+    late_but_open = (today - timedelta(days=3)).isoformat()
+    await order_in(orders_client, "in_progress", user_id=user, due_date=late_but_open)
+    await order_in(orders_client, "cancelled", user_id=user, due_date=late_but_open)
+    report = data_of(await orders_client.get("/orders/stats", params={"userId": str(user)}))
+    assert (report["on_time"], report["late"], report["on_time_share"]) == (3, 2, 0.6)
+    assert report["overdue"] == 1
+    (mine,) = data_of(
+        await orders_client.get("/orders/stats/by-user", params={"userIds": str(user)})
+    )
+    assert (mine["on_time"], mine["late"], mine["on_time_share"]) == (3, 2, 0.6)
+    nobody = data_of(await orders_client.get("/orders/stats", params={"userId": str(uuid.uuid4())}))
+    assert (nobody["on_time"], nobody["late"], nobody["on_time_share"]) == (0, 0, None)
 
 
 async def test_stats_count_and_sum_in_one_query(

@@ -7,11 +7,14 @@ runs against the same gateway. The `make` commands it names exist, and CI runs `
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import shlex
 import subprocess
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -140,6 +143,7 @@ async def test_curl_examples_work_in_order(gateway: httpx.AsyncClient) -> None:
     user: dict[str, Any] | None = None
     order: dict[str, Any] | None = None
     details: dict[str, Any] | None = None
+    exports = 0
     for command in CURL_COMMANDS:
         if PLACEHOLDER in command:
             assert user is not None, f"{command} comes before the README creates a user"
@@ -152,6 +156,13 @@ async def test_curl_examples_work_in_order(gateway: httpx.AsyncClient) -> None:
             headers=request.headers,
             content=request.body.encode() if request.body is not None else None,
         )
+        if response.headers.get("content-type", "").startswith("text/csv"):
+            # An export: RFC 4180 with a header row, UTF-8 with its byte order mark.
+            assert response.status_code == 200, response.text
+            (header, *_) = csv.reader(io.StringIO(response.content.decode("utf-8-sig")))
+            assert header[0] in {"id", "status"}, header
+            exports += 1
+            continue
         data = envelope_data(response, command)
         if request.method == "POST" and request.path == "/users":
             assert response.status_code == 201
@@ -164,6 +175,7 @@ async def test_curl_examples_work_in_order(gateway: httpx.AsyncClient) -> None:
     assert user is not None, "the README creates no user"
     assert order is not None, "the README creates no order"
     assert details is not None, "the README shows no details example"
+    assert exports == 2, "the README's two CSV exports"
     assert order["user_id"] == user["id"]
     assert order["total_amount"] == "520.00", order
     assert details["user"]["id"] == user["id"]
@@ -206,6 +218,9 @@ async def test_graphql_example_works(gateway: httpx.AsyncClient, query: str) -> 
     names = operation_variables(query)
     assert names <= {"id"}, f"no value known for variables {names - {'id'}}"
     variables = {"id": user["id"]} if names else None
+    if "assignedOrders" in query:  # the engineer's work: their order, assigned, under way
+        change = {"assignee_id": user["id"], "status": "in_progress"}
+        envelope_data(await gateway.put(f"/orders/{order['id']}", json=change), "assigned")
     data = await graphql(gateway, query, variables)
 
     if "createUser" in data:
@@ -214,7 +229,14 @@ async def test_graphql_example_works(gateway: httpx.AsyncClient, query: str) -> 
         stored = envelope_data(await gateway.get(f"/users/{created['id']}"), "created user")
         assert stored["email"] == "engineer@example.com"
         assert stored["roles"] == ["engineer"]
-    if "user" in data:
+    if "user" in data and "assignedOrders" in data["user"]:
+        (work,) = data["user"]["assignedOrders"]
+        assert work["id"] == order["id"]
+        assert work["user"]["name"] == user["name"]
+        (latest,) = work["history"]["items"]
+        assert latest["action"] == "updated"
+        assert {c["field"] for c in latest["changes"]} == {"assignee_id", "status"}
+    elif "user" in data:
         assert data["user"]["email"] == user["email"]
         orders = data["user"]["orders"]
         assert [o["id"] for o in orders] == [order["id"]]
@@ -240,11 +262,13 @@ async def test_graphql_example_works(gateway: httpx.AsyncClient, query: str) -> 
             "CANCELLED",
         }
     if "ordersByDay" in data:
-        assert [day["date"] for day in data["ordersByDay"]] == [
-            "2026-11-29",
-            "2026-11-30",
-            "2026-12-01",
-        ]
+        # Relative: the last 30 days up to today (UTC), so a fresh machine's data shows.
+        today = datetime.now(UTC).date()
+        days = [date.fromisoformat(day["date"]) for day in data["ordersByDay"]]
+        assert days == [today - timedelta(days=29 - n) for n in range(30)]
+        assert days[-1] == today
+        assert data["ordersByDay"][-1]["created"] >= 1  # the order made here, today
+        assert data["orderStats"]["count"] >= 1
 
 
 async def test_graphiql_opens_in_a_browser(gateway: httpx.AsyncClient) -> None:
@@ -408,15 +432,22 @@ def test_roles_table_is_the_policy() -> None:
             mark(policy.MANAGE_USERS, "✓", r) for r in names
         ],
         "update own name, email, password": ["✓"] * len(names),
-        "read orders": [("all" if r in policy.READ_ALL else "own") for r in names],
+        "read orders, their history": [("all" if r in policy.READ_ALL else "own") for r in names],
+        "see who works on an order (its assignee)": [
+            ("all" if r in policy.READ_ALL else "own orders'") for r in names
+        ],
         "create orders": [
             "any user" if r in policy.WRITE_ANY_ORDER else mark(policy.CREATE_OWN_ORDERS, "own", r)
             for r in names
         ],
+        "assign / reassign orders": [mark(policy.ASSIGN_ORDERS, "any", r) for r in names],
         "update orders (items, status)": [
-            "any" if r in policy.WRITE_ANY_ORDER else mark(policy.WRITE_OWN_ORDERS, "own", r)
+            "any"
+            if r in policy.WRITE_ANY_ORDER
+            else mark(policy.WRITE_OWN_ORDERS, "own and assigned to them", r)
             for r in names
         ],
+        "move a deadline": [mark(policy.ASSIGN_ORDERS, "any", r) for r in names],
         "delete orders": [mark(policy.DELETE_ORDERS, "✓", r) for r in names],
     }
     assert {row[0]: row[1:] for row in rows} == expected

@@ -14,9 +14,18 @@ from tests.support.procs import RunningProcess, running
 
 @contextmanager
 def own_services(
-    pg_server: str, logs_dir: Path, name: str, *, pool: int = 3, access_log: bool = True
+    pg_server: str,
+    logs_dir: Path,
+    name: str,
+    *,
+    pool: int = 3,
+    access_log: bool = True,
+    gateway_token: str | None = None,
 ) -> Iterator[tuple[RunningProcess, RunningProcess]]:
-    """(users, orders) on fresh `test_<name>_*` databases, dropped afterwards."""
+    """(users, orders) on fresh `test_<name>_*` databases, dropped afterwards.
+
+    `gateway_token`: the orders service trusts the acting user of requests carrying it."""
+    acting = {"ORDERS_GATEWAY_TOKEN": gateway_token} if gateway_token else {}
     quiet = {} if access_log else {"ACCESS_LOG": "0"}
     with (
         migrated_database(pg_server, f"test_{name}_users", users_init_db.main) as users_db,
@@ -38,6 +47,7 @@ def own_services(
                 "ORDERS_DATABASE_URL": orders_db,
                 "ORDERS_DB_POOL_SIZE": str(pool),
                 **{f"ORDERS_{k}": v for k, v in quiet.items()},
+                **acting,
             },
             log_path=str(logs_dir / f"{name}-orders.log"),
         ) as orders,

@@ -39,6 +39,9 @@ class OrderCreateInput:
     items: list[OrderItemInput]
     status: OrderStatus | None = strawberry.UNSET
     due_date: date | None = strawberry.UNSET
+    assignee_id: UUID | None = strawberry.field(
+        default=strawberry.UNSET, description="Who does the work (a manager's to set)"
+    )
 
 
 @strawberry.input
@@ -48,10 +51,13 @@ class OrderUpdateInput:
     due_date: date | None = strawberry.field(
         default=strawberry.UNSET, description="null removes the deadline"
     )
+    assignee_id: UUID | None = strawberry.field(
+        default=strawberry.UNSET, description="Assign or reassign; null: nobody"
+    )
 
 
-# Fields whose null is a value ("no deadline"), not "left out".
-NULL_IS_A_VALUE = frozenset({"due_date"})
+# Fields whose null is a value ("no deadline", "nobody assigned"), not "left out".
+NULL_IS_A_VALUE = frozenset({"due_date", "assignee_id"})
 
 
 def to_payload(value: Any) -> Any:

@@ -15,6 +15,7 @@ from graphql_gateway.graphql.types.order_item import OrderItem
 from graphql_gateway.types import OrderData
 
 if TYPE_CHECKING:
+    from graphql_gateway.graphql.types.history import OrderHistoryPage
     from graphql_gateway.graphql.types.user import User
 
 
@@ -23,13 +24,41 @@ class Order:
     """Resolved from the orders service's JSON: plain fields are plain dict reads."""
 
     id: UUID
-    user_id: UUID
+    user_id: UUID = strawberry.field(description="The customer or owner the order is for")
 
     @strawberry.field(description="Null, with an error at this path, when users are unavailable")
     async def user(
         root: OrderData, info: strawberry.Info[Context, None]
     ) -> Annotated[User, strawberry.lazy("graphql_gateway.graphql.types.user")] | None:
         return await resolvers.user(info.context, root["user_id"])  # type: ignore[return-value]
+
+    assignee_id: UUID | None = strawberry.field(description="Who does the work, null for nobody")
+
+    @strawberry.field(
+        description="Who does the work (null: nobody, or a user since deleted), visible to"
+        " whoever may read the order; a page of orders asks the users service once"
+    )
+    async def assignee(
+        root: OrderData, info: strawberry.Info[Context, None]
+    ) -> Annotated[User, strawberry.lazy("graphql_gateway.graphql.types.user")] | None:
+        (found,) = await resolvers.assignees_of_orders(info.context, [root.get("assignee_id")])
+        return found  # type: ignore[return-value]
+
+    created_by: UUID | None = strawberry.field(description="Who created it (null: not recorded)")
+    updated_by: UUID | None = strawberry.field(
+        description="Who changed it last (null: not recorded)"
+    )
+
+    @strawberry.field(description="Every change, newest first: who, when, each field's values")
+    async def history(
+        root: OrderData,
+        info: strawberry.Info[Context, None],
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Annotated[OrderHistoryPage, strawberry.lazy("graphql_gateway.graphql.types.history")]:
+        return await resolvers.order_history(  # type: ignore[return-value]
+            info.context, root["id"], limit=limit, offset=offset
+        )
 
     items: list[OrderItem]
     status: OrderStatus

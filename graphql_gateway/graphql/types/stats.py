@@ -24,6 +24,13 @@ class OrderStats:
     overdue: int = strawberry.field(
         description="Orders past their due date while created or in progress"
     )
+    on_time: int = strawberry.field(
+        description="Completed orders with a due date, completed (UTC day) on or before it"
+    )
+    late: int = strawberry.field(description="Completed orders with a due date, completed after it")
+    on_time_share: float | None = strawberry.field(
+        description="onTime / (onTime + late), 4 decimals; null when both are 0"
+    )
     by_status: list[StatusStats] = strawberry.field(description="Every status, zeros included")
 
 

@@ -42,6 +42,20 @@ class User:
         return await resolvers.orders_of_user(info.context, root["id"], chosen)  # type: ignore[return-value]
 
     @strawberry.field(
+        description="The orders assigned to this user, oldest first (of a customer: their own"
+        " only). A page of users asks the orders service once. Null, with an error at this"
+        " path, when orders are unavailable"
+    )
+    async def assigned_orders(
+        root: UserData,
+        info: strawberry.Info[Context, None],
+        status: OrderStatus | None = strawberry.UNSET,
+    ) -> list[Annotated[Order, strawberry.lazy("graphql_gateway.graphql.types.order")]] | None:
+        chosen = status.value if status else None
+        (found,) = await resolvers.assigned_orders_of_users(info.context, [root["id"]], chosen)
+        return found  # type: ignore[return-value]
+
+    @strawberry.field(
         description="Counts and amounts of this user's orders (created from/to, whole UTC days)."
         " A page of users asks the orders service once. Null, with an error at this path,"
         " when orders are unavailable"

@@ -3,8 +3,8 @@
 Additive: one index, built without blocking writes (CONCURRENTLY, outside the
 migration's transaction), so the table stays writable while it is built.
 
-Revision ID: 0006_total_amount_index
-Revises: 0005_deadlines_and_reports
+Revision ID: 0008_total_amount_index
+Revises: 0007_finding_work
 Create Date: 2026-12-07
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0006_total_amount_index"
-down_revision: str | None = "0005_deadlines_and_reports"
+revision: str = "0008_total_amount_index"
+down_revision: str | None = "0007_finding_work"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
