@@ -14,9 +14,9 @@ from apicore.versions import tag_of_version
 from graphql_gateway import integrity
 from graphql_gateway.auth import policy
 from graphql_gateway.auth.identity import ROLES, Identity
-from graphql_gateway.auth.login import login
+from graphql_gateway.auth.login import auth_is_off, login, logout, refresh
 from graphql_gateway.graphql.context import Context
-from graphql_gateway.graphql.types.auth import LoginResult
+from graphql_gateway.graphql.types.auth import LoginResult, LogoutResult
 from graphql_gateway.graphql.types.inputs import (
     OrderCreateInput,
     OrderUpdateInput,
@@ -49,20 +49,40 @@ def _if_match(expected_version: str | None) -> str | None:
     return tag_of_version(expected_version, field="expectedVersion")
 
 
+def _logged_in(info: Info, result: dict) -> LoginResult:
+    user = _remember(info, result["user"])
+    # The rest of this request (`login { user { orders } }`) runs as the one logged in.
+    info.context.identity = Identity(user_id=user["id"], roles=frozenset(user["roles"]) & ROLES)
+    return LoginResult(
+        access_token=result["access_token"],
+        token_type=result["token_type"],
+        expires_in=result["expires_in"],
+        refresh_token=result["refresh_token"],
+        refresh_expires_in=result["refresh_expires_in"],
+        user=result["user"],
+    )
+
+
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="A bearer token for an email and password")
+    @strawberry.mutation(description="Access and refresh tokens for an email and password")
     async def login(self, info: Info, email: str, password: str) -> LoginResult:
-        result = await login(info.context.request, email, password)
-        user = _remember(info, result["user"])
-        # The rest of this request (`login { user { orders } }`) runs as the one logged in.
-        info.context.identity = Identity(user_id=user["id"], roles=frozenset(user["roles"]) & ROLES)
-        return LoginResult(
-            access_token=result["access_token"],
-            token_type=result["token_type"],
-            expires_in=result["expires_in"],
-            user=result["user"],
-        )
+        return _logged_in(info, await login(info.context.request, email, password))
+
+    @strawberry.mutation(
+        description="The next access and refresh tokens; the refresh token sent is spent"
+        " (sent again, it ends its session)"
+    )
+    async def refresh(self, info: Info, refresh_token: str) -> LoginResult:
+        return _logged_in(info, await refresh(info.context.request, refresh_token))
+
+    @strawberry.mutation(description="End the caller's session: its tokens are refused")
+    async def logout(self, info: Info) -> LogoutResult:
+        caller = info.context.caller
+        if caller.unrestricted:
+            raise auth_is_off()
+        await logout(info.context.request, caller)
+        return LogoutResult(session_id=strawberry.ID(caller.session_id or ""))
 
     @strawberry.mutation
     async def create_user(

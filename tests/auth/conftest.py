@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from tests.support.procs import RunningProcess, running
@@ -37,6 +38,11 @@ class Account:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def session_id(self) -> str:
+        """The login's session, as its token names it (`sid`)."""
+        return jwt.decode(self.token, options={"verify_signature": False})["sid"]
 
 
 @dataclass
