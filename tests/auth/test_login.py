@@ -118,7 +118,7 @@ def test_unknown_email_and_wrong_password_are_the_same_answer(auth_stack: AuthSt
         "{email} (Mallory)",
         "mailto:{email}",
         "{email},{email}",
-        "{email}\n",
+        "{local} @auth.example",
         "{email}.",
         "not an email",
         "{local}@[127.0.0.1]",

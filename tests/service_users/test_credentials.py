@@ -516,10 +516,10 @@ async def test_init_db_creates_the_first_administrator(fresh_db, no_admin_env, c
     init_db.main(fresh_db)
 
     [(email, name, roles, password_hash, _)] = users_rows(fresh_db)
-    assert (email, name, roles) == ("Chief@example.com", "Administrator", ["admin"])
+    assert (email, name, roles) == ("chief@example.com", "Administrator", ["admin"])
     assert password_hash.startswith("$argon2id$")
     assert passwords.verify_password(password_hash, PASSWORD)
-    assert "Created the first administrator Chief@example.com" in caplog.messages
+    assert "Created the first administrator chief@example.com" in caplog.messages
     assert PASSWORD not in caplog.text
 
     async with users_service(fresh_db) as client:
@@ -538,7 +538,7 @@ async def test_init_db_again_leaves_the_administrator_unchanged(fresh_db, no_adm
     no_admin_env.setenv("USERS_ADMIN_NAME", "Someone Else")
     init_db.main(fresh_db)
     assert users_rows(fresh_db) == before  # one admin, same password, name, updated_at
-    assert "Administrator CHIEF@example.com exists; left unchanged" in caplog.messages
+    assert "Administrator chief@example.com exists; left unchanged" in caplog.messages
     async with users_service(fresh_db) as client:
         data_of(await verify(client, "chief@example.com", PASSWORD))
         assert_invalid(await verify(client, "chief@example.com", "another password entirely"))
