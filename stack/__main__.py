@@ -35,7 +35,15 @@ from apicore.embedded import (
     stop_embedded,
 )
 from service_users.config import Settings as UsersSettings
-from service_users.init_db import AdminSettingsError, FirstAdmin, ensure_admin, first_admin
+from service_users.init_db import (
+    RESET_FLAG,
+    AdminSettingsError,
+    FirstAdmin,
+    admin_report,
+    ensure_admin,
+    first_admin,
+    reset_admin_password,
+)
 from stack.output import Output
 from stack.preflight import InstanceLock, Port, Refused, check_ports, ports_from
 from stack.processes import Child, ChildFailed, stop_all, wait_healthy
@@ -161,11 +169,13 @@ def _seed_login() -> AdminLogin:
     return login
 
 
-def run(*, data_dir: Path, seed: bool) -> int:
+def run(*, data_dir: Path, seed: bool, reset_admin: bool = False) -> int:
     """Check that nothing of ours runs already, then start everything (see `_serve`)."""
     try:
         ports = ports_from(os.environ)
         admin = _first_admin()
+        if reset_admin and admin is None:
+            raise Refused(f"{RESET_FLAG} needs {ADMIN_EMAIL_VAR} and {ADMIN_PASSWORD_VAR}")
         seed_login = _seed_login() if seed else None
         data_dir.mkdir(parents=True, exist_ok=True)
         lock = InstanceLock(data_dir)
@@ -182,7 +192,14 @@ def run(*, data_dir: Path, seed: bool) -> int:
         return 1
     output = Output(data_dir / "run.log")
     try:
-        return _serve(output, data_dir=data_dir, ports=ports, admin=admin, seed_login=seed_login)
+        return _serve(
+            output,
+            data_dir=data_dir,
+            ports=ports,
+            admin=admin,
+            seed_login=seed_login,
+            reset_admin=reset_admin,
+        )
     finally:
         output.close()
         lock.release()
@@ -195,6 +212,7 @@ def _serve(
     ports: list[Port],
     admin: FirstAdmin | None,
     seed_login: AdminLogin | None,
+    reset_admin: bool = False,
 ) -> int:
     for signum in STOP_SIGNALS:
         signal.signal(signum, _on_signal)
@@ -206,9 +224,18 @@ def _serve(
         output.say("Migrating the users and orders databases")
         for package, url in (("service_users", users_db), ("service_orders", orders_db)):
             init_database(ROOT / package, url)
-        if admin is not None:
+        if admin is not None and reset_admin:
+            output.say(reset_admin_password(users_db, admin))
+        elif admin is not None:
             created = ensure_admin(users_db, admin)
-            state = "created" if created else "exists, left unchanged"
+            report = None if created else admin_report(users_db, admin)
+            state = (
+                "created"
+                if created
+                else f"exists, its password is {ADMIN_PASSWORD_VAR}; left unchanged"
+                if report is None
+                else f"exists, left unchanged.\n{report}"
+            )
             output.say(f"First administrator {admin.email} ({ADMIN_EMAIL_VAR}): {state}")
         elif _auth_on():
             output.say(
@@ -266,8 +293,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__.split("\n")[0])
     parser.add_argument("--seed", action="store_true", help="load demo data once healthy")
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".data")
+    parser.add_argument(
+        RESET_FLAG,
+        action="store_true",
+        help=f"give the existing administrator {ADMIN_PASSWORD_VAR} (its sessions end)",
+    )
     args = parser.parse_args(argv)
-    return run(data_dir=args.data_dir.resolve(), seed=args.seed)
+    return run(
+        data_dir=args.data_dir.resolve(), seed=args.seed, reset_admin=args.reset_admin_password
+    )
 
 
 if __name__ == "__main__":

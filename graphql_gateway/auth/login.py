@@ -120,3 +120,25 @@ async def logout(connection: HTTPConnection, identity: Identity) -> None:
         if exc.status != 404:  # ended meanwhile: what was asked is done
             raise
     sessions.forget(identity.session_id)
+
+
+async def count_email_change(connection: HTTPConnection, identity: Identity, email: str) -> bool:
+    """Before a caller who is no administrator changes their email: the change is counted
+    as a login attempt at that address's account, and its address checked for failures,
+    as a login is (429 when over). Its answer, 409 EMAIL_EXISTS or not, tells whether the
+    address is registered, so this probe costs what a login does. True when counted: then
+    `email_change_refused` counts a 409 as a failed login from the address."""
+    if identity.unrestricted or "admin" in identity.roles:
+        return False
+    try:
+        account = canonical_email(email)
+    except ValueError:
+        return False  # the users service refuses it: 400, which tells nothing
+    rate_limits: RateLimits = connection.app.state.rate_limits
+    await rate_limits.check_login(client_address(connection.scope), account)
+    return True
+
+
+async def email_change_refused(connection: HTTPConnection) -> None:
+    rate_limits: RateLimits = connection.app.state.rate_limits
+    await rate_limits.login_failed(client_address(connection.scope))

@@ -10,11 +10,19 @@ from uuid import UUID
 
 import strawberry
 
+from apicore.errors import ApiError
 from apicore.versions import tag_of_version
 from graphql_gateway import integrity
 from graphql_gateway.auth import policy
 from graphql_gateway.auth.identity import ROLES, Identity
-from graphql_gateway.auth.login import auth_is_off, login, logout, refresh
+from graphql_gateway.auth.login import (
+    auth_is_off,
+    count_email_change,
+    email_change_refused,
+    login,
+    logout,
+    refresh,
+)
 from graphql_gateway.graphql.context import Context
 from graphql_gateway.graphql.types.auth import LoginResult, LogoutResult
 from graphql_gateway.graphql.types.inputs import (
@@ -103,10 +111,18 @@ class Mutation:
         expected_version: str | None = strawberry.UNSET,
     ) -> User:
         payload = to_payload(input)
-        policy.check_update_user(info.context.caller, str(id), changes_roles="roles" in payload)
-        user = await info.context.clients.users.update_user(
-            str(id), payload, if_match=_if_match(expected_version)
-        )
+        caller, request = info.context.caller, info.context.request
+        policy.check_update_user(caller, str(id), changes_roles="roles" in payload)
+        email = payload.get("email")
+        counted = isinstance(email, str) and await count_email_change(request, caller, email)
+        try:
+            user = await info.context.clients.users.update_user(
+                str(id), payload, if_match=_if_match(expected_version)
+            )
+        except ApiError as exc:
+            if counted and exc.status == 409:
+                await email_change_refused(request)
+            raise
         return _remember(info, user)  # type: ignore[return-value, arg-type]
 
     @strawberry.mutation

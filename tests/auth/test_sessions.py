@@ -385,3 +385,50 @@ def test_a_colleagues_login_from_the_same_address_after_ten_failures(stack: Stac
         assert right == [429] * 11
     else:
         assert 429 in right
+
+
+def test_probing_emails_by_changing_ones_own_costs_what_logging_in_does(stack: Stack) -> None:
+    """`PUT /users/{self}` with someone's email is 409 EMAIL_EXISTS: it tells the email is
+    registered, so it counts as a login attempt at that account (and a failure from the
+    address). Past the account's limit, 429 whatever the caller or the spelling."""
+    victim = create_account(stack.users.url, "customer")
+    prober, login = account(stack, "engineer")
+    token = login["access_token"]
+    count = 10 if stack.shared_limits else 21
+    statuses = []
+    for n in range(count + 1):
+        spelling = victim["email"].upper() if n % 2 else f" {victim['email']} "
+        response = call(
+            stack,
+            "PUT",
+            f"/users/{prober['id']}",
+            token,
+            json={"email": spelling},
+            source="127.0.6.1",
+        )
+        statuses.append(response.status_code)
+    if stack.shared_limits:
+        assert statuses == [409] * 10 + [429]
+    else:
+        assert set(statuses) == {409, 429}
+    graphql = call(
+        stack,
+        "POST",
+        "/graphql",
+        token,
+        json={
+            "query": "mutation($id: UUID!, $e: String!) "
+            "{ updateUser(id: $id, input: {email: $e}) { email } }",
+            "variables": {"id": prober["id"], "e": victim["email"]},
+        },
+        source="127.0.6.2",
+    ).json()
+    codes = [error["extensions"]["code"] for error in graphql["errors"]]
+    assert codes in (["RATE_LIMITED"], ["EMAIL_EXISTS"])
+    if stack.shared_limits:
+        assert codes == ["RATE_LIMITED"]
+    # Their own email, and a free one, change as before (another account, another count).
+    free = f"free-{uuid.uuid4().hex[:8]}@auth.example"
+    changed = call(stack, "PUT", f"/users/{prober['id']}", token, json={"email": free})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["data"]["email"] == free
