@@ -552,9 +552,7 @@ async def test_init_db_again_leaves_the_administrator_unchanged(fresh_db, no_adm
         assert_invalid(await verify(client, "chief@example.com", "another password entirely"))
 
 
-async def test_init_db_with_the_same_password_reports_nothing_amiss(
-    fresh_db, no_admin_env, caplog
-):
+async def test_init_db_with_the_same_password_reports_nothing_amiss(fresh_db, no_admin_env, caplog):
     set_admin(no_admin_env, "chief@example.com", PASSWORD)
     init_db.main(fresh_db)
     caplog.set_level(logging.INFO, logger="service_users.init_db")
