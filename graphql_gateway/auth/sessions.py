@@ -49,6 +49,7 @@ class SessionCheck:
         # sid -> (monotonic time of the answer, the standing or None once ended)
         self._known: dict[str, tuple[float, Standing | None]] = {}
         self._asking: dict[str, asyncio.Future[Standing | None]] = {}
+        self.asked = 0  # calls to the users service (in its downstream calls too): /status
 
     def forget(self, session_id: str) -> None:
         """This worker ended the session (logout): refuse its tokens here at once."""
@@ -91,6 +92,7 @@ class SessionCheck:
         self, session_id: str, known: tuple[float, Standing | None] | None
     ) -> Standing | None:
         assert self.users is not None
+        self.asked += 1
         try:
             session = await self.users.get_session(session_id)
         except ApiError as exc:
