@@ -31,6 +31,7 @@ from graphql_gateway.auth.tokens import TokenService
 from graphql_gateway.clients import Clients
 
 TOKEN_TYPE = "bearer"
+MAX_EMAIL_CHARS = 320
 
 
 class LoginRequest(BaseModel):
@@ -72,6 +73,8 @@ async def login(connection: HTTPConnection, email: str, password: str) -> dict[s
     """`{access_token, token_type, expires_in, refresh_token, refresh_expires_in, user}`
     for valid credentials; 400 for an email that is no address, 401, 429."""
     tokens = _tokens(connection)
+    if len(email) > MAX_EMAIL_CHARS:  # GraphQL's argument has no bound of its own
+        raise validation_error("email", f"At most {MAX_EMAIL_CHARS} characters")
     try:
         account = canonical_email(email)
     except ValueError as exc:

@@ -112,7 +112,9 @@ def auth_stack(
     auth_services: tuple[RunningProcess, RunningProcess], logs_dir: Path
 ) -> Iterator[AuthStack]:
     users, orders = auth_services
-    env = auth_env(users, orders)
+    # The personas' access tokens are made once and used by every test of the run: they
+    # must outlive it (the default, 300 s, is tested on gateways of its own).
+    env = auth_env(users, orders, GATEWAY_JWT_TTL="3600")
     log = str(logs_dir / "auth-gateway.log")
     with running("graphql_gateway", "GATEWAY_", env, log_path=log) as gateway:
         accounts = {}

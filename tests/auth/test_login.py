@@ -72,7 +72,7 @@ def test_login_answers_a_token_for_the_user(auth_stack: AuthStack) -> None:
         "user",
     }
     assert data["token_type"] == "bearer"
-    assert data["expires_in"] == 300
+    assert data["expires_in"] == 3600  # as this stack has it (tests/auth/conftest.py)
     assert data["refresh_expires_in"] == 14 * 24 * 3600
     assert len(data["refresh_token"]) == 43
     assert data["user"]["id"] == account.id
@@ -89,7 +89,7 @@ def test_login_answers_a_token_for_the_user(auth_stack: AuthStack) -> None:
     assert claims["sub"] == account.id
     assert claims["roles"] == ["engineer"]
     assert uuid.UUID(claims["sid"])
-    assert claims["exp"] - claims["iat"] == 300
+    assert claims["exp"] - claims["iat"] == 3600
     me = httpx.get(
         f"{auth_stack.url}/auth/me",
         headers={"Authorization": f"Bearer {data['access_token']}"},
@@ -435,3 +435,22 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(
     assert second == 401
     assert spoofed == 429  # the proxy appended 203.0.113.5: that is who it is
     assert direct == [401, 401, 429]
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["Mallory <{email}>", "{email} (x)", "a" * 5000 + "@auth.example", "", "<>", "{email}\u0000"],
+)
+def test_graphql_login_refuses_what_is_no_bare_address(auth_stack: AuthStack, email: str) -> None:
+    account = auth_stack.accounts["customer"]
+    query = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { tokenType } }"
+    response = httpx.post(
+        f"{auth_stack.url}/graphql",
+        json={"query": query, "variables": {"e": email.format(email=account.email), "p": "x"}},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["VALIDATION_ERROR"]
+    assert body["errors"][0]["extensions"]["details"][0]["field"] == "email"

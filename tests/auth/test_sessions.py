@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from tests.auth.conftest import PASSWORD, another_gateway, create_account
@@ -250,6 +251,9 @@ def test_graphql_refresh_and_logout(stack: Stack) -> None:
 
 def test_refresh_rotates_and_a_reused_refresh_token_ends_the_family(stack: Stack) -> None:
     user, login = account(stack, "engineer")
+    assert login["expires_in"] == 300  # GATEWAY_JWT_TTL's default: 5 minutes
+    claims = jwt.decode(login["access_token"], options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 300
     first = login["refresh_token"]
     renewed = call(stack, "POST", "/auth/refresh", json={"refresh_token": first})
     assert renewed.status_code == 200, renewed.text

@@ -341,7 +341,7 @@ def test_graphql_without_a_token_may_only_log_in(auth_stack: AuthStack) -> None:
     assert answer.status_code == 200
     assert answer.json()["data"]["login"] == {
         "tokenType": "bearer",
-        "expiresIn": 300,
+        "expiresIn": 3600,  # as this stack has it (tests/auth/conftest.py)
         "refreshExpiresIn": 14 * 24 * 3600,
         "user": {"id": admin.id},
     }
