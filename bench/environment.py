@@ -7,14 +7,12 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import jwt
 from sqlalchemy.engine import make_url
 
 from apicore.db import drop_database
@@ -170,18 +168,23 @@ async def _seed(users_url: str, orders_url: str, n_users: int, per_user: int) ->
 BENCH_JWT_SECRET = "bench-only-secret-" + "0" * 32
 
 
-def bench_token(user_id: str) -> str:
-    """A manager's token (reads everything, as the peers' unauthenticated requests do)."""
-    now = int(time.time())
-    claims = {
-        "sub": user_id,
-        "roles": ["manager"],
-        "iat": now,
-        "exp": now + 24 * 3600,
-        "iss": "sitetrack-gateway",
-        "aud": "sitetrack",
-    }
-    return jwt.encode(claims, BENCH_JWT_SECRET, algorithm="HS256")
+BENCH_PASSWORD = "bench-only-password"
+
+
+def bench_token(users_url: str, gateway_url: str) -> str:
+    """A manager's access token (reads everything, as the peers' unauthenticated requests
+    do), from a real login: the front door checks its session like any other's."""
+    email = f"bench-manager-{uuid.uuid4().hex[:8]}@bench.example"
+    body = {"email": email, "name": "Bench Manager", "roles": ["manager"]}
+    created = httpx.post(f"{users_url}/users", json={**body, "password": BENCH_PASSWORD})
+    created.raise_for_status()
+    login = httpx.post(
+        f"{gateway_url}/auth/login",
+        json={"email": email, "password": BENCH_PASSWORD},
+        timeout=30,
+    )
+    login.raise_for_status()
+    return login.json()["data"]["access_token"]
 
 
 def bring_up(
@@ -229,9 +232,10 @@ def bring_up(
                 env.orders.url,
                 GATEWAY_AUTH="on",
                 GATEWAY_JWT_SECRET=BENCH_JWT_SECRET,
+                GATEWAY_JWT_TTL=str(24 * 3600),  # outlives the run; its session is checked
                 **workers,
             )
-            env.auth_token = bench_token(env.user_ids[0])
+            env.auth_token = bench_token(env.users.url, env.auth_gateway.url)
         if bare:
             env.bare_gateway = _start_ours(
                 env, "ours-bare", env.users.url, env.orders.url, GATEWAY_METRICS="false", **workers

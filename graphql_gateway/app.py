@@ -15,6 +15,7 @@ from graphql_gateway import __version__
 from graphql_gateway.auth.cors import EnvelopeCORSMiddleware, cors_options
 from graphql_gateway.auth.frontdoor import OPEN_PATHS, ClientAddresses, FrontDoor, refused
 from graphql_gateway.auth.ratelimit import RateLimits
+from graphql_gateway.auth.sessions import SessionCheck
 from graphql_gateway.auth.tokens import TokenService
 from graphql_gateway.clients import Clients
 from graphql_gateway.config import Settings
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     tokens = TokenService(settings) if settings.auth_enabled else None
     rate_limits = RateLimits(settings)
+    sessions = SessionCheck(settings.session_check_interval)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.workers,
             )
         app.state.clients = Clients.from_settings(settings)
+        sessions.users = app.state.clients.users
         try:
             yield
         finally:
@@ -73,7 +76,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     addresses = ClientAddresses(settings.trusted_proxies)
     if tokens is not None or rate_limits.request_limits:
         middleware.append(
-            Middleware(FrontDoor, tokens=tokens, rate_limits=rate_limits, addresses=addresses)
+            Middleware(
+                FrontDoor,
+                tokens=tokens,
+                sessions=sessions,
+                rate_limits=rate_limits,
+                addresses=addresses,
+            )
         )
     # Inside the front door: the hottest passthrough reads, answered below FastAPI's routing.
     middleware.append(Middleware(Passthrough, auth_enabled=settings.auth_enabled))
@@ -94,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.tokens = tokens
     app.state.rate_limits = rate_limits
+    app.state.sessions = sessions
     app.state.started_at = time.monotonic()
     graphql = graphql_router(settings)
     app.state.graphql_schema = graphql.schema  # its execution_paths tell which executor ran

@@ -72,7 +72,12 @@ class Settings(ProcessSettings):
     # Identity and access (SPEC section 8). Off: every route open, as the original API.
     auth: Literal["off", "on"] = "off"
     jwt_secret: SecretStr | None = Field(None, description="HS256 key of the gateway's tokens")
-    jwt_ttl: int = Field(3600, ge=60, le=7 * 24 * 3600, description="Seconds a token lives")
+    jwt_ttl: int = Field(300, ge=60, le=7 * 24 * 3600, description="Seconds an access token lives")
+    # How long a worker trusts its last answer on whether a session stands (auth/sessions.py):
+    # the bound on a logout, a role or password change or a deletion taking effect.
+    session_check_interval: float = Field(
+        1.0, ge=0, le=60, description="Seconds a session's standing is remembered"
+    )
     # Our own tokens name us as issuer; an identity provider's must name jwt_issuer.
     jwt_local_issuer: str = "sitetrack-gateway"
     jwt_audience: str = "sitetrack"
@@ -80,7 +85,10 @@ class Settings(ProcessSettings):
     jwks_url: str | None = Field(None, description="An identity provider's JSON Web Key Set")
     jwks_algorithms: str = "RS256,ES256"
     jwt_leeway: float = Field(10.0, ge=0, le=300, description="Clock skew allowed on exp/iat")
+    # Login attempts at one account (its canonical email), successful ones included.
     login_rate_limit: str = "10/minute"
+    # Failed logins from one client address, whichever accounts (auth/ratelimit.py).
+    login_address_rate_limit: str = "50/minute"
     rate_limit: str | None = Field(None, description="For everything: per user, else address")
     redis_url: str | None = Field(None, description="Rate limits shared by workers, replicas")
     redis_key_prefix: str = "sitetrack"
@@ -114,7 +122,13 @@ class Settings(ProcessSettings):
         networks(value)
         return value
 
-    @field_validator("login_rate_limit", "rate_limit", "v1_rate_limit", "v1_create_rate_limit")
+    @field_validator(
+        "login_rate_limit",
+        "login_address_rate_limit",
+        "rate_limit",
+        "v1_rate_limit",
+        "v1_create_rate_limit",
+    )
     @classmethod
     def _rate_limit_parses(cls, value: str | None) -> str | None:
         if value is not None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from apicore.settings import ServiceSettings
@@ -16,3 +16,5 @@ class Settings(ServiceSettings):
     admin_email: str | None = None
     admin_password: SecretStr | None = None
     admin_name: str = "Administrator"
+    # A login's session ends when nobody refreshes it for this long (service_users/sessions.py).
+    session_ttl: int = Field(14 * 24 * 3600, ge=60, le=365 * 24 * 3600)

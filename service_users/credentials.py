@@ -17,10 +17,10 @@ import logging
 import uuid
 
 from fastapi import APIRouter
-from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.background import BackgroundTask
 
+from apicore.contract.users import canonical_email
 from apicore.envelope import Envelope, EnvelopeResponse, RawJson, error_responses, ok
 from apicore.errors import INVALID_CREDENTIALS, ApiError
 from apicore.routing import WRITE_ERRORS, ContractRoute
@@ -34,16 +34,39 @@ logger = logging.getLogger("service_users.credentials")
 router = APIRouter(prefix="/internal", tags=["internal"], route_class=ContractRoute)
 
 INVALID_MESSAGE = "Invalid email or password"
-_EMAIL = TypeAdapter(EmailStr)
 
 
 def lookup_email(email: str) -> str:
-    """The email as it was stored: users are created with it normalised (trimmed, Unicode
-    NFC, domain decoded from IDNA); one that is no valid address is looked up as given."""
+    """The email as it is stored (apicore.contract.users.canonical_email); one that is no
+    address is looked up as given, and is nobody's (the gateway refuses it before)."""
     try:
-        return _EMAIL.validate_python(email)
-    except ValidationError:
+        return canonical_email(email)
+    except ValueError:
         return email
+
+
+async def checked_user(
+    engine: AsyncEngine, email: str, password: str
+) -> tuple[uuid.UUID, str, str]:
+    """(id, public JSON) of the user whose credentials these are; 401 otherwise.
+
+    Always one verification: with no user or no password, against the stand-in hash. A
+    hash made with older parameters is made again after the answer (`rehash_later`).
+    """
+    found = await repository.find_credentials(engine, email=lookup_email(email))
+    stored = found[2] if found is not None else None
+    matches = await check_password(stored, password)
+    if found is None or stored is None or not matches:
+        raise ApiError(INVALID_CREDENTIALS, INVALID_MESSAGE)
+    user_id, user, _ = found
+    return user_id, user, stored
+
+
+def rehash_later(
+    response: EnvelopeResponse, engine: AsyncEngine, user_id: uuid.UUID, stored: str, password: str
+) -> None:
+    if needs_rehash(stored):
+        response.background = BackgroundTask(_rehash, engine, user_id, stored, password)
 
 
 async def _rehash(engine: AsyncEngine, user_id: uuid.UUID, old: str, password: str) -> None:
@@ -65,14 +88,7 @@ async def _rehash(engine: AsyncEngine, user_id: uuid.UUID, old: str, password: s
 async def verify_credentials(engine: EngineDep, body: Credentials) -> EnvelopeResponse:
     """Internal, for the gateway's login (never exposed): the user whose email and password
     these are, or 401 INVALID_CREDENTIALS whatever the reason."""
-    found = await repository.find_credentials(engine, email=lookup_email(body.email))
-    stored = found[2] if found is not None else None
-    # Always one verification: with no user or no password, against the stand-in hash.
-    matches = await check_password(stored, body.password)
-    if found is None or stored is None or not matches:
-        raise ApiError(INVALID_CREDENTIALS, INVALID_MESSAGE)
-    user_id, user, _ = found
+    user_id, user, stored = await checked_user(engine, body.email, body.password)
     response = ok(RawJson(user))
-    if needs_rehash(stored):
-        response.background = BackgroundTask(_rehash, engine, user_id, stored, body.password)
+    rehash_later(response, engine, user_id, stored, body.password)
     return response

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import FromClause, func, insert, select, update
+from sqlalchemy import FromClause, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,7 +20,7 @@ from apicore.errors import EMAIL_EXISTS, ApiError
 from apicore.idempotency import Created, Idempotency, create_once
 from apicore.sqljson import among, json_array_page, json_object, utc_timestamp
 from apicore.versions import delete_at_version, matches
-from service_users.models import User
+from service_users.models import Session, User
 
 
 def public(source: FromClause) -> dict[str, Any]:
@@ -116,6 +116,10 @@ async def update_user(
     A field sent with the value it has is no change: when nothing changes the row is not
     written, so `updated_at` (the version, apicore.versions) stays. A new password always
     is one. `if_match`: the versions the caller expects (412 otherwise).
+
+    A change of roles or password ends every session of the user in the same transaction
+    (service_users/sessions.py): their access tokens are refused from the gateway's next
+    check, and they log in again with what they now are.
     """
     try:
         async with engine.begin() as conn:
@@ -141,7 +145,10 @@ async def update_user(
                 .values(**real, updated_at=func.clock_timestamp())
                 .returning(USER_JSON)
             )
-            return (await conn.execute(statement)).scalar()
+            updated = (await conn.execute(statement)).scalar()
+            if "roles" in real or "password_hash" in real:
+                await conn.execute(delete(Session).where(Session.user_id == user_id))
+            return updated
     except IntegrityError as exc:
         if _is_email_conflict(exc):
             raise _email_taken() from None

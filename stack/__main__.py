@@ -39,7 +39,15 @@ from apicore.embedded import (
     stop_server,
 )
 from service_users.config import Settings as UsersSettings
-from service_users.init_db import AdminSettingsError, FirstAdmin, ensure_admin, first_admin
+from service_users.init_db import (
+    RESET_FLAG,
+    AdminSettingsError,
+    FirstAdmin,
+    admin_report,
+    ensure_admin,
+    first_admin,
+    reset_admin_password,
+)
 from stack.output import Output
 from stack.preflight import InstanceLock, Port, Refused, check_ports, ports_from
 from stack.processes import Child, ChildFailed, stop_all, wait_healthy
@@ -233,7 +241,7 @@ def _seed_login() -> AdminLogin:
     return login
 
 
-def run(*, data_dir: Path, seed: bool) -> int:
+def run(*, data_dir: Path, seed: bool, reset_admin: bool = False) -> int:
     """Check that nothing of ours runs already, then start everything (see `_serve`).
 
     The checks touch nothing: the data directory and its lock are made only once the
@@ -246,6 +254,8 @@ def run(*, data_dir: Path, seed: bool) -> int:
     try:
         ports = ports_from(os.environ)
         admin = _first_admin()
+        if reset_admin and admin is None:
+            raise Refused(f"{RESET_FLAG} needs {ADMIN_EMAIL_VAR} and {ADMIN_PASSWORD_VAR}")
         seed_login = _seed_login() if seed else None
         gateway = next(port for port in ports if port.name == "gateway")
         owner = local_url(gateway.host, gateway.number)
@@ -275,6 +285,7 @@ def run(*, data_dir: Path, seed: bool) -> int:
             ports=ports,
             admin=admin,
             seed_login=seed_login,
+            reset_admin=reset_admin,
         )
     finally:
         output.close()
@@ -289,6 +300,7 @@ def _serve(
     ports: list[Port],
     admin: FirstAdmin | None,
     seed_login: AdminLogin | None,
+    reset_admin: bool = False,
 ) -> int:
     output.capture_logging()
     children: list[Child] = []
@@ -303,9 +315,18 @@ def _serve(
         for package, url in (("service_users", users_db), ("service_orders", orders_db)):
             init_database(ROOT / package, url)
             stopper.check()
-        if admin is not None:
+        if admin is not None and reset_admin:
+            output.say(reset_admin_password(users_db, admin))
+        elif admin is not None:
             created = ensure_admin(users_db, admin)
-            state = "created" if created else "exists, left unchanged"
+            report = None if created else admin_report(users_db, admin)
+            state = (
+                "created"
+                if created
+                else f"exists, its password is {ADMIN_PASSWORD_VAR}; left unchanged"
+                if report is None
+                else f"exists, left unchanged.\n{report}"
+            )
             output.say(f"First administrator {admin.email} ({ADMIN_EMAIL_VAR}): {state}")
         elif _auth_on():
             output.say(
@@ -386,8 +407,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__.split("\n")[0])
     parser.add_argument("--seed", action="store_true", help="load demo data once healthy")
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".data")
+    parser.add_argument(
+        RESET_FLAG,
+        action="store_true",
+        help=f"give the existing administrator {ADMIN_PASSWORD_VAR} (its sessions end)",
+    )
     args = parser.parse_args(argv)
-    return run(data_dir=args.data_dir.resolve(), seed=args.seed)
+    return run(
+        data_dir=args.data_dir.resolve(), seed=args.seed, reset_admin=args.reset_admin_password
+    )
 
 
 if __name__ == "__main__":

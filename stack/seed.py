@@ -125,8 +125,14 @@ def _log_in(client: httpx.Client, admin: AdminLogin) -> str:
     response = client.post("/auth/login", json={"email": admin.email, "password": admin.password})
     if response.status_code == 401:
         raise SeedError(
-            f"The gateway refused the administrator's login ({_error_of(response)}):"
-            f" check {ADMIN_EMAIL_VAR} and {ADMIN_PASSWORD_VAR}"
+            f"The gateway refused the administrator's login ({_error_of(response)}): no user"
+            f" {admin.email} has {ADMIN_PASSWORD_VAR} as password. Either no user has that"
+            f" email (start the stack with {ADMIN_EMAIL_VAR} and {ADMIN_PASSWORD_VAR} set,"
+            " and it creates that administrator), or it exists with another password: an"
+            " earlier `make seed` with auth off created it with a random password, printed"
+            " once. Run again with that password, or give it yours with"
+            " `make run RUN_ARGS=--reset-admin-password` (the start of `make run` says which"
+            " case it is)"
         )
     if response.status_code == 429:
         retry = response.headers.get("Retry-After", "a few")

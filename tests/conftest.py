@@ -42,7 +42,7 @@ def orders_db_url(pg_server: str) -> Iterator[str]:
 
 async def _truncate(app: FastAPI, table: str) -> None:
     async with app.state.engine.begin() as conn:
-        await conn.exec_driver_sql(f"TRUNCATE {table}")
+        await conn.exec_driver_sql(f"TRUNCATE {table} CASCADE")
 
 
 @pytest.fixture(scope="session")

@@ -48,6 +48,7 @@ REAL_422 = {
 BODILESS = {
     ("post", "/internal/users/{id}/order-book/close"),
     ("post", "/internal/users/{id}/order-book/reopen"),
+    ("post", "/auth/logout"),
 }
 
 
@@ -191,6 +192,7 @@ def test_every_success_response_documents_its_envelope(name):
 
 GATEWAY_BODIES = {
     ("post", "/auth/login"): "LoginRequest",
+    ("post", "/auth/refresh"): "RefreshRequest",
     ("post", "/users"): "UserCreate",
     ("put", "/users/{id}"): "UserUpdate",
     ("post", "/orders"): "OrderCreate",
@@ -221,5 +223,6 @@ def test_writes_document_their_body_and_415(name):
         for status in ("413", "415"):
             schema = operation["responses"][status]["content"]["application/json"]["schema"]
             assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}, (method, path)
-    # The users service's third write is its internal credentials check.
-    assert writes == {"gateway.openapi.json": 9, "users.openapi.json": 3}.get(name, 2)
+    # The users service's other writes are internal: the credentials check, and a
+    # session's start and refresh.
+    assert writes == {"gateway.openapi.json": 11, "users.openapi.json": 5}.get(name, 2)

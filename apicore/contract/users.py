@@ -6,7 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, EmailStr, Field
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, Field
 
 from apicore.validation import NonBlank200, PartialModel, StrictModel
 
@@ -17,12 +18,33 @@ def _unique(roles: list[str]) -> list[str]:
     return list(dict.fromkeys(roles))
 
 
+def canonical_email(value: str) -> str:
+    """An email in the one form it is stored, compared and counted in: trimmed, checked
+    as a bare address (email-validator; no display name, no quoted local part, no
+    domain literal), its domain decoded from IDNA, then lower-cased whole.
+
+    Lower-casing the local part is our rule, not RFC 5321's: one account per address
+    however it is typed, so that nobody registers `Bob@` beside `bob@` and the login
+    limit counts one account once (graphql_gateway/auth/ratelimit.py).
+    """
+    try:
+        address = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"Not an email address: {exc}") from None
+    return address.normalized.lower()
+
+
+Email = Annotated[
+    str,
+    Field(min_length=1, max_length=320, json_schema_extra={"format": "email"}),
+    AfterValidator(canonical_email),
+]
 Roles = Annotated[list[Role], Field(min_length=1, max_length=6), AfterValidator(_unique)]
 Password = Annotated[str, Field(min_length=8, max_length=128)]
 
 
 class UserCreate(StrictModel):
-    email: EmailStr
+    email: Email
     name: NonBlank200
     password: Password | None = None
     roles: Roles = Field(default_factory=lambda: ["user"])
@@ -31,7 +53,7 @@ class UserCreate(StrictModel):
 class UserUpdate(StrictModel):
     """Any subset of the fields; a field sent as null is an error, not "no change"."""
 
-    email: EmailStr = None  # type: ignore[assignment]
+    email: Email = None  # type: ignore[assignment]
     name: NonBlank200 = None  # type: ignore[assignment]
     password: Password = None  # type: ignore[assignment]
     roles: Roles = None  # type: ignore[assignment]

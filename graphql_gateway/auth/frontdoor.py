@@ -4,17 +4,19 @@ One pure ASGI middleware for REST and GraphQL alike, inside the request-id middl
 (so its answers carry the request id and our envelope) and inside CORS (so a browser
 can read a 401 or a 429):
 
-1. The bearer token, if any, is verified (auth on): the Identity goes into the request's
-   state, where `identity_of` and the GraphQL context read it.
+1. The bearer token, if any, is verified (auth on), and the session it names checked to
+   still stand (auth/sessions.py), with the user's roles now: the Identity goes into the
+   request's state, where `identity_of` and the GraphQL context read it.
 2. The global rate limit (GATEWAY_RATE_LIMIT, if set) counts the request, per user when
    the token is valid, else per client address; bad tokens are counted too, per address.
 3. Only then is a missing or bad token answered 401 UNAUTHENTICATED with
    `WWW-Authenticate: Bearer`. `/graphql` lets an anonymous caller through to the schema,
-   which allows it nothing but `login` (graphql/access.py).
+   which allows it nothing but `login` and `refresh` (graphql/access.py).
 
-Open routes need no token: the probes, /health, /status, POST /auth/login (and the /v1
-API's login and registration), the OpenAPI document and its pages, and the pages' scripts
-and styles under /static. Probes and /health are never rate limited.
+Open routes need no token: the probes, /health, /status, POST /auth/login and
+/auth/refresh (and the /v1 API's login and registration), the OpenAPI document and its
+pages, and the pages' scripts and styles under /static. Probes and /health are never rate
+limited.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from apicore.errors import ApiError
 from apicore.handlers import error_response
 from graphql_gateway.auth.identity import STATE_KEY, Identity, unauthenticated
 from graphql_gateway.auth.ratelimit import RateLimits
+from graphql_gateway.auth.sessions import SessionCheck
 from graphql_gateway.auth.tokens import TokenService
 
 OPEN_PATHS = frozenset(
@@ -42,6 +45,7 @@ OPEN_PATHS = frozenset(
         "/auth/login",
         "/v1/users/login",  # the /v1 API's login and self-registration (rest/v1/)
         "/v1/users/register",
+        "/auth/refresh",
         "/openapi.json",
         "/docs",
         "/redoc",
@@ -49,7 +53,7 @@ OPEN_PATHS = frozenset(
 )
 OPEN_PREFIXES = ("/static/",)
 NOT_LIMITED = frozenset({"/health", "/status", "/livez", "/readyz", "/metrics"})
-# Served to an anonymous caller too: the schema decides what it may do (only `login`).
+# Served to an anonymous caller too: the schema decides what it may do (`login`, `refresh`).
 ANONYMOUS_ALLOWED = frozenset({"/graphql"})
 ADDRESS_KEY = "client_address"
 
@@ -120,11 +124,13 @@ class FrontDoor:
         app: ASGIApp,
         *,
         tokens: TokenService | None,
+        sessions: SessionCheck,
         rate_limits: RateLimits,
         addresses: ClientAddresses,
     ) -> None:
         self.app = app
         self.tokens = tokens
+        self.sessions = sessions
         self.rate_limits = rate_limits
         self.addresses = addresses
         self.limit_requests = bool(rate_limits.request_limits)
@@ -147,7 +153,7 @@ class FrontDoor:
             header = _authorization(scope)
             if header is not None:
                 try:
-                    identity = await self.tokens.identify(header)
+                    identity = await self.sessions.identity(await self.tokens.identify(header))
                 except ApiError as exc:
                     refusal = exc
             elif path not in ANONYMOUS_ALLOWED:

@@ -13,11 +13,13 @@ ROLES = frozenset({"user", "engineer", "manager", "director", "customer", "admin
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """A verified caller. `user_id` is the token's `sub`; roles outside ROLES are dropped."""
+    """A verified caller. `user_id` is the token's `sub`; roles outside ROLES are dropped.
+    `session_id`: the login our own tokens belong to (their `sid`), None for a provider's."""
 
     user_id: str
     roles: frozenset[str]
     unrestricted: bool = False
+    session_id: str | None = None
 
 
 # With GATEWAY_AUTH=off every route is open, as in the original API: every check passes.

@@ -1,7 +1,14 @@
 """Rate limits with the `limits` package: in this process's memory, or on Redis for all of them.
 
-- Login: GATEWAY_LOGIN_RATE_LIMIT (default 10/minute) per client address and per email,
-  each attempt counted, with a moving window (exact: the 11th attempt in any 60 s fails).
+- Login, per account: GATEWAY_LOGIN_RATE_LIMIT (default 10/minute) attempts at one
+  account, successful ones included, counted on its canonical email (however it is typed,
+  apicore.contract.users.canonical_email) with a moving window (exact: the 11th attempt
+  in any 60 s fails). Against guessing one account's password.
+- Login, per address: GATEWAY_LOGIN_ADDRESS_RATE_LIMIT (default 50/minute) failed logins
+  from one client address, whichever accounts; successful ones are not counted, so a site
+  office behind one address is not locked out by one person's typos. Against guessing
+  across accounts. Checked before the attempt, counted after its failure: attempts in
+  flight at once may pass it together (the per-account limit still holds each account).
 - Everything: GATEWAY_RATE_LIMIT (optional) per user when authenticated, else per address,
   with a sliding-window counter (constant cost per request).
 - A route's own: per user, exact like the logins' (check_route; the /v1 API's limits,
@@ -77,6 +84,9 @@ class RateLimits:
                 SlidingWindowCounterRateLimiter(self._redis_storage),
             )
         self.login_limits: list[RateLimitItem] = parse_many(settings.login_rate_limit)
+        self.login_address_limits: list[RateLimitItem] = parse_many(
+            settings.login_address_rate_limit
+        )
         self.request_limits: list[RateLimitItem] = (
             parse_many(settings.rate_limit) if settings.rate_limit else []
         )
@@ -94,11 +104,17 @@ class RateLimits:
     # ------------------------------------------------------------ checks
 
     async def check_login(self, address: str, email: str) -> None:
-        """Count a login attempt; 429 RATE_LIMITED when the address or the email is over."""
-        identifiers = (("login-address", address), ("login-email", email.casefold()))
+        """Before a login attempt: 429 RATE_LIMITED when the address has failed too often,
+        else the attempt is counted against the account (`email`, canonical), 429 if over."""
+        for item in self.login_address_limits:
+            await self._hit(item, ("login-failed", address), fallback=True, test_only=True)
         for item in self.login_limits:
-            for kind, value in identifiers:
-                await self._hit(item, (kind, value), fallback=True)
+            await self._hit(item, ("login-account", email), fallback=True)
+
+    async def login_failed(self, address: str) -> None:
+        """After a failed login: one more against the address (never refused here)."""
+        for item in self.login_address_limits:
+            await self._hit(item, ("login-failed", address), fallback=True, count_only=True)
 
     async def check_request(self, key: str) -> None:
         """Count a request against the global limit (if any): 429 when over."""
@@ -117,6 +133,8 @@ class RateLimits:
         *,
         fallback: bool,
         label: str | None = None,
+        test_only: bool = False,
+        count_only: bool = False,
     ) -> None:
         limiters: Limiters | None = self._memory
         if self._shared is not None and self._redis_usable():
@@ -127,11 +145,21 @@ class RateLimits:
             return  # Redis unavailable: the global limit fails open
         limiter = limiters.login if fallback else limiters.requests
         try:
-            allowed = await limiter.hit(item, *identifiers)
+            if test_only:
+                allowed = await limiter.test(item, *identifiers)
+            else:
+                allowed = await limiter.hit(item, *identifiers) or count_only
         except StorageError as exc:
             self._redis_failed(exc)
             if fallback:
-                await self._hit(item, identifiers, fallback=True, label=label)
+                await self._hit(
+                    item,
+                    identifiers,
+                    fallback=True,
+                    label=label,
+                    test_only=test_only,
+                    count_only=count_only,
+                )
             return
         if limiters is self._shared:
             self._redis_answered()

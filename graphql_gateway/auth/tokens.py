@@ -4,7 +4,9 @@ A token's header picks the key, and each key has its own algorithms, so no token
 choose how it is checked: HS256 only ever against our secret (issuer
 GATEWAY_JWT_LOCAL_ISSUER), the provider's asymmetric algorithms only ever against its
 JWKS (issuer GATEWAY_JWT_ISSUER). `alg: none` and anything else is refused. Every token
-must carry `sub` (a user id), `exp`, `iat`, `iss` and `aud` (GATEWAY_JWT_AUDIENCE).
+must carry `sub` (a user id), `roles`, `exp`, `iat`, `iss` and `aud`
+(GATEWAY_JWT_AUDIENCE); ours also `sid`, the login's session, which the front door checks
+is still standing (auth/sessions.py).
 
 Verified tokens are remembered until they expire (bounded): a client sends the same
 token on every request, and a dict lookup is ~50x cheaper than checking an HMAC again.
@@ -28,7 +30,8 @@ logger = logging.getLogger("graphql_gateway.auth")
 
 LOCAL_ALGORITHM = "HS256"
 MAX_TOKEN_BYTES = 8 * 1024
-REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud"]
+REQUIRED_CLAIMS = ["sub", "roles", "exp", "iat", "iss", "aud"]
+LOCAL_REQUIRED_CLAIMS = [*REQUIRED_CLAIMS, "sid"]
 _CACHE_ENTRIES = 10_000
 
 
@@ -49,10 +52,11 @@ class TokenService:
         )
         self._verified: dict[str, tuple[Identity, float]] = {}
 
-    def issue(self, user: dict[str, Any]) -> str:
+    def issue(self, user: dict[str, Any], session_id: str) -> str:
         now = int(time.time())
         claims = {
             "sub": user["id"],
+            "sid": session_id,
             "roles": list(user["roles"]),
             "iat": now,
             "exp": now + self.ttl,
@@ -78,17 +82,19 @@ class TokenService:
             if time.time() < expires + self._leeway:
                 return identity
             del self._verified[text]
-        claims = await self._claims(text)
-        identity = _identity(claims)
+        claims, local = await self._claims(text)
+        identity = _identity(claims, local=local)
         if len(self._verified) >= _CACHE_ENTRIES:
             self._verified.clear()
         self._verified[text] = (identity, float(claims["exp"]))
         return identity
 
-    async def _claims(self, token: str) -> dict[str, Any]:
+    async def _claims(self, token: str) -> tuple[dict[str, Any], bool]:
+        """The token's claims, and whether it is one of ours."""
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
-            if algorithm == LOCAL_ALGORITHM:
+            local = algorithm == LOCAL_ALGORITHM
+            if local:
                 key: Any = self._secret
                 algorithms, issuer = [LOCAL_ALGORITHM], self._local_issuer
             elif self._jwks is not None and algorithm in self._provider_algorithms:
@@ -96,15 +102,16 @@ class TokenService:
                 algorithms, issuer = self._provider_algorithms, self._provider_issuer
             else:
                 raise unauthenticated("Invalid token")
-            return jwt.decode(
+            claims = jwt.decode(
                 token,
                 key,
                 algorithms=algorithms,
                 audience=self._audience,
                 issuer=issuer,
                 leeway=self._leeway,
-                options={"require": REQUIRED_CLAIMS},
+                options={"require": LOCAL_REQUIRED_CLAIMS if local else REQUIRED_CLAIMS},
             )
+            return claims, local
         except jwt.ExpiredSignatureError:
             raise unauthenticated("Token expired") from None
         except jwt.PyJWTError:
@@ -125,14 +132,21 @@ class TokenService:
         return signing_key.key
 
 
-def _identity(claims: dict[str, Any]) -> Identity:
-    subject, roles = claims.get("sub"), claims.get("roles", [])
+def _uuid(value: Any) -> str | None:
     try:
-        user_id = str(uuid.UUID(subject)) if isinstance(subject, str) else None
+        return str(uuid.UUID(value)) if isinstance(value, str) else None
     except ValueError:
-        user_id = None
+        return None
+
+
+def _identity(claims: dict[str, Any], *, local: bool) -> Identity:
+    roles = claims["roles"]
+    user_id = _uuid(claims["sub"])
     if user_id is None:
         raise unauthenticated("Invalid token: `sub` is not a user id")
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
         raise unauthenticated("Invalid token: `roles` is not a list of roles")
-    return Identity(user_id=user_id, roles=frozenset(roles) & ROLES)
+    session_id = _uuid(claims["sid"]) if local else None
+    if local and session_id is None:
+        raise unauthenticated("Invalid token: `sid` is not a session id")
+    return Identity(user_id=user_id, roles=frozenset(roles) & ROLES, session_id=session_id)

@@ -34,6 +34,24 @@ class UsersClient(ServiceClient):
         payload = {"email": email, "password": password}
         return (await self.fetch("POST", "/internal/credentials/verify", json=payload)).data
 
+    async def start_session(self, email: str, password: str) -> dict[str, Any]:
+        """A new session for these credentials: `{session_id, refresh_token,
+        refresh_expires_in, user}`; 401 INVALID_CREDENTIALS otherwise."""
+        payload = {"email": email, "password": password}
+        return (await self.fetch("POST", "/internal/sessions", json=payload)).data
+
+    async def refresh_session(self, refresh_token: str) -> dict[str, Any]:
+        """The session's next refresh token, as start_session answers; 401 otherwise."""
+        payload = {"refresh_token": refresh_token}
+        return (await self.fetch("POST", "/internal/sessions/refresh", json=payload)).data
+
+    async def get_session(self, session_id: str) -> dict[str, Any]:
+        """`{id, user_id, roles}` of a session that stands; 404 once it has ended."""
+        return (await self.fetch("GET", f"/internal/sessions/{session_id}")).data
+
+    async def end_session(self, session_id: str) -> None:
+        await self.fetch("DELETE", f"/internal/sessions/{session_id}")
+
     async def create_user(
         self, payload: dict[str, Any], *, idempotency_key: str | None = None
     ) -> UserData:

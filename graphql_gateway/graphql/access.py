@@ -1,4 +1,5 @@
-"""An anonymous caller (auth on, no token) may run one thing: the `login` mutation.
+"""An anonymous caller (auth on, no token) may run two things: the `login` and `refresh`
+mutations.
 
 Anything else is refused before execution with UNAUTHENTICATED, answered 401 with
 `WWW-Authenticate: Bearer` under either media type (graphql/router.py), as REST is.
@@ -13,7 +14,7 @@ from strawberry.extensions import SchemaExtension
 
 from graphql_gateway.auth.identity import unauthenticated
 
-ANONYMOUS_FIELDS = frozenset({"login", "__typename"})
+ANONYMOUS_FIELDS = frozenset({"login", "refresh", "__typename"})
 
 
 def _only_anonymous_fields(operation: OperationDefinitionNode | None) -> bool:

@@ -17,9 +17,16 @@ from apicore.versions import tag_of_version
 from graphql_gateway import integrity
 from graphql_gateway.auth import policy
 from graphql_gateway.auth.identity import ROLES, Identity
-from graphql_gateway.auth.login import login
+from graphql_gateway.auth.login import (
+    auth_is_off,
+    count_email_change,
+    email_change_refused,
+    login,
+    logout,
+    refresh,
+)
 from graphql_gateway.graphql.context import Context
-from graphql_gateway.graphql.types.auth import LoginResult
+from graphql_gateway.graphql.types.auth import LoginResult, LogoutResult
 from graphql_gateway.graphql.types.inputs import (
     OrderCreateInput,
     OrderUpdateInput,
@@ -66,20 +73,40 @@ def _named_expected_version() -> Iterator[None]:
         ) from None
 
 
+def _logged_in(info: Info, result: dict) -> LoginResult:
+    user = _remember(info, result["user"])
+    # The rest of this request (`login { user { orders } }`) runs as the one logged in.
+    info.context.identity = Identity(user_id=user["id"], roles=frozenset(user["roles"]) & ROLES)
+    return LoginResult(
+        access_token=result["access_token"],
+        token_type=result["token_type"],
+        expires_in=result["expires_in"],
+        refresh_token=result["refresh_token"],
+        refresh_expires_in=result["refresh_expires_in"],
+        user=result["user"],
+    )
+
+
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="A bearer token for an email and password")
+    @strawberry.mutation(description="Access and refresh tokens for an email and password")
     async def login(self, info: Info, email: str, password: str) -> LoginResult:
-        result = await login(info.context.request, email, password)
-        user = _remember(info, result["user"])
-        # The rest of this request (`login { user { orders } }`) runs as the one logged in.
-        info.context.identity = Identity(user_id=user["id"], roles=frozenset(user["roles"]) & ROLES)
-        return LoginResult(
-            access_token=result["access_token"],
-            token_type=result["token_type"],
-            expires_in=result["expires_in"],
-            user=result["user"],
-        )
+        return _logged_in(info, await login(info.context.request, email, password))
+
+    @strawberry.mutation(
+        description="The next access and refresh tokens; the refresh token sent is spent"
+        " (sent again, it ends its session)"
+    )
+    async def refresh(self, info: Info, refresh_token: str) -> LoginResult:
+        return _logged_in(info, await refresh(info.context.request, refresh_token))
+
+    @strawberry.mutation(description="End the caller's session: its tokens are refused")
+    async def logout(self, info: Info) -> LogoutResult:
+        caller = info.context.caller
+        if caller.unrestricted:
+            raise auth_is_off()
+        await logout(info.context.request, caller)
+        return LogoutResult(session_id=strawberry.ID(caller.session_id or ""))
 
     @strawberry.mutation
     async def create_user(
@@ -100,11 +127,19 @@ class Mutation:
         expected_version: str | None = strawberry.UNSET,
     ) -> User:
         payload = to_payload(input)
-        policy.check_update_user(info.context.caller, str(id), changes_roles="roles" in payload)
-        with _named_expected_version():
-            user = await info.context.clients.users.update_user(
-                str(id), payload, if_match=_if_match(expected_version)
-            )
+        caller, request = info.context.caller, info.context.request
+        policy.check_update_user(caller, str(id), changes_roles="roles" in payload)
+        email = payload.get("email")
+        counted = isinstance(email, str) and await count_email_change(request, caller, email)
+        try:
+            with _named_expected_version():
+                user = await info.context.clients.users.update_user(
+                    str(id), payload, if_match=_if_match(expected_version)
+                )
+        except ApiError as exc:
+            if counted and exc.status == 409:
+                await email_change_refused(request)
+            raise
         return _remember(info, user)  # type: ignore[return-value, arg-type]
 
     @strawberry.mutation

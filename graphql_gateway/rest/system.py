@@ -72,6 +72,9 @@ class GatewayStatus(BaseModel):
     downstream_calls: dict[str, int]
     # Of those calls, the ones sent again after their connection broke.
     downstream_retries: dict[str, int]
+    # Of the users service's calls, the front door's asking whether a session stands
+    # (graphql_gateway/auth/sessions.py): at most one a second per session and worker.
+    session_checks: int
 
 
 def _breaker_report(client: ServiceClient, reachable: bool) -> dict[str, Any]:
@@ -145,5 +148,6 @@ async def status(clients: ClientsDep, request: Request) -> EnvelopeResponse:
                 "users_service": clients.users.retries,
                 "orders_service": clients.orders.retries,
             },
+            "session_checks": request.app.state.sessions.asked,
         }
     )

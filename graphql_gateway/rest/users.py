@@ -39,6 +39,7 @@ from apicore.routing import WRITE_ERRORS, ContractRoute
 from apicore.versions import IfMatch
 from graphql_gateway import integrity
 from graphql_gateway.auth import policy
+from graphql_gateway.auth.login import count_email_change, email_change_refused
 from graphql_gateway.rest.deps import UPSTREAM, ClientsDep, IdentityDep, proxy
 
 router = APIRouter(prefix="/users", tags=["users"], route_class=ContractRoute)
@@ -130,7 +131,11 @@ async def update_user(
 ) -> Response:
     changes_roles = "roles" in body.model_fields_set
     policy.check_update_user(identity, str(user_id), changes_roles=changes_roles)
-    return await proxy(clients.users, request, f"/users/{user_id}")
+    counted = body.email is not None and await count_email_change(request, identity, body.email)
+    response = await proxy(clients.users, request, f"/users/{user_id}")
+    if counted and response.status_code == 409:
+        await email_change_refused(request)
+    return response
 
 
 @router.delete(

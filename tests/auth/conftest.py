@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from tests.support.procs import RunningProcess, running
@@ -39,6 +40,11 @@ class Account:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def session_id(self) -> str:
+        """The login's session, as its token names it (`sid`)."""
+        return jwt.decode(self.token, options={"verify_signature": False})["sid"]
 
 
 @dataclass
@@ -109,7 +115,9 @@ def auth_stack(
     auth_services: tuple[RunningProcess, RunningProcess], logs_dir: Path
 ) -> Iterator[AuthStack]:
     users, orders = auth_services
-    env = auth_env(users, orders)
+    # The personas' access tokens are made once and used by every test of the run: they
+    # must outlive it (the default, 300 s, is tested on gateways of its own).
+    env = auth_env(users, orders, GATEWAY_JWT_TTL="3600")
     log = str(logs_dir / "auth-gateway.log")
     with running("graphql_gateway", "GATEWAY_", env, log_path=log) as gateway:
         accounts = {}

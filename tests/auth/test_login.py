@@ -59,13 +59,22 @@ def assert_rate_limited(response: httpx.Response, limit: int) -> None:
 
 def test_login_answers_a_token_for_the_user(auth_stack: AuthStack) -> None:
     account = auth_stack.accounts["engineer"]
-    response = post_login(auth_stack.url, account.email.upper(), PASSWORD)
+    response = post_login(auth_stack.url, f"  {account.email.upper()} ", PASSWORD)
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
     data = response.json()["data"]
-    assert set(data) == {"access_token", "token_type", "expires_in", "user"}
+    assert set(data) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "refresh_expires_in",
+        "user",
+    }
     assert data["token_type"] == "bearer"
-    assert data["expires_in"] == 3600
+    assert data["expires_in"] == 3600  # as this stack has it (tests/auth/conftest.py)
+    assert data["refresh_expires_in"] == 14 * 24 * 3600
+    assert len(data["refresh_token"]) == 43
     assert data["user"]["id"] == account.id
     assert set(data["user"]) == {"id", "email", "name", "roles", "created_at", "updated_at"}
     assert "password" not in response.text
@@ -79,6 +88,7 @@ def test_login_answers_a_token_for_the_user(auth_stack: AuthStack) -> None:
     )
     assert claims["sub"] == account.id
     assert claims["roles"] == ["engineer"]
+    assert uuid.UUID(claims["sid"])
     assert claims["exp"] - claims["iat"] == 3600
     me = httpx.get(
         f"{auth_stack.url}/auth/me",
@@ -95,9 +105,46 @@ def test_unknown_email_and_wrong_password_are_the_same_answer(auth_stack: AuthSt
         (account.email, "wrong password"),
         (f"nobody-{uuid.uuid4().hex}@auth.example", PASSWORD),
         (no_password["email"], PASSWORD),
-        ("not an email", PASSWORD),
     ]:
         assert_invalid_credentials(post_login(auth_stack.url, email, password))
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "Mallory <{email}>",
+        "<{email}>",
+        '"Mallory" <{email}>',
+        "{email} (Mallory)",
+        "mailto:{email}",
+        "{email},{email}",
+        "{local} @auth.example",
+        "{email}.",
+        "not an email",
+        "{local}@[127.0.0.1]",
+        '"{local}"@auth.example',
+    ],
+)
+def test_an_email_that_is_no_bare_address_is_400_and_counted_nowhere(
+    limited_gateway: RunningProcess, auth_services: Services, form: str
+) -> None:
+    """Display names, comments, lists, quoted locals, literals: 400 before any check, and
+    the account's counter and the address's are untouched (a fourth login still works)."""
+    users, _ = auth_services
+    account = create_account(users.url, "engineer", PASSWORD)
+    email = account["email"]
+    source = "127.0.3." + str(1 + abs(hash(form)) % 200)
+    for _ in range(4):
+        response = post_login(
+            limited_gateway.url,
+            form.format(email=email, local=email.split("@")[0]),
+            PASSWORD,
+            source=source,
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+        assert response.json()["error"]["details"][0]["field"] == "email"
+    assert post_login(limited_gateway.url, email, PASSWORD, source=source).status_code == 200
 
 
 def test_unknown_email_takes_about_as_long_as_a_wrong_password(auth_stack: AuthStack) -> None:
@@ -199,22 +246,31 @@ def test_a_deleted_users_token_no_longer_finds_them(auth_stack: AuthStack) -> No
 @pytest.fixture(scope="module")
 def limited_gateway(auth_services: Services, logs_dir: Path) -> Iterator[RunningProcess]:
     with another_gateway(
-        auth_services, logs_dir, "limited", GATEWAY_LOGIN_RATE_LIMIT="3/minute"
+        auth_services,
+        logs_dir,
+        "limited",
+        GATEWAY_LOGIN_RATE_LIMIT="3/minute",
+        GATEWAY_LOGIN_ADDRESS_RATE_LIMIT="3/minute",
     ) as gateway:
         yield gateway
 
 
-def test_logins_are_limited_per_address(
+def test_failed_logins_are_limited_per_address(
     limited_gateway: RunningProcess, auth_services: Services
 ) -> None:
     users, _ = auth_services
     source = "127.0.0.11"
+    # Successful logins from the address are not counted, however many.
+    regulars = [create_account(users.url, "engineer", PASSWORD) for _ in range(2)]
+    for regular in regulars * 2:
+        ok = post_login(limited_gateway.url, regular["email"], PASSWORD, source=source)
+        assert ok.status_code == 200
     for _ in range(3):  # different emails: only the address is over
         email = f"nobody-{uuid.uuid4().hex}@auth.example"
         assert post_login(limited_gateway.url, email, "x", source=source).status_code == 401
     over = post_login(limited_gateway.url, "someone@auth.example", "x", source=source)
     assert_rate_limited(over, 3)
-    # Right credentials do not get past the limit either, and another address is not limited.
+    # Past it, right credentials do not get through either; another address is not limited.
     account = create_account(users.url, "engineer", PASSWORD)
     assert (
         post_login(limited_gateway.url, account["email"], PASSWORD, source=source).status_code
@@ -352,7 +408,10 @@ def test_the_global_limit_counts_per_user_then_per_address(
 def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(
     auth_services: Services, logs_dir: Path
 ) -> None:
-    env = {"GATEWAY_LOGIN_RATE_LIMIT": "2/minute", "GATEWAY_TRUSTED_PROXIES": "127.0.0.1/32"}
+    env = {
+        "GATEWAY_LOGIN_ADDRESS_RATE_LIMIT": "2/minute",
+        "GATEWAY_TRUSTED_PROXIES": "127.0.0.1/32",
+    }
 
     def attempt(url: str, forwarded: str, source: str = "127.0.0.1") -> int:
         transport = httpx.HTTPTransport(local_address=source)
@@ -376,3 +435,22 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(
     assert second == 401
     assert spoofed == 429  # the proxy appended 203.0.113.5: that is who it is
     assert direct == [401, 401, 429]
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["Mallory <{email}>", "{email} (x)", "a" * 5000 + "@auth.example", "", "<>", "{email}\u0000"],
+)
+def test_graphql_login_refuses_what_is_no_bare_address(auth_stack: AuthStack, email: str) -> None:
+    account = auth_stack.accounts["customer"]
+    query = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { tokenType } }"
+    response = httpx.post(
+        f"{auth_stack.url}/graphql",
+        json={"query": query, "variables": {"e": email.format(email=account.email), "p": "x"}},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["VALIDATION_ERROR"]
+    assert body["errors"][0]["extensions"]["details"][0]["field"] == "email"

@@ -33,6 +33,10 @@ NOW = int(time.time())
 
 
 def claims(subject: str, **overrides: Any) -> dict[str, Any]:
+    return base_claims(subject, **overrides)
+
+
+def base_claims(subject: str, **overrides: Any) -> dict[str, Any]:
     base = {
         "sub": subject,
         "roles": ["manager"],
@@ -59,7 +63,12 @@ def unsigned(payload: dict[str, Any]) -> str:
 
 
 def downstream_calls(stack: AuthStack) -> dict[str, int]:
-    return httpx.get(f"{stack.url}/status", timeout=10).json()["data"]["downstream_calls"]
+    """Downstream calls but the front door's session checks (graphql_gateway/auth/
+    sessions.py: at most one a second per session), which /status counts apart too."""
+    data = httpx.get(f"{stack.url}/status", timeout=10).json()["data"]
+    calls = dict(data["downstream_calls"])
+    calls["users_service"] -= data["session_checks"]
+    return calls
 
 
 def assert_unauthenticated_rest(response: httpx.Response) -> dict[str, Any]:
@@ -81,7 +90,13 @@ def assert_unauthenticated_graphql(response: httpx.Response) -> dict[str, Any]:
 
 
 def bad_tokens(stack: AuthStack) -> dict[str, str]:
-    me = stack.accounts["admin"].id
+    """Each bad for one reason: the rest is what a real login of the admin would carry."""
+    admin = stack.accounts["admin"]
+    me = admin.id
+
+    def claims(subject: str, **overrides: Any) -> dict[str, Any]:
+        return base_claims(subject, **{"sid": admin.session_id, **overrides})
+
     return {
         "expired": signed(claims(me, iat=NOW - 7200, exp=NOW - 3600)),
         "forged (another secret)": signed(claims(me), "another-secret-" + "y" * 40),
@@ -95,6 +110,10 @@ def bad_tokens(stack: AuthStack) -> dict[str, str]:
         "no aud": signed(claims(me, aud=None)),
         "sub not a user id": signed(claims("admin")),
         "roles not a list": signed(claims(me, roles="admin")),
+        "no roles": signed(claims(me, roles=None)),
+        "no sid": signed(claims(me, sid=None)),
+        "sid not a session id": signed(claims(me, sid="admin")),
+        "sid a number": signed(claims(me, sid=12345)),
         "issued in the future": signed(claims(me, iat=NOW + 3600, exp=NOW + 7200)),
         "not yet valid": signed(claims(me, nbf=NOW + 3600)),
         "garbage": "not-a-token",
@@ -243,13 +262,15 @@ def test_every_bad_token_is_the_same_401(auth_stack: AuthStack) -> None:
         "Token expired",
         "Invalid token: `sub` is not a user id",
         "Invalid token: `roles` is not a list of roles",
+        "Invalid token: `sid` is not a session id",
         "Expected `Authorization: Bearer <token>`",
     }
 
 
 def test_a_valid_token_opens_rest_and_graphql(auth_stack: AuthStack) -> None:
     manager = auth_stack.accounts["manager"]
-    token = signed(claims(manager.id))  # minted here with the gateway's secret
+    # Minted here with the gateway's secret, for the manager's live session.
+    token = signed(claims(manager.id, sid=manager.session_id))
     headers = {"Authorization": f"Bearer {token}"}
     assert httpx.get(f"{auth_stack.url}/users", headers=headers, timeout=10).status_code == 200
     scheme_case = {"Authorization": f"bearer {token}"}
@@ -260,21 +281,35 @@ def test_a_valid_token_opens_rest_and_graphql(auth_stack: AuthStack) -> None:
     assert response.json() == {"data": {"me": {"id": manager.id, "roles": ["manager"]}}}
 
 
-def test_roles_in_the_token_decide_and_unknown_roles_count_for_nothing(
-    auth_stack: AuthStack,
-) -> None:
+def test_the_users_roles_now_decide_not_the_tokens(auth_stack: AuthStack) -> None:
+    """Even a token minted with the gateway's secret for a live session carries no more
+    than its user has now: the session check answers the roles (auth/sessions.py)."""
     customer = auth_stack.accounts["customer"]
-    # The token's roles are what counts (the users service's copy is read at login).
-    as_director = {"Authorization": f"Bearer {signed(claims(customer.id, roles=['director']))}"}
-    users = httpx.get(f"{auth_stack.url}/users", headers=as_director, timeout=10).json()
-    assert users["meta"]["total"] > 1
-    nobody = {"Authorization": f"Bearer {signed(claims(customer.id, roles=['superuser', 'root']))}"}
-    users = httpx.get(f"{auth_stack.url}/users", headers=nobody, timeout=10).json()
-    assert [user["id"] for user in users["data"]] == [customer.id]
-    denied = httpx.post(
-        f"{auth_stack.url}/users", headers=nobody, json={"email": "x@y.example", "name": "X"}
-    )
-    assert denied.status_code == 403
+    sid = customer.session_id
+    for roles in (["director"], ["admin"], ["superuser", "root"], []):
+        token = signed(claims(customer.id, roles=roles, sid=sid))
+        headers = {"Authorization": f"Bearer {token}"}
+        users = httpx.get(f"{auth_stack.url}/users", headers=headers, timeout=10).json()
+        assert [user["id"] for user in users["data"]] == [customer.id], roles
+        denied = httpx.post(
+            f"{auth_stack.url}/users", headers=headers, json={"email": "x@y.example", "name": "X"}
+        )
+        assert denied.status_code == 403
+
+
+def test_a_session_of_another_user_or_none_is_401(auth_stack: AuthStack) -> None:
+    """A token for the customer naming the manager's session, or a session nobody has."""
+    customer, manager = auth_stack.accounts["customer"], auth_stack.accounts["manager"]
+    for sid in (manager.session_id, str(uuid.uuid4())):
+        token = signed(claims(customer.id, sid=sid))
+        for _ in range(2):  # the second from what the worker remembers
+            response = httpx.get(
+                f"{auth_stack.url}/orders",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            )
+            body = assert_unauthenticated_rest(response)
+            assert body["error"]["message"].startswith("Session ended")
 
 
 def test_graphql_without_a_token_may_only_log_in(auth_stack: AuthStack) -> None:
@@ -298,7 +333,7 @@ def test_graphql_without_a_token_may_only_log_in(auth_stack: AuthStack) -> None:
     admin = auth_stack.accounts["admin"]
     login = (
         "mutation($e: String!, $p: String!) { login(email: $e, password: $p) "
-        "{ tokenType expiresIn user { id } } }"
+        "{ tokenType expiresIn refreshExpiresIn user { id } } }"
     )
     answer = httpx.post(
         url, json={"query": login, "variables": {"e": admin.email, "p": "persona password 1"}}
@@ -306,7 +341,8 @@ def test_graphql_without_a_token_may_only_log_in(auth_stack: AuthStack) -> None:
     assert answer.status_code == 200
     assert answer.json()["data"]["login"] == {
         "tokenType": "bearer",
-        "expiresIn": 3600,
+        "expiresIn": 3600,  # as this stack has it (tests/auth/conftest.py)
+        "refreshExpiresIn": 14 * 24 * 3600,
         "user": {"id": admin.id},
     }
     assert httpx.post(url, json={"query": "{ __typename }"}).json() == {
@@ -427,7 +463,7 @@ def test_a_providers_tokens_are_accepted_with_its_issuer(
     manager = auth_stack.accounts["manager"]
     assert status_with(idp_gateway, provider_token(key, manager.id)) == 200
     # Its own tokens still work beside the provider's.
-    assert status_with(idp_gateway, signed(claims(manager.id))) == 200
+    assert status_with(idp_gateway, signed(claims(manager.id, sid=manager.session_id))) == 200
     fetched = server.requests
     for _ in range(3):  # the key set is cached, not fetched per request
         assert (

@@ -37,7 +37,7 @@ async def empty_tables(users_app: FastAPI, orders_app: FastAPI) -> None:
     """Both tables empty (the services' processes share these databases)."""
     for app, table in ((users_app, "users"), (orders_app, "orders")):
         async with app.state.engine.begin() as conn:
-            await conn.exec_driver_sql(f"TRUNCATE {table}")
+            await conn.exec_driver_sql(f"TRUNCATE {table} CASCADE")
 
 
 async def create_users(users_url: str, count: int) -> list[dict[str, Any]]:

@@ -516,10 +516,10 @@ async def test_init_db_creates_the_first_administrator(fresh_db, no_admin_env, c
     init_db.main(fresh_db)
 
     [(email, name, roles, password_hash, _)] = users_rows(fresh_db)
-    assert (email, name, roles) == ("Chief@example.com", "Administrator", ["admin"])
+    assert (email, name, roles) == ("chief@example.com", "Administrator", ["admin"])
     assert password_hash.startswith("$argon2id$")
     assert passwords.verify_password(password_hash, PASSWORD)
-    assert "Created the first administrator Chief@example.com" in caplog.messages
+    assert "Created the first administrator chief@example.com" in caplog.messages
     assert PASSWORD not in caplog.text
 
     async with users_service(fresh_db) as client:
@@ -538,10 +538,65 @@ async def test_init_db_again_leaves_the_administrator_unchanged(fresh_db, no_adm
     no_admin_env.setenv("USERS_ADMIN_NAME", "Someone Else")
     init_db.main(fresh_db)
     assert users_rows(fresh_db) == before  # one admin, same password, name, updated_at
-    assert "Administrator CHIEF@example.com exists; left unchanged" in caplog.messages
+    assert "Administrator chief@example.com exists; left unchanged" in caplog.messages
+    # It says why USERS_ADMIN_PASSWORD will not log in, and what to do.
+    [report] = [r.message for r in caplog.records if r.levelno == logging.WARNING]
+    assert report.startswith(
+        "Administrator chief@example.com (USERS_ADMIN_EMAIL) has another password than"
+        " USERS_ADMIN_PASSWORD, so logging in with USERS_ADMIN_PASSWORD is refused"
+    )
+    assert "make run RUN_ARGS=--reset-admin-password" in report
+    assert "another password entirely" not in caplog.text
     async with users_service(fresh_db) as client:
         data_of(await verify(client, "chief@example.com", PASSWORD))
         assert_invalid(await verify(client, "chief@example.com", "another password entirely"))
+
+
+async def test_init_db_with_the_same_password_reports_nothing_amiss(fresh_db, no_admin_env, caplog):
+    set_admin(no_admin_env, "chief@example.com", PASSWORD)
+    init_db.main(fresh_db)
+    caplog.set_level(logging.INFO, logger="service_users.init_db")
+    init_db.main(fresh_db)
+    assert [r.levelno for r in caplog.records] == [logging.INFO]
+
+
+async def test_reset_admin_password_gives_it_the_setting_and_ends_its_sessions(
+    fresh_db, no_admin_env, caplog
+):
+    caplog.set_level(logging.INFO, logger="service_users.init_db")
+    set_admin(no_admin_env, "chief@example.com", PASSWORD)
+    init_db.main(fresh_db)
+    async with users_service(fresh_db) as client:
+        started = await client.post(
+            "/internal/sessions", json={"email": "chief@example.com", "password": PASSWORD}
+        )
+        assert started.status_code == 201
+        session_id = started.json()["data"]["session_id"]
+    set_admin(no_admin_env, "chief@example.com", "the new password 2")
+    init_db.main(fresh_db, reset=True)
+    assert (
+        "Administrator chief@example.com: its password is now USERS_ADMIN_PASSWORD; its"
+        " sessions ended"
+    ) in caplog.messages
+    async with users_service(fresh_db) as client:
+        data_of(await verify(client, "chief@example.com", "the new password 2"))
+        assert_invalid(await verify(client, "chief@example.com", PASSWORD))
+        assert (await client.get(f"/internal/sessions/{session_id}")).status_code == 404
+
+
+async def test_reset_never_makes_anyone_an_administrator(fresh_db, no_admin_env, caplog):
+    caplog.set_level(logging.INFO, logger="service_users.init_db")
+    init_db.main(fresh_db)
+    with psycopg.connect(libpq_url(fresh_db)) as conn:
+        conn.execute("INSERT INTO users (email, name) VALUES ('boss@example.com', 'Boss')")
+    before = users_rows(fresh_db)
+    set_admin(no_admin_env, "boss@example.com", PASSWORD)
+    init_db.main(fresh_db, reset=True)
+    assert users_rows(fresh_db) == before
+    assert (
+        "boss@example.com (USERS_ADMIN_EMAIL) is no administrator (roles ['user']): its"
+        " password is left as it is"
+    ) in caplog.messages
 
 
 async def test_an_existing_user_with_that_email_is_left_untouched(fresh_db, no_admin_env, caplog):
@@ -558,6 +613,7 @@ async def test_an_existing_user_with_that_email_is_left_untouched(fresh_db, no_a
     assert before[0][2] == ["user"]
     assert before[0][3] is None
     assert "Administrator boss@example.com exists; left unchanged" in caplog.messages
+    assert any("not an administrator" in message for message in caplog.messages)
 
 
 def test_two_init_db_at_once_create_one_administrator(fresh_db):

@@ -203,3 +203,47 @@ def test_fresh_databases_are_dropped(pg_server):
     finally:
         drop_database(url)
     assert not database_exists(url)
+
+
+# ------------------------------------------------------------------ 0003: canonical emails
+
+USERS_DIR = Path(users_init_db.PACKAGE_DIR)
+
+
+def _users_at_0002(url: str, emails: list[str]) -> None:
+    create_database(url)
+    upgrade(USERS_DIR, url, "0002_idempotency_keys")
+    with psycopg.connect(libpq_url(url)) as conn:
+        for email in emails:
+            conn.execute("INSERT INTO users (email, name) VALUES (%s, 'N')", (email,))
+
+
+def _emails(url: str) -> list[str]:
+    with psycopg.connect(libpq_url(url)) as conn:
+        return [row[0] for row in conn.execute("SELECT email FROM users ORDER BY email")]
+
+
+def test_0003_makes_every_email_canonical(fresh_url: Callable[[str], str]) -> None:
+    url = fresh_url("test_mig_emails")
+    _users_at_0002(url, ["Keep@Example.COM", "  spaced@example.com ", "plain@example.com"])
+    upgrade(USERS_DIR, url)
+    assert _emails(url) == ["keep@example.com", "plain@example.com", "spaced@example.com"]
+    assert revision(url) == "0003_sessions_canonical_emails"
+
+
+def test_0003_names_every_collision_and_changes_nothing(
+    fresh_url: Callable[[str], str],
+) -> None:
+    url = fresh_url("test_mig_collide")
+    before = ["Boss@Example.com", " boss@example.com", "other@example.com", "Other@example.com "]
+    _users_at_0002(url, before)
+    with pytest.raises(Exception, match="belong to more than one user") as raised:
+        upgrade(USERS_DIR, url)
+    message = str(raised.value)
+    assert "boss@example.com: " in message
+    assert "other@example.com: " in message
+    assert "'Boss@Example.com'" in message
+    assert "' boss@example.com'" in message
+    assert sorted(_emails(url)) == sorted(before)
+    assert revision(url) == "0002_idempotency_keys"
+    assert not table_exists(url, "sessions")

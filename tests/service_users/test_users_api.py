@@ -330,12 +330,50 @@ async def test_email_is_unique_case_insensitively_on_update(users_client):
     assert unchanged == other
 
 
-async def test_a_user_may_change_the_case_of_its_own_email(users_client):
-    user = await create(users_client, email="self@example.com")
+async def test_emails_are_stored_in_one_canonical_form(users_client):
+    """Trimmed and lower-cased whole, on create and on update: one account, one address."""
+    user = await create(users_client, email="  Self.Name@Example.COM\t")
+    assert user["email"] == "self.name@example.com"
     updated = assert_ok(
-        await users_client.put(f"/users/{user['id']}", json={"email": "SELF@example.com"})
+        await users_client.put(f"/users/{user['id']}", json={"email": " NEW@Example.com "})
     )
-    assert updated["email"] == "SELF@example.com"
+    assert updated["email"] == "new@example.com"
+    same = assert_ok(
+        await users_client.put(f"/users/{user['id']}", json={"email": "New@EXAMPLE.com"})
+    )
+    assert same == updated  # the same address: no change, the version stays
+    idn = await create(users_client, email="Bob@XN--BCHER-KVA.example")
+    assert idn["email"] == "bob@bücher.example"
+
+
+NOT_BARE_ADDRESSES = [
+    "Mallory <bf@example.com>",
+    "<bf@example.com>",
+    '"Mallory" <bf@example.com>',
+    "bf@example.com (Mallory)",
+    "mailto:bf@example.com",
+    "bf@example.com, other@example.com",
+    '"bf"@example.com',
+    "bf@[127.0.0.1]",
+    "bf @example.com",
+    "bf@example.com.",
+    "bf@localhost",
+    "",
+    "   ",
+    "@example.com",
+    "bf@",
+    "bf\u0000@example.com",
+]
+
+
+@pytest.mark.parametrize("email", NOT_BARE_ADDRESSES)
+async def test_an_email_that_is_no_bare_address_is_400_on_every_write(users_client, email):
+    created = await users_client.post("/users", json={"email": email, "name": "X"})
+    assert_error(created, 400, "VALIDATION_ERROR")
+    user = await create(users_client, email=f"u{uuid.uuid4().hex[:8]}@example.com")
+    updated = await users_client.put(f"/users/{user['id']}", json={"email": email})
+    assert_error(updated, 400, "VALIDATION_ERROR")
+    assert assert_ok(await users_client.get(f"/users/{user['id']}")) == user
 
 
 async def test_concurrent_creates_with_one_email_in_process(users_client, users_db_url):

@@ -574,7 +574,7 @@ def test_dockerignore_keeps_what_the_dockerfile_copies() -> None:
 GATEWAY_AUTH_VARIABLES = {
     "GATEWAY_AUTH": "off",
     "GATEWAY_JWT_SECRET": "",
-    "GATEWAY_JWT_TTL": "3600",
+    "GATEWAY_JWT_TTL": "300",
     "GATEWAY_LOGIN_RATE_LIMIT": "10/minute",
     "GATEWAY_RATE_LIMIT": "",
     "GATEWAY_REDIS_URL": "",

@@ -800,3 +800,63 @@ def test_auth_on_creates_the_administrator_and_seeds_as_it(
     code, _ = wait_exit(run, STOP_TIMEOUT)
     assert code == 0, run.tail()
     assert_nothing_left(run)
+
+
+def test_the_readme_in_order_says_what_happened_to_the_administrator_and_what_to_do(
+    start_runner: Callable[..., Run], fresh_data_dir: Path
+) -> None:
+    """`make seed` with auth off (it creates admin@site.example with a random password),
+    then auth on with USERS_ADMIN_* naming that account: `make run` and `make seed` say
+    the account has another password and how to give it USERS_ADMIN_PASSWORD, and
+    `--reset-admin-password` does, after which the seed logs in."""
+    run = start_runner(fresh_data_dir)
+    wait_healthy(run)
+
+    def seed(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "stack.seed"],
+            cwd=ROOT,
+            env={**runner_env(run.ports), **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert seed({}).returncode == 0
+    run.process.send_signal(signal.SIGTERM)
+    assert wait_exit(run, STOP_TIMEOUT)[0] == 0, run.tail()
+
+    auth = {
+        "GATEWAY_AUTH": "on",
+        "GATEWAY_JWT_SECRET": AUTH_SECRET,
+        "USERS_ADMIN_EMAIL": ADMIN[0],
+        "USERS_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
+    for args, expected in (
+        ((), f"First administrator {ADMIN[0]} (USERS_ADMIN_EMAIL): exists, left unchanged."),
+        (
+            ("--reset-admin-password",),
+            f"Administrator {ADMIN[0]}: its password is now USERS_ADMIN_PASSWORD",
+        ),
+    ):
+        run = start_runner(fresh_data_dir, args=args, env=auth)
+        wait_healthy(run)
+        console = "\n".join(run.runner_lines())
+        assert expected in console, console
+        seeded = seed(auth)
+        if not args:
+            assert "has another password than USERS_ADMIN_PASSWORD" in console, console
+            assert "make run RUN_ARGS=--reset-admin-password" in console, console
+            assert seeded.returncode == 1, seeded.stdout + seeded.stderr
+            said = seeded.stdout + seeded.stderr
+            assert "INVALID_CREDENTIALS" in said, said
+            assert "random password" in said, said
+            assert "make run RUN_ARGS=--reset-admin-password" in said, said
+        else:
+            assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+            assert "Seeded 0 new user(s)" in seeded.stdout, seeded.stdout
+        assert ADMIN_PASSWORD not in run.log()
+        run.process.send_signal(signal.SIGTERM)
+        assert wait_exit(run, STOP_TIMEOUT)[0] == 0, run.tail()
+    assert_nothing_left(run)

@@ -9,5 +9,17 @@ from graphql_gateway.graphql.types.user import User
 class LoginResult:
     access_token: str
     token_type: str
-    expires_in: int = strawberry.field(description="Seconds until the token expires")
+    expires_in: int = strawberry.field(description="Seconds until the access token expires")
+    refresh_token: str = strawberry.field(
+        description="For `refresh(refreshToken:)`: one use, then spent; used twice, the"
+        " session ends"
+    )
+    refresh_expires_in: int = strawberry.field(
+        description="Seconds the session lasts unless refreshed"
+    )
     user: User
+
+
+@strawberry.type(description="A session ended by `logout`")
+class LogoutResult:
+    session_id: strawberry.ID
