@@ -225,4 +225,4 @@ def test_writes_document_their_body_and_415(name):
             assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}, (method, path)
     # The users service's other writes are internal: the credentials check, and a
     # session's start and refresh.
-    assert writes == {"gateway.openapi.json": 11, "users.openapi.json": 5}.get(name, 2)
+    assert writes == {"gateway.openapi.json": 10, "users.openapi.json": 5}.get(name, 2)

@@ -26,7 +26,7 @@ from graphql_gateway.graphql.schema import build_schema
 from tests.conftest import gateway_for
 from tests.support.procs import ROOT
 
-NUMBERS = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
+NUMBERS = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten"}
 UNUSED = "http://127.0.0.1:9"  # the page calls no service
 HEADER = '{"Authorization": "Bearer <accessToken>"}'
 AUTH_ON = {"auth": "on", "jwt_secret": "graphiql-hint-test-secret-" + "x" * 32}

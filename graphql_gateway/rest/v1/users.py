@@ -48,9 +48,13 @@ class V1Token(BaseModel):
     responses=error_responses(400, 409, *WRITE_ERRORS, 429, *UPSTREAM),
 )
 async def register(request: Request, clients: ClientsDep, body: Registration) -> EnvelopeResponse:
-    """A new account with the `user` role; counted with the logins (per address and email)."""
+    """A new account with the `user` role; at the logins' rate, per address and per email."""
     rate_limits: RateLimits = request.app.state.rate_limits
-    await rate_limits.check_login(client_address(request.scope), body.email)
+    address = client_address(request.scope)
+    # Counted per address on its own: the logins' per-address limit counts failed logins
+    # only, and a registration that succeeds would cost nothing there.
+    await rate_limits.check_route("register", rate_limits.login_limits, address)
+    await rate_limits.check_login(address, body.email)
     user = await clients.users.create_user(
         {
             "email": body.email,
