@@ -22,7 +22,8 @@ from apicore.errors import FORBIDDEN, ApiError, validation_error
 from apicore.headers import ACTING_USER, GATEWAY_TOKEN
 
 
-def acting_user(request: Request) -> uuid.UUID | None:
+# `async def`: FastAPI runs a plain `def` dependency in a worker thread.
+async def acting_user(request: Request) -> uuid.UUID | None:
     claimed = request.headers.get(ACTING_USER)
     if claimed is None:
         return None

@@ -3,7 +3,8 @@
 A 401 from the front door, a 403 of the roles policy, a static file and a 405 are
 labelled with their route's template (one label, `/static/{path}`, for every file);
 only a path no route has is `<unmatched>`. The gateway runs in process, auth on: none
-of these requests reaches a service.
+of these requests reaches a service but the 403's (its caller logs in, and the front door
+checks the session with the users service).
 """
 
 from __future__ import annotations
@@ -21,17 +22,18 @@ from graphql_gateway.app import create_app
 from graphql_gateway.auth.tokens import TokenService
 from graphql_gateway.clients import Clients
 from graphql_gateway.config import Settings
+from tests.conftest import gateway_for
 from tests.support.metrics import requests_counted
-from tests.support.procs import ROOT
+from tests.support.procs import ROOT, RunningProcess
 
 NOWHERE = "http://127.0.0.1:9"  # never called: every request here is answered before
+SECRET = "metrics-" + "x" * 40
+PASSWORD = "labels password 1"
 
 
 @pytest.fixture
 async def client() -> AsyncIterator[tuple[httpx.AsyncClient, TokenService]]:
-    settings = Settings(
-        auth="on", jwt_secret="metrics-" + "x" * 40, users_url=NOWHERE, orders_url=NOWHERE
-    )
+    settings = Settings(auth="on", jwt_secret=SECRET, users_url=NOWHERE, orders_url=NOWHERE)
     app = create_app(settings)
     app.state.clients = Clients.from_settings(settings)  # as the lifespan does
     transport = httpx.ASGITransport(app=app)
@@ -65,11 +67,20 @@ async def test_401s_carry_their_route(client: tuple[httpx.AsyncClient, TokenServ
     await _labelled(http, "GET", "/users", "/users", 401, headers=bad)
 
 
-async def test_a_403_carries_its_route(client: tuple[httpx.AsyncClient, TokenService]) -> None:
-    http, tokens = client
-    token = tokens.issue({"id": str(uuid.uuid4()), "roles": ["user"]})
-    headers = {"Authorization": f"Bearer {token}"}
-    await _labelled(http, "DELETE", f"/users/{uuid.uuid4()}", "/users/{id}", 403, headers=headers)
+async def test_a_403_carries_its_route(users_process: RunningProcess) -> None:
+    email = f"labels-{uuid.uuid4().hex[:10]}@metrics.example"
+    async with httpx.AsyncClient(base_url=users_process.url, timeout=10) as users:
+        made = await users.post(
+            "/users",
+            json={"email": email, "name": "Метрика", "roles": ["user"], "password": PASSWORD},
+        )
+        assert made.status_code == 201, made.text
+    settings = {"auth": "on", "jwt_secret": SECRET}
+    async with gateway_for(users_process.url, NOWHERE, **settings) as (http, _):
+        login = await http.post("/auth/login", json={"email": email, "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {login.json()['data']['access_token']}"}
+        path = f"/users/{uuid.uuid4()}"
+        await _labelled(http, "DELETE", path, "/users/{id}", 403, headers=headers)
 
 
 async def test_static_files_share_one_label(

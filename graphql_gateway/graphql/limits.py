@@ -58,10 +58,13 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from apicore.errors import BAD_REQUEST, QUERY_TOO_COMPLEX, QUERY_TOO_LARGE, VALIDATION_ERROR
+from apicore.params import MAX_LIMIT, MAX_OFFSET
 
 # A page's list field and the arguments that size it (Apollo's @listSize(slicingArguments)).
 PAGE_ITEMS = "items"
 SLICING_ARGUMENT = "limit"
+# Every page's bounds, as REST has them (graphql/resolvers.py checks them again per call).
+PAGE_BOUNDS = {"limit": MAX_LIMIT, "offset": MAX_OFFSET}
 MAX_REPORTED_COST = 2**53 - 1  # the largest integer every JSON reader keeps exactly
 SIZING_LIST_ARGUMENT = "ids"
 # Validation compares the fields of one response key pairwise (OverlappingFieldsCanBeMerged):
@@ -120,6 +123,7 @@ class _Walk:
         self.fields = 0
         self.uses_variables = False
         self.too_long: str | None = None
+        self.bad_page: list[dict[str, str]] | None = None
         self._active: set[str] = set()
 
     def _int_argument(self, node: ValueNode | None) -> int | None:
@@ -192,6 +196,19 @@ class _Walk:
                 return cost  # refused whatever follows: stop walking
         return cost
 
+    def _check_page_bounds(self, node: FieldNode) -> None:
+        """A page's `limit` and `offset` within REST's bounds, wherever the field stands: one
+        under a parent that turns out null never runs its resolver, and is refused all the
+        same (an argument is checked before any call, not when a call happens to need it)."""
+        for argument in node.arguments or ():
+            name = argument.name.value
+            if name not in PAGE_BOUNDS or self.bad_page is not None:
+                continue
+            value = self._int_argument(argument.value)
+            if value is not None and not 0 <= value <= PAGE_BOUNDS[name]:
+                message = f"must be between 0 and {PAGE_BOUNDS[name]}"
+                self.bad_page = [{"field": name, "message": message}]
+
     def field(self, parent: GraphQLNamedType | None, node: FieldNode, page_size: int | None) -> int:
         self.fields += 1
         for argument in node.arguments or ():
@@ -199,6 +216,8 @@ class _Walk:
         field_def = None
         if isinstance(parent, GraphQLObjectType):
             field_def = parent.fields.get(node.name.value)
+        if field_def is not None and node.arguments:
+            self._check_page_bounds(node)
         if node.selection_set is None:
             return 0
         # Unknown fields (validation refuses them) and introspection cost nothing more,
@@ -223,6 +242,7 @@ class Analysis:
     cost: int
     uses_variables: bool
     too_long: str | None
+    bad_page: list[dict[str, str]] | None = None  # a `limit`/`offset` out of bounds
 
 
 def analyse(
@@ -248,7 +268,7 @@ def analyse(
         if walk.fields <= limits.max_fields
         else 0
     )
-    return Analysis(walk.fields, overlap, cost, walk.uses_variables, walk.too_long)
+    return Analysis(walk.fields, overlap, cost, walk.uses_variables, walk.too_long, walk.bad_page)
 
 
 class _Over(Exception):
@@ -500,6 +520,8 @@ class GuardedDocument(SchemaExtension):
             analysis = analyse(schema, self.entry.document, operation, context.variables, limits)
         if analysis.too_long is not None:
             raise list_too_long(analysis.too_long, limits.max_list_items)
+        if analysis.bad_page is not None:
+            raise refused(VALIDATION_ERROR, "Validation failed", details=analysis.bad_page)
         if analysis.cost > limits.max_cost:
             # A `limit` of 2**63 under a list multiplies past what JSON carries safely (and
             # past orjson's 64 bits): the cost is reported at most as 2**53 - 1.
