@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 import uuid
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -26,8 +24,7 @@ from sqlalchemy import text
 from apicore.db import create_engine
 from apicore.finding import parse_finding
 from bench.environment import _database, _postgres
-from bench.processes import free_port, python_module, start
-from bench.reports import _execution_ms, _explain_with, _timed, _top, user_id
+from bench.reports import _execution_ms, _explain_with, _timed, _top, orders_service, user_id
 from service_orders import reports, repository
 from service_orders.init_db import main as init_orders_db
 
@@ -170,21 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         took = asyncio.run(_generate(url, args.orders, args.users))
         print(f"  {took:.1f} s, indexes and VACUUM ANALYZE included\n", flush=True)
 
-        port = free_port()
-        logs = Path(tempfile.mkdtemp(prefix="bench-finding-"))
-        service = start(
-            "orders",
-            python_module("service_orders"),
-            env={
-                "ORDERS_PORT": str(port),
-                "ORDERS_DATABASE_URL": url,
-                "ORDERS_ACCESS_LOG": "false",
-            },
-            url=f"http://127.0.0.1:{port}",
-            health_path="/health",
-            logs=logs,
-        )
-        stack.callback(service.stop)
+        service = orders_service(stack, url, "finding")
 
         print("| list | statements | plans (scans) | SQL execution | HTTP p50 | HTTP p95 |")
         print("|---|---|---|---|---|---|")

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.db import create_engine
 from bench.environment import _database, _postgres
-from bench.processes import free_port, python_module, start
+from bench.processes import Proc, free_port, python_module, start
 from service_orders import reports, repository
 from service_orders.init_db import main as init_orders_db
 
@@ -168,21 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         took = asyncio.run(_generate(url, args.orders, args.users))
         print(f"  {took:.1f} s, VACUUM ANALYZE included\n", flush=True)
 
-        port = free_port()
-        logs = Path(tempfile.mkdtemp(prefix="bench-reports-"))
-        service = start(
-            "orders",
-            python_module("service_orders"),
-            env={
-                "ORDERS_PORT": str(port),
-                "ORDERS_DATABASE_URL": url,
-                "ORDERS_ACCESS_LOG": "false",
-            },
-            url=f"http://127.0.0.1:{port}",
-            health_path="/health",
-            logs=logs,
-        )
-        stack.callback(service.stop)
+        service = orders_service(stack, url, "reports")
 
         print("| report | statements | plan (top node) | SQL execution | HTTP p50 | HTTP p95 |")
         print("|---|---|---|---|---|---|")
@@ -199,6 +185,26 @@ def main(argv: list[str] | None = None) -> int:
                 for plan in plans:
                     print("\n```\n" + plan + "\n```\n")
     return 0
+
+
+def orders_service(stack: ExitStack, url: str, name: str) -> Proc:
+    """The orders service on `url`'s database, stopped with `stack`."""
+    port = free_port()
+    logs = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    service = start(
+        "orders",
+        python_module("service_orders"),
+        env={
+            "ORDERS_PORT": str(port),
+            "ORDERS_DATABASE_URL": url,
+            "ORDERS_ACCESS_LOG": "false",
+        },
+        url=f"http://127.0.0.1:{port}",
+        health_path="/health",
+        logs=logs,
+    )
+    stack.callback(service.stop)
+    return service
 
 
 async def _explain_with(url: str, call: Any) -> tuple[list[str], list[str]]:
