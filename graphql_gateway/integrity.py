@@ -38,6 +38,7 @@ import hashlib
 import logging
 from typing import Any
 
+from aiobreaker import CircuitBreakerError
 from pydantic import ValidationError
 
 from apicore.contract.orders import OrderCreate
@@ -47,7 +48,9 @@ from apicore.idempotency import checked_key
 from apicore.versions import checked_if_match
 from graphql_gateway.auth.identity import Identity
 from graphql_gateway.clients import Clients
+from graphql_gateway.clients.admission import Overloaded
 from graphql_gateway.clients.base import Upstream
+from graphql_gateway.clients.breaker import CircuitOpenError
 from graphql_gateway.types import OrderData, UserData
 
 logger = logging.getLogger("graphql_gateway.integrity")
@@ -169,7 +172,10 @@ async def delete_user(clients: Clients, user_id: str, *, if_match: str | None = 
     """
     checked_if_match(if_match)
     await clients.users.get_user(user_id)  # 404 first, and no book for someone who never was
-    await clients.orders.close_order_book(user_id)  # 409 while the user has active orders
+    # 409 while the user has active orders. The close's stamp names this delete's close: the
+    # reopen below undoes only it, never the close of a delete that came after (which may
+    # have deleted the user meanwhile: reopening its book would let orphans in).
+    closed = await clients.orders.close_order_book(user_id)
     try:
         return await clients.users.delete_user(user_id, if_match=if_match)
     except ApiError as exc:
@@ -181,6 +187,12 @@ async def delete_user(clients: Clients, user_id: str, *, if_match: str | None = 
         # about like any failure below, so the book never stays closed for a user who is
         # still there; the error itself still reaches the client (a 500).
         failure = exc
+    if _never_sent(failure):
+        # Shed in the gateway's queue, or refused by an open circuit: the users service was
+        # not asked, so the user is certainly still there (and asking now would most likely
+        # be refused the same way, leaving the book closed for nothing).
+        await _reopen_after(clients, user_id, closed, failure)
+        raise failure
     # The delete failed, or only its answer did (a timeout after the service deleted): ask.
     try:
         await clients.users.get_user(user_id)
@@ -190,12 +202,28 @@ async def delete_user(clients: Clients, user_id: str, *, if_match: str | None = 
         # Unknown: leave the book closed; the user's next order reopens it if it is stale.
         logger.warning("Order book of user %s left closed after %r", user_id, failure)
         raise failure from None
+    await _reopen_after(clients, user_id, closed, failure)
+    raise failure
+
+
+def _never_sent(failure: Exception) -> bool:
+    """A call refused before any byte went to the service (clients/admission.py, an open
+    circuit): it certainly did nothing."""
+    cause = failure.__cause__
+    if isinstance(cause, CircuitBreakerError):  # aiobreaker's own refusal: nothing sent
+        return cause.__cause__ is None
+    return isinstance(cause, Overloaded | CircuitOpenError)
+
+
+async def _reopen_after(
+    clients: Clients, user_id: str, closed: dict[str, Any], failure: Exception
+) -> None:
+    """Reopen the book this delete closed (only that close: see delete_user)."""
     try:
-        await clients.orders.reopen_order_book(user_id)
+        await clients.orders.reopen_order_book(user_id, if_closed_at=closed["closed_at"])
     except ApiError:
         # Left closed: the user's next order reopens it once it is stale (see above).
         logger.warning("Could not reopen the order book of user %s after %r", user_id, failure)
-    raise failure
 
 
 async def user_with_orders(clients: Clients, user_id: str) -> tuple[UserData, list[OrderData]]:

@@ -54,9 +54,10 @@ def is_bulk(method: str, path: str, params: Any) -> bool:
     limit = query.get("limit")
     if limit is not None:
         try:
-            return int(limit) > DEFAULT_LIMIT
+            # float(): "1000.0" is a page of a thousand to the services' validation too.
+            return float(limit) > DEFAULT_LIMIT
         except (TypeError, ValueError):
-            return False  # the service refuses it (400): a small call
+            return True  # not a number we can read: counted as the larger kind, to be safe
     return any(name in query for name in _BATCH_FILTERS)
 
 

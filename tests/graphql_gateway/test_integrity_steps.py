@@ -18,15 +18,19 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import orjson
 import pytest
+from aiobreaker import CircuitBreakerError
 from fastapi import FastAPI
 
 from apicore.errors import ApiError
 from graphql_gateway import integrity
+from graphql_gateway.clients.admission import Overloaded
+from graphql_gateway.clients.breaker import CircuitOpenError
 from tests.conftest import gateway_for
 from tests.support.envelope import data_of, error_of
 from tests.support.fake_servers import http_response
@@ -184,8 +188,47 @@ async def test_a_failed_delete_of_a_user_still_there_reopens_the_book(
             ("POST", f"/internal/users/{user_id}/order-book/reopen"),
         )
         reopen = s.seen[-1]
-        assert reopen.query == ""  # unconditionally: this delete closed it
+        # Only this delete's close (see the test below): the stamp the close answered.
+        assert list(parse_qs(reopen.query)) == ["ifClosedAt"]
         await s.assert_left_as_it_was(user_id)
+
+
+async def test_a_failed_delete_never_reopens_a_close_that_came_after_it(
+    users_process: RunningProcess, orders_process: RunningProcess
+) -> None:
+    """Delete A fails while delete B has closed the book again (B may delete the user next):
+    A's reopen names A's own close, so the book stays closed for B."""
+    running: dict[str, Any] = {}
+
+    async def closed_again_then_boom(forward: Forward) -> bytes:
+        await running["saga"].book(running["user"], "close")  # delete B's close, meanwhile
+        return BOOM
+
+    async with saga(users_process, orders_process, users=on("DELETE", closed_again_then_boom)) as s:
+        running.update(saga=s, user=await s.new_user())
+        error_of(await s.client.delete(f"/users/{running['user']}"), 502, "UPSTREAM_ERROR")
+        assert s.steps[-1] == ("POST", f"/internal/users/{running['user']}/order-book/reopen")
+        assert (await s.book(running["user"]))["closed"] is True  # B's close stands
+        await s.book(running["user"], "reopen")
+
+
+def test_a_delete_refused_before_sending_is_known_to_have_done_nothing() -> None:
+    """Shed in the gateway's queue or refused by an open circuit: the book reopens without
+    asking the users service (which would most likely be refused the same way)."""
+    for cause, never_sent in (
+        (Overloaded("users", 1.0), True),
+        (CircuitOpenError("users_service", 3.0), True),
+        (CircuitBreakerError("open", None), True),
+        (httpx.ReadTimeout("slow"), False),
+    ):
+        error = ApiError("SERVICE_UNAVAILABLE", "x", status=503)
+        error.__cause__ = cause
+        assert integrity._never_sent(error) is never_sent, cause
+    answered = CircuitBreakerError("opened", None)
+    answered.__cause__ = httpx.ReadTimeout("slow")  # the failure that opened it was sent
+    error = ApiError("UPSTREAM_TIMEOUT", "x", status=504)
+    error.__cause__ = answered
+    assert integrity._never_sent(error) is False
 
 
 async def test_a_stale_if_match_is_412_and_the_book_reopens(
@@ -294,7 +337,7 @@ async def test_a_failed_delete_whose_reopen_fails_answers_the_delete_failure(
     users_process: RunningProcess, orders_process: RunningProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def no_reopen(method: str, target: str, forward: Forward) -> bytes | None:
-        return None if target.endswith("/reopen") else await forward()
+        return None if target.partition("?")[0].endswith("/reopen") else await forward()
 
     caplog.set_level(logging.WARNING, logger="graphql_gateway.integrity")
     async with saga(
