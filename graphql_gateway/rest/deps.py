@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.responses import Response
 
+from apicore.versions import parse_if_match, precondition_failed, timestamp_of
 from graphql_gateway.auth.identity import Identity, identity_of
 from graphql_gateway.clients import Clients
 from graphql_gateway.clients.base import ServiceClient, Upstream
@@ -64,7 +65,7 @@ async def proxy(
     target = f"{path}?{query.decode('latin-1')}" if query else path
     body = await request.body() if request.method in {"POST", "PUT"} else None
     if request.method in {"PUT", "DELETE"}:
-        if_match = request.headers.get("if-match") or if_match
+        if_match = _condition(request.headers.get("if-match"), if_match)
     upstream = await client.send(
         request.method,
         target,
@@ -74,3 +75,18 @@ async def proxy(
         headers=headers,
     )
     return upstream_response(upstream)
+
+
+def _condition(asked: str | None, checked: str | None) -> str | None:
+    """The If-Match to send: the client's, or the version the caller's access was checked at.
+
+    With both, the write goes at the checked version, and only if the client's condition
+    holds for it: an engineer's `If-Match: *` must not let a write through after the order
+    was reassigned away from them between the check and the write (412, as for any stale tag).
+    """
+    if asked is None or checked is None:
+        return asked or checked
+    wanted = parse_if_match(asked)  # [] is `*`; a malformed one was refused already (400)
+    if wanted and timestamp_of(checked.strip('"')) not in wanted:
+        raise precondition_failed()
+    return checked

@@ -94,7 +94,9 @@ async def create_order(
     policy.check_create_order(identity, identity.user_id)
     payload = {"user_id": identity.user_id, "items": [item.stored() for item in body.items]}
     scoped = integrity.scoped_key(identity, key)
-    created, _ = await integrity.create_order(clients, payload, idempotency_key=scoped)
+    created, _ = await integrity.create_order(
+        clients, payload, idempotency_key=scoped, acting=identity
+    )
     response = ok(v1_order(created.data), status=created.status)
     if created.replayed:
         response.headers["idempotent-replayed"] = "true"
@@ -152,6 +154,9 @@ async def change_status(
     clients: ClientsDep, identity: IdentityDep, order_id: OrderId, body: V1StatusChange
 ) -> EnvelopeResponse:
     """A status change, as the roles table allows (403 otherwise) and the lifecycle (409)."""
-    await policy.authorize_order_update(clients, identity, str(order_id))
-    order = await clients.orders.update_order(str(order_id), {"status": our_status(body.status)})
+    # At the version the caller's access was checked at, and in the history as theirs.
+    version = await policy.authorize_order_update(clients, identity, str(order_id))
+    order = await clients.orders.update_order(
+        str(order_id), {"status": our_status(body.status)}, if_match=version, acting=identity
+    )
     return ok(v1_order(order))
