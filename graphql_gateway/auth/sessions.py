@@ -77,6 +77,9 @@ class SessionCheck:
             self._asking[session_id] = asking
             try:
                 answer = await self._ask(session_id, known)
+            except asyncio.CancelledError:
+                asking.cancel()  # only the asker went away: the others ask again (below)
+                raise
             except BaseException as exc:
                 asking.set_exception(exc)
                 asking.exception()  # retrieved: no "never retrieved" warning if nobody waits
@@ -86,7 +89,12 @@ class SessionCheck:
             finally:
                 del self._asking[session_id]
             return answer
-        return await asyncio.shield(asking)
+        try:
+            return await asyncio.shield(asking)
+        except asyncio.CancelledError:
+            if asking.cancelled():  # the asker was cancelled, not this request: ask again
+                return await self._standing(session_id)
+            raise
 
     async def _ask(
         self, session_id: str, known: tuple[float, Standing | None] | None

@@ -70,6 +70,24 @@ async def test_requests_at_once_share_one_call() -> None:
     assert {a.roles for a in answers} == {frozenset({"manager"})}
 
 
+async def test_the_asker_going_away_does_not_fail_the_requests_waiting_on_it() -> None:
+    """The request whose call the others share is cancelled (its client left): they ask
+    again themselves, and get their answer, not its cancellation."""
+    sessions, users = check()
+    users.delay = 0.1
+    me = caller()
+    asker = asyncio.create_task(sessions.identity(me))
+    await asyncio.sleep(0.01)
+    waiting = [asyncio.create_task(sessions.identity(me)) for _ in range(5)]
+    await asyncio.sleep(0.01)
+    asker.cancel()
+    answers = await asyncio.gather(*waiting)
+    assert {a.roles for a in answers} == {frozenset({"manager"})}
+    assert users.calls == 2  # the cancelled call, and one more for all five
+    with pytest.raises(asyncio.CancelledError):
+        await asker
+
+
 async def test_past_the_interval_it_asks_again_and_sees_the_end() -> None:
     sessions, users = check(interval=0.05)
     me = caller()
