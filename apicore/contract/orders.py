@@ -82,8 +82,9 @@ Items = Annotated[
 ]
 
 
-# A deadline (SPEC section 10): a calendar date written `YYYY-MM-DD`, nothing else. Pydantic
-# alone would also take a number (seconds since 1970) or `2026-12-01T00:00:00`.
+# A deadline (README, "Deadlines and reports"): a calendar date written `YYYY-MM-DD`,
+# nothing else. Pydantic alone would also take a number (seconds since 1970) or
+# `2026-12-01T00:00:00`.
 _DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -198,7 +199,8 @@ class OrderHistoryEntry(BaseModel):
     changes: list[FieldChange]
 
 
-# Reports (SPEC section 10): computed by the orders service, passed through by the gateway.
+# Reports (README, "Deadlines and reports"): computed by the orders service, passed
+# through by the gateway.
 class StatusStats(BaseModel):
     status: OrderStatus
     count: int
