@@ -101,8 +101,8 @@ async def test_only_unknown_paths_are_unmatched(
     await _labelled(http, "GET", "/openapi.json", "/openapi.json", 200)
 
 
-def test_the_readme_says_what_these_labels_are() -> None:
-    readme = (Path(ROOT) / "README.md").read_text(encoding="utf-8")
-    assert '`GET /orders` is `route="/orders"`' in readme
-    assert '`route="/static/{path}"`' in readme
-    assert f"is `{UNMATCHED}`" in readme
+def test_the_docs_say_what_these_labels_are() -> None:
+    page = (Path(ROOT) / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert '`GET /orders` is `route="/orders"`' in page
+    assert '`route="/static/{path}"`' in page
+    assert f"is `{UNMATCHED}`" in page

@@ -1,4 +1,4 @@
-"""Operating the processes (SPEC section 9): metrics, probes, JSON logs, a graceful drain.
+"""Operating the processes (docs/operations.md): metrics, probes, JSON logs, a graceful drain.
 
 Every test runs real processes (`python -m …`) on real sockets.
 """
@@ -169,10 +169,10 @@ def test_json_logs_carry_the_request_id(two_worker_gateway: tuple[RunningProcess
     started = [line for line in lines if line["message"].startswith("Started server process")]
     assert started, "uvicorn's start line, which has such a copy, is in the log"
     assert len(access) == 1
-    assert access[0]["method"] == "GET"  # the README's fields of an access line
-    readme = (Path(ROOT) / "README.md").read_text(encoding="utf-8")
+    assert access[0]["method"] == "GET"  # docs/operations.md's fields of an access line
+    logs = (Path(ROOT) / "docs" / "operations.md").read_text(encoding="utf-8")
     for field_name in ("method", "route", "status", "duration_ms", "color_message"):
-        assert f"`{field_name}`" in readme
+        assert f"`{field_name}`" in logs
     assert access[0]["route"] == "/users/{id}"
     assert access[0]["status"] == 404
     assert access[0]["duration_ms"] > 0

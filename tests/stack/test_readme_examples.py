@@ -1,14 +1,19 @@
-"""README.md's commands and examples are the ones that work.
+"""The commands and examples of README.md and of every docs/*.md are the ones that work.
 
-Every `curl` line of its ```bash blocks runs, in order, against the gateway (in process,
-over both services as real processes on a real PostgreSQL), and every ```graphql block
-runs against the same gateway. The `make` commands it names exist, and CI runs `make test`.
+Every `curl` line of their ```bash blocks runs, in order within its page, against the
+gateway (in process, over both services as real processes on a real PostgreSQL); every
+```graphql block runs against the same gateway, and a ```json block after one is the
+shape of what it answers. The `make` commands they name exist, and CI runs `make test`.
+The ```console transcripts (authentication on) name real routes and error codes, and
+the Kubernetes, Docker and Prometheus examples name real files, targets and settings.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
+import json
 import re
 import shlex
 import subprocess
@@ -23,23 +28,29 @@ import httpx
 import pytest
 import yaml
 
+from apicore import errors
 from graphql_gateway.auth import policy
 from graphql_gateway.config import Settings as GatewaySettings
 from service_users.config import Settings as UsersSettings
 from tests.support.procs import ROOT
 
 ROOT_DIR = Path(ROOT)
-README = (ROOT_DIR / "README.md").read_text(encoding="utf-8")
+# README.md first, then the docs in name order: each page's examples run on their own.
+PAGES = {
+    path.relative_to(ROOT_DIR).as_posix(): path.read_text(encoding="utf-8")
+    for path in [ROOT_DIR / "README.md", *sorted((ROOT_DIR / "docs").glob("*.md"))]
+}
+README = PAGES["README.md"]
+AUTH_PAGE = PAGES["docs/auth.md"]
+EVERYTHING = "\n".join(PAGES.values())
 README_BASE = "http://localhost:8000"
 PLACEHOLDER = "<user_uuid>"
 
 
-def fenced_blocks(language: str) -> list[str]:
+def fenced_blocks(text: str, language: str) -> list[str]:
     return [
         body
-        for lang, body in re.findall(
-            r"^```(\w*)[ \t]*\n(.*?)^```", README, re.MULTILINE | re.DOTALL
-        )
+        for lang, body in re.findall(r"^```(\w*)[ \t]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
         if lang == language
     ]
 
@@ -50,13 +61,22 @@ def command_lines(block: str) -> list[str]:
     return [line.strip() for line in joined.splitlines() if line.strip()]
 
 
-CURL_COMMANDS = [
-    line
-    for block in fenced_blocks("bash")
-    for line in command_lines(block)
-    if line.startswith("curl ")
+def curl_commands(text: str) -> list[str]:
+    return [
+        line
+        for block in fenced_blocks(text, "bash")
+        for line in command_lines(block)
+        if line.startswith("curl ")
+    ]
+
+
+CURL_PAGES = {page: curl_commands(text) for page, text in PAGES.items() if curl_commands(text)}
+ALL_CURL_COMMANDS = [command for commands in CURL_PAGES.values() for command in commands]
+GRAPHQL_EXAMPLES = [
+    (page, n, query)
+    for page, text in PAGES.items()
+    for n, query in enumerate(fenced_blocks(text, "graphql"))
 ]
-GRAPHQL_EXAMPLES = fenced_blocks("graphql")
 
 
 # --------------------------------------------------------------------------- curl → httpx
@@ -70,8 +90,11 @@ class CurlRequest:
     body: str | None = None
 
 
-def parse_curl(command: str) -> CurlRequest:
-    """The curl options the README uses; anything else fails (nothing is skipped silently)."""
+def parse_curl(command: str, quiet_options: frozenset[str] = frozenset()) -> CurlRequest:
+    """The curl options the pages use; anything else fails (nothing is skipped silently).
+
+    `quiet_options` are the output-only options a transcript may show (`-s`, `-i`).
+    """
     words = shlex.split(command, comments=True)
     assert words[0] == "curl", command
     method: str | None = None
@@ -87,6 +110,8 @@ def parse_curl(command: str) -> CurlRequest:
             headers[name.strip()] = value.strip()
         elif word in {"-d", "--data", "--data-raw", "--data-binary"}:
             body = next(rest)
+        elif word in quiet_options:
+            continue
         elif word.startswith("-"):
             raise AssertionError(f"unhandled curl option {word!r} in: {command}")
         else:
@@ -109,15 +134,19 @@ def envelope_data(response: httpx.Response, what: str) -> Any:
     return body["data"]
 
 
+def graphql_data(response: httpx.Response, what: str) -> dict[str, Any]:
+    assert response.status_code == 200, f"{what}: {response.status_code} {response.text}"
+    body = response.json()
+    assert not body.get("errors"), f"{what}: {body}"
+    assert body.get("data"), f"{what}: {body}"
+    return body["data"]
+
+
 async def graphql(
     client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     response = await client.post("/graphql", json={"query": query, "variables": variables or {}})
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert not body.get("errors"), body
-    assert body.get("data"), body
-    return body["data"]
+    return graphql_data(response, query)
 
 
 def operation_variables(query: str) -> set[str]:
@@ -125,12 +154,23 @@ def operation_variables(query: str) -> set[str]:
     return set(re.findall(r"\$(\w+)\s*:", header))
 
 
+def asks_for_csv(command: str) -> bool:
+    return "text/csv" in command or "format=csv" in command
+
+
 # --------------------------------------------------------------------------- curl examples
 
 
-def test_readme_has_the_curl_examples() -> None:
-    assert len(CURL_COMMANDS) >= 6, CURL_COMMANDS
-    assert all(parse_curl(command) for command in CURL_COMMANDS)
+def test_the_pages_have_the_curl_examples() -> None:
+    """The README's first calls, and the contract's full walk through the routes."""
+    assert len(CURL_PAGES.get("README.md", [])) >= 4, CURL_PAGES
+    assert len(CURL_PAGES.get("docs/contract.md", [])) >= 6, CURL_PAGES
+    assert all(parse_curl(command) for command in ALL_CURL_COMMANDS)
+    walk = " ".join(CURL_PAGES["docs/contract.md"])
+    for shown in ("-X POST http://localhost:8000/users ", "-X POST http://localhost:8000/orders "):
+        assert shown in walk
+    assert "/details" in walk
+    assert sum(asks_for_csv(command) for command in CURL_PAGES["docs/contract.md"]) == 2
 
 
 def test_readme_base_url_is_the_gateway_default() -> None:
@@ -139,14 +179,15 @@ def test_readme_base_url_is_the_gateway_default() -> None:
     assert f"{README_BASE}/graphql" in README
 
 
-async def test_curl_examples_work_in_order(gateway: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize("page", sorted(CURL_PAGES))
+async def test_curl_examples_work_in_order(gateway: httpx.AsyncClient, page: str) -> None:
     user: dict[str, Any] | None = None
     order: dict[str, Any] | None = None
     details: dict[str, Any] | None = None
     exports = 0
-    for command in CURL_COMMANDS:
+    for command in CURL_PAGES[page]:
         if PLACEHOLDER in command:
-            assert user is not None, f"{command} comes before the README creates a user"
+            assert user is not None, f"{command} comes before {page} creates a user"
             command = command.replace(PLACEHOLDER, user["id"])
         request = parse_curl(command)
         assert "<" not in request.path, f"unfilled placeholder in: {command}"
@@ -163,6 +204,11 @@ async def test_curl_examples_work_in_order(gateway: httpx.AsyncClient) -> None:
             assert header[0] in {"id", "status"}, header
             exports += 1
             continue
+        if request.path == "/graphql":
+            data = graphql_data(response, command)
+            if "users" in data:
+                assert data["users"]["total"] >= 1, data  # the user made above
+            continue
         data = envelope_data(response, command)
         if request.method == "POST" and request.path == "/users":
             assert response.status_code == 201
@@ -172,24 +218,28 @@ async def test_curl_examples_work_in_order(gateway: httpx.AsyncClient) -> None:
             order = data
         elif request.path.endswith("/details"):
             details = data
-    assert user is not None, "the README creates no user"
-    assert order is not None, "the README creates no order"
-    assert details is not None, "the README shows no details example"
-    assert exports == 2, "the README's two CSV exports"
-    assert order["user_id"] == user["id"]
-    assert order["total_amount"] == "520.00", order
-    assert details["user"]["id"] == user["id"]
-    assert [o["id"] for o in details["orders"]] == [order["id"]]
-    assert details["orders"][0]["total_amount"] == "520.00"
+    assert exports == sum(asks_for_csv(command) for command in CURL_PAGES[page])
+    if order is not None:
+        assert user is not None
+        assert order["user_id"] == user["id"]
+        assert order["total_amount"] == "520.00", order
+    if details is not None:
+        assert user is not None
+        assert order is not None
+        assert details["user"]["id"] == user["id"]
+        assert [o["id"] for o in details["orders"]] == [order["id"]]
+        assert details["orders"][0]["total_amount"] == "520.00"
 
 
 # --------------------------------------------------------------------------- GraphQL examples
 
 
-def test_readme_has_the_graphql_examples() -> None:
-    assert len(GRAPHQL_EXAMPLES) >= 3, GRAPHQL_EXAMPLES
-    assert any("createUser" in example for example in GRAPHQL_EXAMPLES)
-    assert any("$id" in example for example in GRAPHQL_EXAMPLES)
+def test_the_pages_have_the_graphql_examples() -> None:
+    queries = [query for _, _, query in GRAPHQL_EXAMPLES]
+    assert len(queries) >= 3, queries
+    assert fenced_blocks(README, "graphql"), "the README shows no first GraphQL call"
+    assert any("createUser" in query for query in queries)
+    assert any("$id" in query for query in queries)
 
 
 async def user_with_an_order(client: httpx.AsyncClient) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -211,7 +261,9 @@ async def user_with_an_order(client: httpx.AsyncClient) -> tuple[dict[str, Any],
 
 
 @pytest.mark.parametrize(
-    "query", GRAPHQL_EXAMPLES, ids=[f"graphql-{i}" for i in range(len(GRAPHQL_EXAMPLES))]
+    "query",
+    [query for _, _, query in GRAPHQL_EXAMPLES],
+    ids=[f"{page}-{n}" for page, n, _ in GRAPHQL_EXAMPLES],
 )
 async def test_graphql_example_works(gateway: httpx.AsyncClient, query: str) -> None:
     user, order = await user_with_an_order(gateway)
@@ -271,6 +323,73 @@ async def test_graphql_example_works(gateway: httpx.AsyncClient, query: str) -> 
         assert data["orderStats"]["count"] >= 1
 
 
+def answered_examples() -> list[tuple[str, str, str]]:
+    """(page, query, the JSON shown as its answer): a ```json block right after a query."""
+    found = []
+    for page, text in PAGES.items():
+        blocks = re.findall(r"^```(\w*)[ \t]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+        for (lang, body), (next_lang, answer) in itertools.pairwise(blocks):
+            if lang == "graphql" and next_lang == "json":
+                found.append((page, body, answer))
+    return found
+
+
+ANSWERED = answered_examples()
+
+
+def shape(value: Any) -> Any:
+    """The keys of a JSON value, all the way down; a list is the union of its items'."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        merged: dict[str, Any] = {}
+        for item in value:
+            item_shape = shape(item)
+            if not isinstance(item_shape, dict):
+                return ["value"]
+            merged.update(item_shape)
+        return [merged] if merged else []
+    return "value"
+
+
+def same_shape(shown: Any, served: Any, at: str) -> None:
+    if isinstance(shown, dict):
+        assert isinstance(served, dict), f"{at}: {served!r} is no object"
+        assert set(shown) == set(served), f"{at}: shown {sorted(shown)}, served {sorted(served)}"
+        for key in shown:
+            same_shape(shown[key], served[key], f"{at}.{key}")
+    elif isinstance(shown, list) and shown and served:  # an empty list shows no shape
+        assert isinstance(served, list), f"{at}: {served!r} is no list"
+        same_shape(shown[0], served[0], f"{at}[]")
+
+
+def test_the_pages_show_answers() -> None:
+    assert len(ANSWERED) >= 2, ANSWERED
+
+
+@pytest.mark.parametrize(
+    ("query", "answer"),
+    [(query, answer) for _, query, answer in ANSWERED],
+    ids=[f"{page}-{n}" for n, (page, _, _) in enumerate(ANSWERED)],
+)
+async def test_a_shown_answer_has_the_shape_of_the_real_one(
+    gateway: httpx.AsyncClient, query: str, answer: str
+) -> None:
+    """The JSON under a query is what that query answers, key for key (values differ)."""
+    user, _ = await user_with_an_order(gateway)
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    late = {
+        "user_id": user["id"],
+        "due_date": yesterday,
+        "items": [{"product": "Бетон М300", "quantity": 1, "price": "5400.00"}],
+    }
+    envelope_data(await gateway.post("/orders", json=late), "an overdue order")
+    shown = json.loads(answer)
+    assert set(shown) == {"data"}, shown
+    served = await graphql(gateway, query, {"id": user["id"]} if "$id" in query else None)
+    same_shape(shape(shown["data"]), shape(served), "data")
+
+
 async def test_graphiql_opens_in_a_browser(gateway: httpx.AsyncClient) -> None:
     response = await gateway.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200
@@ -278,13 +397,71 @@ async def test_graphiql_opens_in_a_browser(gateway: httpx.AsyncClient) -> None:
     assert "graphiql" in response.text.lower()
 
 
+# --------------------------------------------------------------------------- transcripts
+
+
+def transcript_commands(text: str) -> list[tuple[str, str]]:
+    """Each `$ curl …` of the ```console blocks, with the output shown under it."""
+    found = []
+    for block in fenced_blocks(text, "console"):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        for command, output in re.findall(r"^\$ (curl .*)\n((?:(?!\$ ).*\n?)*)", joined, re.M):
+            found.append((command, output))
+    return found
+
+
+TRANSCRIPTS = [(page, *pair) for page, text in PAGES.items() for pair in transcript_commands(text)]
+GATEWAY_OPENAPI = json.loads((ROOT_DIR / "schema" / "gateway.openapi.json").read_text("utf-8"))
+ERROR_CODES = {value for name, value in vars(errors).items() if name.isupper() and value == name}
+
+
+def route_of(path: str) -> str | None:
+    """The gateway's route template a concrete path matches, None if none does."""
+    path = urlsplit(path).path
+    for template in GATEWAY_OPENAPI["paths"]:
+        pattern = re.sub(r"\\\{[^}]+\\\}", r"[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            return template
+    return None
+
+
+def test_the_transcripts_are_there() -> None:
+    pages = {page for page, _, _ in TRANSCRIPTS}
+    assert {"docs/auth.md", "docs/legacy-v1.md"} <= pages, pages
+
+
+@pytest.mark.parametrize(
+    ("command", "output"),
+    [(command, output) for _, command, output in TRANSCRIPTS],
+    ids=[f"{page}-{n}" for n, (page, _, _) in enumerate(TRANSCRIPTS)],
+)
+def test_a_transcript_names_a_real_route_and_real_codes(command: str, output: str) -> None:
+    """Run with authentication on, they are not replayed here (their tokens and passwords
+    are a past run's): their routes and methods are the gateway's, their codes ours."""
+    request = parse_curl(command, frozenset({"-s", "-i"}))
+    template = route_of(request.path)
+    assert template is not None, f"no route {request.path}: {command}"
+    methods = {method.upper() for method in GATEWAY_OPENAPI["paths"][template]}
+    assert request.method in methods, (command, methods)
+    for code in re.findall(r'"code":"(\w+)"', output):
+        assert code in ERROR_CODES, (code, command)
+
+
+def test_the_error_table_is_every_code() -> None:
+    section = PAGES["docs/contract.md"].split("## Error codes", 1)[1]
+    rows = table_rows(section, "| status | code |")[1:]
+    listed = {code for _, codes, _ in rows for code in re.findall(r"`(\w+)`", codes)}
+    assert listed == ERROR_CODES, listed ^ ERROR_CODES
+
+
 # --------------------------------------------------------------------------- commands
 
 
-def readme_commands() -> list[str]:
+def page_commands() -> list[str]:
     return [
         re.sub(r"\s+#.*$", "", line)
-        for block in fenced_blocks("bash")
+        for text in PAGES.values()
+        for block in fenced_blocks(text, "bash")
         for line in command_lines(block)
     ]
 
@@ -295,17 +472,21 @@ def make_targets() -> set[str]:
 
 
 def test_readme_names_the_two_commands() -> None:
-    commands = readme_commands()
+    commands = [
+        re.sub(r"\s+#.*$", "", line)
+        for block in fenced_blocks(README, "bash")
+        for line in command_lines(block)
+    ]
     assert "make run" in commands, commands
     assert "make test" in commands, commands
     assert {"run", "test"} <= make_targets()
 
 
-def test_every_make_command_in_the_readme_exists() -> None:
-    named = set(re.findall(r"`make ([\w-]+)", README)) | {
-        c.split()[1] for c in readme_commands() if c.startswith("make ")
+def test_every_make_command_in_the_pages_exists() -> None:
+    named = set(re.findall(r"`make ([\w-]+)", EVERYTHING)) | {
+        c.split()[1] for c in page_commands() if c.startswith("make ")
     }
-    assert {"run", "test", "seed", "lint", "format", "schema"} <= named
+    assert {"run", "test", "seed", "lint", "format", "schema", "bench", "mutation"} <= named
     assert named <= make_targets(), named - make_targets()
 
 
@@ -330,35 +511,61 @@ def test_ci_runs_make_test() -> None:
 
 
 def test_compose_file_works_with_both_compose_clis() -> None:
-    """The original README's `docker-compose …` (v1) must keep working beside `docker compose`.
+    """The original API's `docker-compose …` (v1) must keep working beside `docker compose`.
 
     v1 rejects a top-level `name:`; both read a file without one.
     """
     compose = yaml.safe_load((ROOT_DIR / "docker-compose.yml").read_text("utf-8"))
     assert "name" not in compose
     assert set(compose) <= {"services", "volumes", "networks", "x-service-defaults"}
-    docker = [c for c in readme_commands() if c.startswith("docker-compose")]
+    docker = [c for c in page_commands() if c.startswith("docker-compose")]
     assert "docker-compose logs -f api_gateway" in docker, docker
     assert {"docker-compose down", "docker-compose down -v"} <= set(docker), docker
 
 
-def test_docker_commands_name_real_compose_services() -> None:
+def test_docker_commands_name_real_compose_services_and_targets() -> None:
     services = set(yaml.safe_load((ROOT_DIR / "docker-compose.yml").read_text("utf-8"))["services"])
-    docker = [c for c in readme_commands() if c.startswith(("docker compose", "docker-compose"))]
-    assert docker, "the README shows no docker compose command"
+    docker = [c for c in page_commands() if c.startswith(("docker compose", "docker-compose"))]
+    assert docker, "no page shows a docker compose command"
     for command in docker:
         words = command.split()
         if "logs" in words:
             assert words[-1] in services, command
+    dockerfile = (ROOT_DIR / "Dockerfile").read_text(encoding="utf-8")
+    stages = set(re.findall(r"^FROM \S+ AS (\w+)", dockerfile, re.MULTILINE | re.IGNORECASE))
+    (loop,) = [c for c in page_commands() if c.startswith("for target in")]
+    targets = loop.removeprefix("for target in").split(";")[0].split()
+    assert targets, loop
+    assert set(targets) <= stages, (targets, stages)
+
+
+def test_kubernetes_commands_name_real_overlays_and_labels() -> None:
+    """The deploy commands' overlay exists and their labels select its Jobs and processes.
+
+    tests/deploy/test_k8s.py renders and validates the overlays themselves."""
+    text = PAGES["docs/deployment.md"]
+    (overlay,) = set(re.findall(r"\bK=(\S+)", text))
+    assert (ROOT_DIR / overlay / "kustomization.yaml").is_file(), overlay
+    manifests = "\n".join(
+        path.read_text(encoding="utf-8") for path in (ROOT_DIR / "deploy" / "k8s").rglob("*.yaml")
+    )
+    for component in ("migration", "gateway", "service"):
+        assert f"app.kubernetes.io/component: {component}" in manifests, component
+    for job in re.findall(r"logs job/([\w-]+)", text):
+        assert f"name: {job}" in manifests, job
+    for deployment in re.findall(r"rollout status deployment/([\w-]+)", text):
+        assert f"name: {deployment}" in manifests, deployment
+
+
+def test_the_prometheus_example_is_a_scrape_config() -> None:
+    (block,) = fenced_blocks(PAGES["docs/deployment.md"], "yaml")
+    (job,) = yaml.safe_load(block)
+    assert job["job_name"] == "sitetrack"
+    assert job["kubernetes_sd_configs"] == [{"role": "pod"}]
+    assert (ROOT_DIR / "deploy" / "grafana" / "sitetrack-dashboard.json").is_file()
 
 
 # --------------------------------------------------------------------------- authentication
-
-
-def section(title: str) -> str:
-    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", README, re.MULTILINE | re.DOTALL)
-    assert match, f"no section {title!r}"
-    return match[1]
 
 
 def table_rows(text: str, header: str) -> list[list[str]]:
@@ -373,7 +580,6 @@ def table_rows(text: str, header: str) -> list[list[str]]:
     return rows
 
 
-AUTH_SECTION = "Turning authentication on"
 DOCUMENTED_AUTH_SETTINGS = {
     "GATEWAY_AUTH",
     "GATEWAY_JWT_SECRET",
@@ -394,18 +600,15 @@ DOCUMENTED_AUTH_SETTINGS = {
 }
 
 
-def test_auth_section_follows_rest_and_graphql() -> None:
-    titles = re.findall(r"^## (.+)$", README, re.MULTILINE)
-    assert AUTH_SECTION in titles, titles
-    at = titles.index(AUTH_SECTION)
-    assert titles.index("REST: the original API") < at
-    assert titles.index("GraphQL") < at
+def test_the_readme_sends_readers_to_the_auth_page() -> None:
+    assert "(docs/auth.md)" in README
+    assert AUTH_PAGE.startswith("# Authentication and access\n")
 
 
 def test_auth_settings_table_names_real_settings_with_their_defaults() -> None:
     settings = {"GATEWAY_": GatewaySettings.model_fields, "USERS_": UsersSettings.model_fields}
     named: set[str] = set()
-    for variables, default, _ in table_rows(section(AUTH_SECTION), "| variable |")[1:]:
+    for variables, default, _ in table_rows(AUTH_PAGE, "| variable |")[1:]:
         for variable in re.findall(r"`(\w+)`", variables):
             prefix = variable.split("_", 1)[0] + "_"
             field_name = variable.removeprefix(prefix).lower()
@@ -421,7 +624,7 @@ def test_auth_settings_table_names_real_settings_with_their_defaults() -> None:
 
 
 def test_roles_table_is_the_policy() -> None:
-    header, *rows = table_rows(section(AUTH_SECTION), "| | admin |")
+    header, *rows = table_rows(AUTH_PAGE, "| | admin |")
     roles = header[1:]
     assert roles == ["admin", "manager", "engineer", "director", "customer", "user"]
     names = roles
@@ -456,11 +659,11 @@ def test_roles_table_is_the_policy() -> None:
     assert {row[0]: row[1:] for row in rows} == expected
 
 
-def test_auth_transcript_shows_no_whole_token_and_no_readme_command_needs_auth() -> None:
-    text = section(AUTH_SECTION)
-    assert not re.search(r"eyJ[\w-]+\.[\w-]+\.[\w-]+", README), "a whole JWT in the README"
-    assert "eyJhbGciOi…" in text
+def test_auth_transcript_shows_no_whole_token_and_no_curl_example_needs_auth() -> None:
+    for page, text in PAGES.items():
+        assert not re.search(r"eyJ[\w-]+\.[\w-]+\.[\w-]+", text), f"a whole JWT in {page}"
+    assert "eyJhbGciOi…" in AUTH_PAGE
     for code in ("401", "403", "429", "Retry-After", "RateLimit-", "GATEWAY_JWT_TTL"):
-        assert code.lower() in text.lower(), code
-    # The transcript is `console`, never `bash`: the curl examples above run with auth off.
-    assert not any("Authorization" in command for command in CURL_COMMANDS)
+        assert code.lower() in AUTH_PAGE.lower(), code
+    # The transcripts are `console`, never `bash`: the curl examples run with auth off.
+    assert not any("Authorization" in command for command in ALL_CURL_COMMANDS)

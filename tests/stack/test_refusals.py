@@ -1,4 +1,4 @@
-"""What README.md says `make run` does when it cannot start: the message, the exit code,
+"""What docs/development.md says `make run` does when it cannot start: the message, the exit code,
 and that it touched nothing.
 
 A taken port and a second run on the same data directory, through `make run` (exit 2,
@@ -21,7 +21,7 @@ import pytest
 from stack.preflight import InstanceLock
 from tests.support.procs import ROOT, free_port
 
-README = (Path(ROOT) / "README.md").read_text(encoding="utf-8")
+RUNNING = (Path(ROOT) / "docs" / "development.md").read_text(encoding="utf-8")
 VENV = Path(sys.prefix)
 
 
@@ -70,12 +70,12 @@ def taken_gateway_port() -> Iterator[list[int]]:
         yield [holder.getsockname()[1], free_port(), free_port()]
 
 
-def test_the_readme_states_the_exit_codes() -> None:
-    assert "`python -m stack`, exits 1" in README
-    assert "exits 2 (make's own code for a failed recipe)" in README
-    assert "`make run RUN_ARGS=--data-dir=<dir>`" in README
-    assert "prints one line" in README  # tests/stack/test_stop.py checks that line
-    assert "and exits 0" in README
+def test_the_docs_state_the_exit_codes() -> None:
+    assert "`python -m stack`, exits 1" in RUNNING
+    assert "exits 2 (make's own code for a failed recipe)" in RUNNING
+    assert "`make run RUN_ARGS=--data-dir=<dir>`" in RUNNING
+    assert "prints one line" in RUNNING  # tests/stack/test_stop.py checks that line
+    assert "and exits 0" in RUNNING
 
 
 @pytest.mark.parametrize(("runner", "code"), [(_make_run, 2), (_stack, 1)], ids=["make", "stack"])
