@@ -1,6 +1,6 @@
 """Log lines carry the request id of the request they are about (and the trace id).
 
-`LOG_FORMAT=json` (README, "Operating it"): one JSON object per line, for a log pipeline;
+`LOG_FORMAT=json` (docs/operations.md, "Logs"): one JSON object per line, for a log pipeline;
 the default stays the human-readable line. Both come from the standard library's
 logging, so uvicorn's, SQLAlchemy's and our own loggers all write the same way.
 The JSON formatter is ours (orjson), measured against structlog's: `python -m bench.log_cost`.

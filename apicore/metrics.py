@@ -1,4 +1,4 @@
-"""Prometheus metrics (SPEC section 9): `GET /metrics` on every process, right with N workers.
+"""Prometheus metrics (docs/operations.md): `GET /metrics` on every process, right with N workers.
 
 With one worker the counters live in this process, as prometheus-client keeps them by
 default. With several, `apicore.serve` points PROMETHEUS_MULTIPROC_DIR at a fresh

@@ -40,7 +40,7 @@ AssigneeIdsQuery = Annotated[
 StatusQuery = Annotated[OrderStatus | None, Query(description="Only orders in this status")]
 OverdueQuery = Annotated[
     bool | None,
-    Query(description="true: only overdue orders (SPEC section 10); false: only the others"),
+    Query(description="true: only overdue orders (past due, still open); false: only the others"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Liveness and readiness (SPEC section 9), the same on all three processes.
+"""Liveness and readiness (docs/operations.md, "Probes"), the same on all three processes.
 
 - `GET /livez`: 200 while the process serves at all (a liveness probe restarts it when not).
 - `GET /readyz`: 200 when it can do its job now; 503 SERVICE_UNAVAILABLE while starting

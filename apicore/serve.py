@@ -1,6 +1,6 @@
 """Serve an app with uvicorn, our log format and the fastest loop available.
 
-Shutdown (SPEC section 9): on SIGTERM (or Ctrl-C) the server stops accepting
+Shutdown (docs/operations.md, "Shutdown"): on SIGTERM (or Ctrl-C) the server stops accepting
 connections, /readyz answers 503 on the connections still open, the requests in flight
 finish (for at most `*_SHUTDOWN_GRACE` seconds, then they are cancelled), the app's
 lifespan closes its pools, and the process exits 0.

@@ -1,4 +1,4 @@
-"""Traces (SPEC section 9): OpenTelemetry, off unless an OTLP endpoint is configured.
+"""Traces (docs/operations.md, "Tracing"): OpenTelemetry, off unless an OTLP endpoint is configured.
 
 Turned on by `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`); the
 other standard `OTEL_*` variables are read by the SDK and the exporter themselves

@@ -10,7 +10,7 @@ from bench.environment import Environment
 
 DASHBOARD_OURS = "{ users(limit: 100) { items { id name orders { id status totalAmount } } } }"
 DASHBOARD_PEER = "{ users(limit: 100) { id name orders { id total_amount status } } }"
-# The dashboard with each user's figures (SPEC section 10): still one call per service.
+# The dashboard with each user's figures (docs/graphql.md): still one call per service.
 DASHBOARD_STATS_OURS = (
     "{ users(limit: 100) { items { id name orders { id status totalAmount dueDate overdue } "
     "orderStats { count totalAmount overdue byStatus { status count totalAmount } } } } }"

@@ -69,7 +69,7 @@ class Settings(ProcessSettings):
     graphql_introspection: bool | None = None
     graphql_compile: bool = Field(True, description="Run compiled plans where they apply")
 
-    # Identity and access (SPEC section 8). Off: every route open, as the original API.
+    # Identity and access (docs/auth.md). Off: every route open, as the original API.
     auth: Literal["off", "on"] = "off"
     jwt_secret: SecretStr | None = Field(None, description="HS256 key of the gateway's tokens")
     jwt_ttl: int = Field(300, ge=60, le=7 * 24 * 3600, description="Seconds an access token lives")

@@ -1,4 +1,4 @@
-"""The gateway's own series (SPEC section 9), beside every process's HTTP series.
+"""The gateway's own series (docs/operations.md, "Metrics"), beside every process's HTTP series.
 
 - gateway_downstream_requests_total{service, outcome} and
   gateway_downstream_request_duration_seconds{service}: each call to a service, with

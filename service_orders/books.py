@@ -1,4 +1,4 @@
-"""Order books: how deleting a user and creating an order for them serialise (SPEC section 4).
+"""Order books: how deleting a user and creating an order for them serialise (docs/resilience.md).
 
 The users and the orders live in two services, so "no order for a deleted user" cannot
 be a foreign key. It is a row here instead, one per user, that both writes go through:
@@ -112,7 +112,7 @@ async def close_book(engine: AsyncEngine, user_id: uuid.UUID) -> dict[str, objec
                 USER_HAS_ACTIVE_ORDERS,
                 f"User has {count} active order(s); complete or cancel them first",
             )
-        # Work assigned to them blocks the delete too: reassign it first (README, "Assignees").
+        # Work assigned to them blocks the delete too: reassign it first (docs/graphql.md).
         assigned = select(func.count()).where(Order.assignee_id == user_id, active)
         count = (await conn.execute(assigned)).scalar_one()
         if count:

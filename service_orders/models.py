@@ -73,7 +73,7 @@ class Order(Base):
             name="status_known",
         ),
         CheckConstraint("total_amount >= 0", name="total_amount_non_negative"),
-        # The reports (SPEC section 10) read only these columns: each index covers them
+        # The reports (docs/graphql.md) read only these columns: each index covers them
         # (INCLUDE), so a report is an index-only scan, never a read of the wide rows.
         # A user's orders, oldest first; a page of users' stats.
         Index(

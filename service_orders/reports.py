@@ -1,4 +1,4 @@
-"""Reports (SPEC section 10): each one SQL query, computed where the orders are.
+"""Reports (docs/graphql.md): each one SQL query, computed where the orders are.
 
 The figures are plain GROUP BYs (hashed, a few groups) over the covering indexes of
 `service_orders.models` where a range or an owner bounds them (index-only scans: the wide

@@ -1,4 +1,4 @@
-"""The credentials check behind the gateway's login (SPEC section 8). Internal: the
+"""The credentials check behind the gateway's login (docs/auth.md). Internal: the
 gateway calls it for `POST /auth/login` and GraphQL `login`, and never exposes it.
 
 `POST /internal/credentials/verify` with `{"email", "password"}` answers the public user,

@@ -3,7 +3,7 @@
 python -m stack.seed [GATEWAY_URL]   # default: the gateway of GATEWAY_HOST and GATEWAY_PORT,
                                      # as `make run` starts it (http://127.0.0.1:8000)
 
-One account per persona of the roles table (SPEC section 8): an administrator, engineers,
+One account per persona of the roles table (docs/auth.md): an administrator, engineers,
 managers, a director and a customer, each but the administrator with an order in every
 status. Every new account gets a random password, printed once on the console and stored
 nowhere; accounts that exist are left as they are (their passwords cannot be printed again).

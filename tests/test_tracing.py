@@ -1,4 +1,4 @@
-"""Traces (SPEC section 9), end to end: three real processes exporting to a real receiver.
+"""Traces (docs/operations.md), end to end: three real processes exporting to a real receiver.
 
 The receiver (tests/support/otlp.py) is an OTLP/HTTP server in this test process that
 decodes the protobuf the exporters send; nothing of the SDK is mocked. The traced

@@ -82,7 +82,7 @@ Items = Annotated[
 ]
 
 
-# A deadline (README, "Deadlines and reports"): a calendar date written `YYYY-MM-DD`,
+# A deadline (docs/graphql.md, "Deadlines and reports"): a calendar date written `YYYY-MM-DD`,
 # nothing else. Pydantic alone would also take a number (seconds since 1970) or
 # `2026-12-01T00:00:00`.
 _DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -199,7 +199,7 @@ class OrderHistoryEntry(BaseModel):
     changes: list[FieldChange]
 
 
-# Reports (README, "Deadlines and reports"): computed by the orders service, passed
+# Reports (docs/graphql.md, "Deadlines and reports"): computed by the orders service, passed
 # through by the gateway.
 class StatusStats(BaseModel):
     status: OrderStatus

@@ -1,4 +1,4 @@
-"""Identity and access at the gateway (SPEC section 8): who is calling, and what they may do.
+"""Identity and access at the gateway (docs/auth.md): who is calling, and what they may do.
 
 - `identity`: the verified caller (user id and roles), or UNRESTRICTED when auth is off.
 - `tokens`: the gateway's own JWTs (HS256) and an identity provider's (JWKS).

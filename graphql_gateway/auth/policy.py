@@ -1,4 +1,4 @@
-"""The roles table (SPEC section 8), written once: REST routes and GraphQL resolvers both ask here.
+"""The roles table (docs/auth.md), written once: REST routes and GraphQL resolvers both ask here.
 
 | action                          | admin | manager | engineer | director | customer | user |
 |---------------------------------|-------|---------|----------|----------|----------|------|

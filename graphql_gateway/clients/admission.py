@@ -13,8 +13,8 @@ it, or a batch filter without a limit) may hold at most half of the connections.
 clients asking for pages of a thousand large orders, each answer megabytes that the service
 takes seconds to build, would otherwise take every connection, and everyone else's small
 calls would queue behind them until shed or timed out: the other half is always left to
-the ordinary calls. Measured with bench/shed.py (docs in the README's circuit breaker
-section): 40 concurrent readers of a 17 MB page and a manager polling a small page.
+the ordinary calls. Measured with bench/shed.py (docs/resilience.md, "Load
+shedding"): 40 concurrent readers of a 17 MB page and a manager polling a small page.
 """
 
 from __future__ import annotations

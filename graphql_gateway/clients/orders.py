@@ -74,7 +74,7 @@ class OrdersClient(ServiceClient):
         body = (await self.fetch("GET", "/orders", params=params)).body
         return body["data"], body["meta"]
 
-    # Reports (SPEC section 10): computed by the service in SQL, one statement each.
+    # Reports (docs/graphql.md): computed by the service in SQL, one statement each.
     async def order_stats(
         self, *, user_id: str | None, first: date | None, last: date | None
     ) -> OrderStatsData:

@@ -181,7 +181,7 @@ async def order_history(context: Context, order_id: str, *, limit: int, offset: 
     return {"items": items, "total": meta["total"]}
 
 
-# ------------------------------------------------------------------ reports (SPEC section 10)
+# ------------------------------------------------------------------ reports (docs/graphql.md)
 
 
 def no_orders() -> OrderStatsData:

@@ -22,7 +22,7 @@ async def get_identity(request: Request) -> Identity:
 
 
 ClientsDep = Annotated[Clients, Depends(get_clients)]
-# The caller (SPEC section 8): UNRESTRICTED while GATEWAY_AUTH=off.
+# The caller (docs/auth.md): UNRESTRICTED while GATEWAY_AUTH=off.
 IdentityDep = Annotated[Identity, Depends(get_identity)]
 
 # What any route that calls a service may answer besides its own codes.

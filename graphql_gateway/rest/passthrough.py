@@ -2,7 +2,7 @@
 
 These two routes only forward: the service's bytes go back as they came. FastAPI's
 routing, dependency solving and response building cost more CPU than the rest of the
-gateway's work on them (PERFORMANCE.md: ~0.15 ms of a request whose whole budget, to stay
+gateway's work on them (measured: ~0.15 ms of a request whose whole budget, to stay
 near a direct call, is a few tenths of a millisecond). So a plain ASGI middleware inside
 the front door (the caller is already verified and counted) answers them itself when
 the request is the plain form of the route: GET, a canonical lower-case UUID, no query

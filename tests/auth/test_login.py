@@ -1,4 +1,4 @@
-"""Logging in, and the limits on it (SPEC section 8), on real processes.
+"""Logging in, and the limits on it (docs/auth.md), on real processes.
 
 Client addresses are real too: Linux routes all of 127.0.0.0/8 to loopback, so a
 client bound to 127.0.0.2 is another address to the gateway.

@@ -1,4 +1,4 @@
-"""Reports with authentication on (SPEC sections 8 and 10): only what the caller may read.
+"""Reports with authentication on (docs/auth.md, docs/graphql.md): only what the caller may read.
 
 A customer's reports count their own orders and nothing else, whatever `userId` they send;
 a manager's and a director's count everyone's. Over the shared auth stack (other tests add

@@ -1,4 +1,4 @@
-"""Every cell of SPEC section 8's roles table, over REST and over GraphQL, on real processes.
+"""Every cell of the roles table (docs/auth.md), over REST and over GraphQL, on real processes.
 
 One case per row of the table (split where "own" and "any" differ); each case runs for
 every persona through both APIs and must give the outcome the table says:

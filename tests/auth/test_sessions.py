@@ -25,7 +25,7 @@ from tests.support.procs import RunningProcess
 from tests.support.redis import redis_server
 
 Services = tuple[RunningProcess, RunningProcess]
-BOUND_S = 1.0  # GATEWAY_SESSION_CHECK_INTERVAL's default: what the README promises
+BOUND_S = 1.0  # GATEWAY_SESSION_CHECK_INTERVAL's default: what docs/auth.md promises
 SLACK_S = 0.5  # a request's own time on a shared machine
 ITEMS = [{"product": "Арматура", "quantity": 3, "price": "12.00"}]
 
@@ -361,7 +361,7 @@ def attempts(stack: Stack, emails: list[str], sources: list[str], password: str)
 
 def test_fifteen_spellings_from_fifteen_addresses_are_one_account(stack: Stack) -> None:
     """On Redis, exactly as 15 at one spelling. In memory each of the two workers counts
-    its own (the README says so): 25 attempts then, at most 10 per worker get through."""
+    its own (docs/auth.md says so): 25 attempts then, at most 10 per worker get through."""
     count = 15 if stack.shared_limits else 25
     user = create_account(stack.users.url, "engineer", PASSWORD)
     forms = spellings(user["email"], count)

@@ -17,7 +17,7 @@ import pytest
 from graphql_gateway.graphql.examples import EXAMPLES
 from tests.browser.conftest import SEEDED_NAME, System
 
-# Set to a path to keep the playground's screenshot (README's docs/playground.png).
+# Set to a path to keep the playground's screenshot (docs/graphql.md shows docs/playground.png).
 KEEP_SCREENSHOT = os.environ.get("PLAYGROUND_SCREENSHOT")
 
 

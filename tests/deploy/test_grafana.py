@@ -1,5 +1,5 @@
 """deploy/grafana: the dashboard parses, shows what an operator looks at first, and every
-metric it queries is one the processes expose (SPEC section 9).
+metric it queries is one the processes expose (docs/operations.md).
 
 Two checks of the names: against the list the processes are built to (`METRICS`, offline),
 and against what real processes answer on `GET /metrics`
@@ -21,7 +21,7 @@ from tests.support.procs import ROOT, RunningProcess
 
 DASHBOARD = Path(ROOT) / "deploy" / "grafana" / "sitetrack-dashboard.json"
 
-# Every metric of SPEC section 9 by name → type; labels never carry ids.
+# Every metric of docs/operations.md by name → type; labels never carry ids.
 ALL_PROCESSES = {
     "http_requests_total": "counter",  # route (template), method, status
     "http_request_duration_seconds": "histogram",  # route, method

@@ -52,7 +52,7 @@ PROCESSES: dict[str, tuple[str, str, type[BaseSettings], int]] = {
 GATEWAY = "api-gateway"
 SERVICES = ("service-users", "service-orders")
 MIGRATIONS = {"service-users": "service-users-migrate", "service-orders": "service-orders-migrate"}
-# Settings being added in parallel (SPEC section 9: graceful shutdown); named here until
+# Settings being added in parallel (docs/operations.md: graceful shutdown); named here until
 # the settings classes have them.
 DEFAULT_SHUTDOWN_GRACE = 20
 # The one peer besides the gateway allowed to reach the services: Prometheus scraping

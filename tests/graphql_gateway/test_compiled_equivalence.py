@@ -73,7 +73,7 @@ COMPILED_QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("query($id: UUID!) { order(id: $id) { id } }", {"id": MISSING}),
     ("{ orders { items { id user { name } } } }", {}),  # one order's user was deleted
     ("query A { users { total } } query B { orders { total } }", "OP:B"),
-    # Deadlines and reports (SPEC section 10).
+    # Deadlines and reports (docs/graphql.md).
     ("{ orders(overdue: true) { total items { id dueDate overdue } } }", {}),
     ("{ orders(overdue: false, limit: 3) { total items { dueDate overdue user { name } } } }", {}),
     (

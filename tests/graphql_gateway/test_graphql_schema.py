@@ -1,4 +1,4 @@
-"""The GraphQL schema as a contract: the exported SDL, and the core of SPEC section 5."""
+"""The GraphQL schema as a contract: the exported SDL, and the core it was built on."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.conftest import gateway_for
 ROOT = Path(__file__).resolve().parents[2]
 SDL_FILE = ROOT / "schema" / "schema.graphql"
 
-# SPEC.md section 5, verbatim. Its custom scalars are declared in SCALARS to parse it alone.
+# The schema's first agreed core, verbatim; SCALARS declares its scalars to parse it alone.
 CORE_SDL = """
 enum OrderStatus { CREATED IN_PROGRESS COMPLETED CANCELLED }
 type User { id: UUID! email: String! name: String! roles: [String!]!

@@ -1,4 +1,4 @@
-"""Deadlines and reports through the gateway (SPEC section 10), over real service processes.
+"""Deadlines and reports through the gateway (docs/graphql.md), over real service processes.
 
 The orders service computes every figure; the gateway passes reports through (REST) or
 batches them (GraphQL: a page of users with their stats is one call for the users and

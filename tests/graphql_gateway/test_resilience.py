@@ -1,4 +1,4 @@
-"""Circuit breakers, timeouts and upstream failures (SPEC sections 3 and 6).
+"""Circuit breakers, timeouts and upstream failures (docs/resilience.md).
 
 Every test builds its own gateway (fresh breakers) over its own orders service: a real
 process it may kill, or a tiny fake server that hangs or answers garbage. The users

@@ -1,4 +1,4 @@
-"""The gateway's REST compatibility routes (SPEC sections 3 and 4), end to end.
+"""The gateway's REST compatibility routes (docs/contract.md), end to end.
 
 The gateway runs in process; the users and orders services are real processes over a
 real PostgreSQL (see tests/conftest.py).

@@ -2,7 +2,7 @@
 
 Every answer is a GraphQL error with `extensions.code` (never plain text, never a 500),
 refused requests cost no downstream call (the gateway's GET /status counts them), and
-neither breaker moves. Statuses follow GraphQL over HTTP (see the README's error table):
+neither breaker moves. Statuses follow GraphQL over HTTP (see docs/graphql.md, "Statuses"):
 a request that is not a GraphQL request is a 4xx; a document refused before execution is
 200 under `application/json` and a 4xx under `application/graphql-response+json`.
 """

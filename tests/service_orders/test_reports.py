@@ -1,4 +1,4 @@
-"""Deadlines and reports in the orders service (SPEC section 10), on a real PostgreSQL.
+"""Deadlines and reports in the orders service (docs/graphql.md), on a real PostgreSQL.
 
 Each report must be one SQL statement: the tests count what the engine sends.
 """

@@ -1,4 +1,4 @@
-"""The users service's credentials check (SPEC section 8) and the first administrator.
+"""The users service's credentials check (docs/auth.md) and the first administrator.
 
 `POST /internal/credentials/verify` is internal (the gateway's login calls it and never
 exposes it): the public user for a matching email and password, one 401 for every

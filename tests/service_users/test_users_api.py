@@ -1,4 +1,4 @@
-"""The users service's REST contract (SPEC sections 2-4), in process and over a real socket."""
+"""The users service's REST contract (docs/contract.md), in process and over a real socket."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 No Docker here: the files are parsed (YAML; the Dockerfile by its own simple grammar)
 and checked against each other, against the settings classes (the environment variable
-names of SPEC section 7) and against the commands the local tests run.
+names of docs/operations.md) and against the commands the local tests run.
 """
 
 from __future__ import annotations
@@ -402,7 +402,7 @@ def test_healthchecks_probe_the_port_the_process_listens_on(name: str) -> None:
     compose_url = urlsplit(url_in(healthcheck_test(name)))
     assert compose_url.hostname in {"127.0.0.1", "localhost"}
     assert str(compose_url.port) == port
-    # Readiness (SPEC section 9): 503 while starting, shutting down, or without a database.
+    # Readiness (docs/operations.md): 503 while starting, shutting down, or without a database.
     assert compose_url.path == "/readyz"
     # The image's own HEALTHCHECK probes the same.
     image_checks = [args for kw, args in flattened(name) if kw == "HEALTHCHECK"]
@@ -724,7 +724,7 @@ def test_the_dockerfile_needs_no_frontend_image() -> None:
 
 def test_the_smoke_moves_the_published_ports() -> None:
     """`make compose-smoke` publishes on 127.0.0.1 and ports of its own: the variables
-    exist, and without them the ports are the README's."""
+    exist, and without them the ports are docs/deployment.md's."""
     raw = {name: service(name)["ports"] for name in ("postgres", "api_gateway")}
     assert raw == {
         "postgres": ["${POSTGRES_PUBLISH:-5432}:5432"],

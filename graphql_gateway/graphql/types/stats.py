@@ -1,4 +1,4 @@
-"""Reports (SPEC section 10), as the orders service computes them: plain dict reads."""
+"""Reports (docs/graphql.md), as the orders service computes them: plain dict reads."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Deadlines and reports (SPEC section 10): `due_date`, `completed_at`, the reports' indexes.
+"""Deadlines and reports (docs/graphql.md): `due_date`, `completed_at`, the reports' indexes.
 
 Additive: both columns are nullable. `completed_at` of orders already completed is their
 last change (a completed order cannot change any more: service_orders/lifecycle.py).
