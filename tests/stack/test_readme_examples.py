@@ -31,6 +31,7 @@ import yaml
 from apicore import errors
 from graphql_gateway.auth import policy
 from graphql_gateway.config import Settings as GatewaySettings
+from service_orders.config import Settings as OrdersSettings
 from service_users.config import Settings as UsersSettings
 from tests.support.procs import ROOT
 
@@ -598,6 +599,42 @@ DOCUMENTED_AUTH_SETTINGS = {
     "USERS_ADMIN_PASSWORD",
     "USERS_ADMIN_NAME",
 }
+
+
+def same_default(shown: str, default: object) -> bool:
+    """`10` is 10.0, `true` is True: the table writes a default as it is set."""
+    if isinstance(default, bool):
+        return shown == str(default).lower()
+    if isinstance(default, int | float):
+        return float(shown) == default
+    return shown == str(default)
+
+
+def test_the_configuration_table_names_real_settings_with_their_defaults() -> None:
+    section = PAGES["docs/operations.md"].split("## Configuration\n", 1)[1]
+    settings = {
+        "GATEWAY_": GatewaySettings.model_fields,
+        "USERS_": UsersSettings.model_fields,
+        "ORDERS_": OrdersSettings.model_fields,
+    }
+    checked = 0
+    for variables, default, _ in table_rows(section, "| variable |")[1:]:
+        names = [n for n in re.findall(r"`([A-Z][A-Z0-9_]*[A-Z0-9])`", variables)]
+        shown = re.findall(r"`([^`]*)`", default)
+        for n, name in enumerate(names):
+            prefix = name.split("_", 1)[0] + "_"
+            if prefix not in settings:
+                assert name == "LOG_FORMAT", name  # read by apicore/logging.py itself
+                continue
+            field_name = name.removeprefix(prefix).lower()
+            assert field_name in settings[prefix], f"{name} is no setting"
+            expected = settings[prefix][field_name].default
+            if len(shown) == len(names):
+                assert same_default(shown[n], expected), (name, shown[n], expected)
+                checked += 1
+            elif default == "none":
+                assert expected in {None, ""}, (name, expected)
+    assert checked >= 30, checked
 
 
 def test_the_readme_sends_readers_to_the_auth_page() -> None:
