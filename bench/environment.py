@@ -21,6 +21,7 @@ from bench.processes import ROOT, Proc, free_port, python_module, start
 from service_orders.init_db import main as init_orders_db
 from service_users.init_db import main as init_users_db
 
+# Where the peers are copied from when bench/.peer/ has none (docs/benchmarks.md).
 PEER_SOURCE = ROOT.parent / "shared" / "bench" / "peer"
 PEER_DIR = ROOT / "bench" / ".peer"  # git-ignored copy with its node_modules
 
