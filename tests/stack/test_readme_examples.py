@@ -33,6 +33,7 @@ from graphql_gateway.auth import policy
 from graphql_gateway.config import Settings as GatewaySettings
 from service_orders.config import Settings as OrdersSettings
 from service_users.config import Settings as UsersSettings
+from tests.deploy import test_k8s as k8s
 from tests.support.procs import ROOT
 
 ROOT_DIR = Path(ROOT)
@@ -556,6 +557,40 @@ def test_kubernetes_commands_name_real_overlays_and_labels() -> None:
         assert f"name: {job}" in manifests, job
     for deployment in re.findall(r"rollout status deployment/([\w-]+)", text):
         assert f"name: {deployment}" in manifests, deployment
+
+
+def secret_keys(overlay: str) -> set[str]:
+    """The keys of the Secret that the overlay's rendered workloads read."""
+    return {
+        entry["valueFrom"]["secretKeyRef"]["key"]
+        for _, template in k8s.workloads(k8s.rendered(overlay))
+        for container in k8s.containers(template)
+        for entry in k8s.env_of(container).values()
+        if "secretKeyRef" in entry.get("valueFrom", {})
+    }
+
+
+def test_the_secret_the_docs_create_is_the_one_the_overlays_read() -> None:
+    """Every key the dev overlay reads, and no other; production as the page says."""
+    text = PAGES["docs/deployment.md"]
+    (block,) = [b for b in fenced_blocks(text, "bash") if "create secret generic" in b]
+    (command,) = [c for c in command_lines(block) if "create secret generic" in c]
+    words = shlex.split(command)
+    assert words[words.index("-n") + 1] == "sitetrack-dev"
+    assert words[words.index("generic") + 1] == k8s.SECRET_NAME
+    created = {
+        w.removeprefix("--from-literal=").split("=", 1)[0]
+        for w in words
+        if w.startswith("--from-literal=")
+    }
+    assert created == secret_keys("dev")
+    assert "has no `postgres-password`" in text
+    assert "it adds `gateway-redis-url`" in text
+    assert secret_keys("production") == created - {"postgres-password"} | {"gateway-redis-url"}
+    for overlay, namespace in (("dev", "sitetrack-dev"), ("production", "sitetrack")):
+        kustomization = ROOT_DIR / "deploy" / "k8s" / "overlays" / overlay / "kustomization.yaml"
+        assert yaml.safe_load(kustomization.read_text("utf-8"))["namespace"] == namespace
+        assert f"`{namespace}`" in text
 
 
 def test_the_prometheus_example_is_a_scrape_config() -> None:
