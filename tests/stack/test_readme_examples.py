@@ -4,7 +4,8 @@ Every `curl` line of their ```bash blocks runs, in order within its page, agains
 gateway (in process, over both services as real processes on a real PostgreSQL); every
 ```graphql block runs against the same gateway, and a ```json block after one is the
 shape of what it answers. The `make` commands they name exist, and CI runs `make test`.
-The ```console transcripts (authentication on) name real routes and error codes, and
+The ```console transcripts (authentication on) name real routes and error codes (and
+tests/auth/test_docs_transcripts.py replays them on a system with authentication on), and
 the Kubernetes, Docker and Prometheus examples name real files, targets and settings.
 """
 
@@ -438,8 +439,8 @@ def test_the_transcripts_are_there() -> None:
     ids=[f"{page}-{n}" for n, (page, _, _) in enumerate(TRANSCRIPTS)],
 )
 def test_a_transcript_names_a_real_route_and_real_codes(command: str, output: str) -> None:
-    """Run with authentication on, they are not replayed here (their tokens and passwords
-    are a past run's): their routes and methods are the gateway's, their codes ours."""
+    """Their routes and methods are the gateway's, their codes ours (they are replayed
+    with authentication on by tests/auth/test_docs_transcripts.py)."""
     request = parse_curl(command, frozenset({"-s", "-i"}))
     template = route_of(request.path)
     assert template is not None, f"no route {request.path}: {command}"
