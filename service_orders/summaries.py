@@ -1,0 +1,232 @@
+"""Reading the reports' summary tables (docs/reports.md), and rebuilding them from the rows.
+
+PostgreSQL triggers keep the tables (migration 0009, declared in service_orders/models.py)
+in the transaction of every write, so what they sum is exactly what `orders` holds in the
+same snapshot. Readers sum over `slot`s: the triggers spread concurrent writers over
+several rows of a day. Every figure here costs the number of days (and statuses) it
+covers, never the number of orders.
+
+Overdue (past its due date while created or in_progress, due_date < today UTC, as
+`service_orders/repository.py:is_overdue`) depends on today, so no table can hold it:
+it is the active orders with a deadline (`order_created_days.with_deadline`) minus those
+due today or later (`order_deadlines` from today on: the deadlines still ahead, a few
+weeks of rows, however long the history).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    Select,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service_orders.models import (
+    ACTIVE,
+    OrderCompletedDay,
+    OrderCreatedDay,
+    OrderDeadline,
+)
+
+TABLES = ("order_created_days", "order_completed_days", "order_deadlines")
+
+
+def utc_today() -> ColumnElement[date]:
+    """Today's date in UTC as the database sees it (the transaction's start), as
+    `service_orders/repository.py:utc_today`; not imported from there, so that the
+    repository can read the summaries (list totals) without an import cycle."""
+    return cast(func.timezone(literal_column("'UTC'"), func.now()), Date)
+
+
+@dataclass(frozen=True, slots=True)
+class Days:
+    """Whole UTC days, both ends included; an end left open is unbounded."""
+
+    first: date | None = None
+    last: date | None = None
+
+    def conditions(self, column: Any) -> list[ColumnElement[bool]]:
+        conditions = []
+        if self.first is not None:
+            conditions.append(column >= self.first)
+        if self.last is not None:
+            conditions.append(column <= self.last)
+        return conditions
+
+
+def _total(column: Any) -> Any:
+    """A sum over slots (and days) as an integer; 0 over no rows."""
+    return cast(func.coalesce(func.sum(column), 0), BigInteger)
+
+
+def _statuses(column: Any, statuses: tuple[str, ...] | None) -> list[ColumnElement[bool]]:
+    return [] if statuses is None else [column.in_(statuses)]
+
+
+def _pending(days: Days, statuses: tuple[str, ...] | None = None) -> list[Any]:
+    """Conditions on `order_deadlines` for the active orders not overdue yet (due today or
+    later): a range of the primary key, which starts with the due date."""
+    return [
+        OrderDeadline.due_date >= utc_today(),
+        *days.conditions(OrderDeadline.created_day),
+        *_statuses(OrderDeadline.status, statuses),
+    ]
+
+
+async def count_orders(
+    conn: AsyncConnection,
+    *,
+    statuses: tuple[str, ...] | None = None,
+    created_from: date | None = None,
+    created_to: date | None = None,
+    overdue: bool | None = None,
+) -> int | None:
+    """The exact number of orders matching, in the caller's transaction (its snapshot).
+
+    `statuses`: any of them (None: all); `created_from`/`created_to`: UTC days of
+    `created_at`, both included; `overdue`: as the list's `?overdue=` filter. One
+    statement over the summaries. Every combination can be answered; None is kept in the
+    signature for a future filter the summaries could not answer.
+    """
+    days = Days(created_from, created_to)
+    if statuses is not None and not statuses:
+        return 0
+    created = [*days.conditions(OrderCreatedDay.day), *_statuses(OrderCreatedDay.status, statuses)]
+    everything = select(_total(OrderCreatedDay.orders)).where(*created).scalar_subquery()
+    if overdue is None:
+        return int((await conn.execute(select(everything))).scalar_one())
+    active = tuple(s for s in (statuses or ACTIVE) if s in ACTIVE)
+    if not active:  # only finished statuses asked for: none can be overdue
+        late: Any = literal(0)
+    else:
+        dated = (
+            select(_total(OrderCreatedDay.with_deadline))
+            .where(*days.conditions(OrderCreatedDay.day), OrderCreatedDay.status.in_(active))
+            .scalar_subquery()
+        )
+        ahead = (
+            select(_total(OrderDeadline.orders)).where(*_pending(days, active)).scalar_subquery()
+        )
+        late = dated - ahead
+    figure = late if overdue else everything - late
+    return int((await conn.execute(select(figure))).scalar_one())
+
+
+def figures_by_status(days: Days) -> Select[Any]:
+    """Per status: count, amount, overdue, on_time, late of the orders created in `days`:
+    the rows `service_orders/reports.py` adds up (the same labels as its per-user query)."""
+    created = (
+        select(
+            OrderCreatedDay.status,
+            _total(OrderCreatedDay.orders).label("count"),
+            func.coalesce(func.sum(OrderCreatedDay.amount), 0).label("amount"),
+            _total(OrderCreatedDay.on_time).label("on_time"),
+            _total(OrderCreatedDay.late).label("late"),
+            _total(OrderCreatedDay.with_deadline).label("dated"),
+        )
+        .where(*days.conditions(OrderCreatedDay.day))
+        .group_by(OrderCreatedDay.status)
+        .subquery()
+    )
+    ahead = (
+        select(OrderDeadline.status, _total(OrderDeadline.orders).label("ahead"))
+        .where(*_pending(days))
+        .group_by(OrderDeadline.status)
+        .subquery()
+    )
+    overdue = case(
+        (created.c.status.in_(ACTIVE), created.c.dated - func.coalesce(ahead.c.ahead, 0)),
+        else_=0,
+    )
+    return select(
+        created.c.status,
+        created.c["count"],
+        created.c.amount,
+        cast(overdue, BigInteger).label("overdue"),
+        created.c.on_time,
+        created.c.late,
+    ).outerjoin_from(created, ahead, ahead.c.status == created.c.status)
+
+
+def created_per_day(days: Days) -> Any:
+    """Orders created per UTC day in `days` (days without orders absent)."""
+    return (
+        select(OrderCreatedDay.day, _total(OrderCreatedDay.orders).label("created"))
+        .where(*days.conditions(OrderCreatedDay.day))
+        .group_by(OrderCreatedDay.day)
+        .subquery()
+    )
+
+
+def completed_per_day(days: Days) -> Any:
+    """Orders completed per UTC day in `days` (days without any absent)."""
+    return (
+        select(OrderCompletedDay.day, _total(OrderCompletedDay.orders).label("completed"))
+        .where(*days.conditions(OrderCompletedDay.day))
+        .group_by(OrderCompletedDay.day)
+        .subquery()
+    )
+
+
+# The rebuild: each table from the rows of `orders`, in slot 0 (the migration 0009 fills
+# them the same way). The trigger functions add the same sums, signed, per statement.
+REBUILD = {
+    "order_created_days": """
+        INSERT INTO order_created_days
+            (day, status, slot, orders, amount, on_time, late, with_deadline)
+        SELECT (created_at AT TIME ZONE 'UTC')::date, status, 0,
+               count(*),
+               sum(total_amount),
+               count(*) FILTER (WHERE status = 'completed' AND due_date IS NOT NULL
+                                AND (completed_at AT TIME ZONE 'UTC')::date <= due_date),
+               count(*) FILTER (WHERE status = 'completed' AND due_date IS NOT NULL
+                                AND (completed_at AT TIME ZONE 'UTC')::date > due_date),
+               count(due_date)
+        FROM orders
+        GROUP BY 1, 2
+    """,
+    "order_completed_days": """
+        INSERT INTO order_completed_days (day, slot, orders)
+        SELECT (completed_at AT TIME ZONE 'UTC')::date, 0, count(*)
+        FROM orders
+        WHERE completed_at IS NOT NULL
+        GROUP BY 1
+    """,
+    "order_deadlines": """
+        INSERT INTO order_deadlines (due_date, created_day, status, slot, orders)
+        SELECT due_date, (created_at AT TIME ZONE 'UTC')::date, status, 0, count(*)
+        FROM orders
+        WHERE due_date IS NOT NULL AND status IN ('created', 'in_progress')
+        GROUP BY 1, 2, 3
+    """,
+}
+
+
+async def rebuild(conn: AsyncConnection) -> dict[str, tuple[int, int]]:
+    """Recompute every summary from the rows, in the caller's transaction.
+
+    Locks `orders` in SHARE mode first (reads go on, writes wait until the commit), so no
+    write's trigger adds to a table while it is rebuilt. Returns, per table, the rows it
+    held before and holds now.
+    """
+    await conn.execute(text("LOCK TABLE orders IN SHARE MODE"))
+    counts: dict[str, tuple[int, int]] = {}
+    for table, fill in REBUILD.items():
+        before = (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+        await conn.execute(text(f"DELETE FROM {table}"))
+        after = (await conn.execute(text(fill))).rowcount
+        counts[table] = (before, after)
+    return counts
