@@ -181,52 +181,114 @@ def completed_per_day(days: Days) -> Any:
     )
 
 
-# The rebuild: each table from the rows of `orders`, in slot 0 (the migration 0009 fills
-# them the same way). The trigger functions add the same sums, signed, per statement.
-REBUILD = {
-    "order_created_days": """
-        INSERT INTO order_created_days
-            (day, status, slot, orders, amount, on_time, late, with_deadline)
-        SELECT (created_at AT TIME ZONE 'UTC')::date, status, 0,
-               count(*),
-               sum(total_amount),
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A summary table: its keys besides the slot, its figures, and those figures computed
+    from the rows of `orders` (the migration 0009 fills the tables the same way, and the
+    trigger functions add the same sums, signed, per statement)."""
+
+    table: str
+    keys: tuple[str, ...]
+    figures: tuple[str, ...]
+    from_rows: str
+
+
+SUMMARIES = (
+    Summary(
+        "order_created_days",
+        ("day", "status"),
+        ("orders", "amount", "on_time", "late", "with_deadline"),
+        """
+        SELECT (created_at AT TIME ZONE 'UTC')::date AS day, status,
+               count(*) AS orders,
+               sum(total_amount) AS amount,
                count(*) FILTER (WHERE status = 'completed' AND due_date IS NOT NULL
-                                AND (completed_at AT TIME ZONE 'UTC')::date <= due_date),
+                                AND (completed_at AT TIME ZONE 'UTC')::date <= due_date)
+                   AS on_time,
                count(*) FILTER (WHERE status = 'completed' AND due_date IS NOT NULL
-                                AND (completed_at AT TIME ZONE 'UTC')::date > due_date),
-               count(due_date)
+                                AND (completed_at AT TIME ZONE 'UTC')::date > due_date)
+                   AS late,
+               count(due_date) AS with_deadline
         FROM orders
         GROUP BY 1, 2
-    """,
-    "order_completed_days": """
-        INSERT INTO order_completed_days (day, slot, orders)
-        SELECT (completed_at AT TIME ZONE 'UTC')::date, 0, count(*)
+        """,
+    ),
+    Summary(
+        "order_completed_days",
+        ("day",),
+        ("orders",),
+        """
+        SELECT (completed_at AT TIME ZONE 'UTC')::date AS day, count(*) AS orders
         FROM orders
         WHERE completed_at IS NOT NULL
         GROUP BY 1
-    """,
-    "order_deadlines": """
-        INSERT INTO order_deadlines (due_date, created_day, status, slot, orders)
-        SELECT due_date, (created_at AT TIME ZONE 'UTC')::date, status, 0, count(*)
+        """,
+    ),
+    Summary(
+        "order_deadlines",
+        ("due_date", "created_day", "status"),
+        ("orders",),
+        """
+        SELECT due_date, (created_at AT TIME ZONE 'UTC')::date AS created_day, status,
+               count(*) AS orders
         FROM orders
         WHERE due_date IS NOT NULL AND status IN ('created', 'in_progress')
         GROUP BY 1, 2, 3
-    """,
-}
+        """,
+    ),
+)
 
 
-async def rebuild(conn: AsyncConnection) -> dict[str, tuple[int, int]]:
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    """What the rebuild of one table found and did."""
+
+    table: str
+    rows_before: int
+    rows_after: int
+    # Groups (keys, summed over slots) whose figures differed from the rows' (or were missing).
+    differed: int
+
+
+async def rebuild(conn: AsyncConnection) -> list[Rebuilt]:
     """Recompute every summary from the rows, in the caller's transaction.
 
-    Locks `orders` in SHARE mode first (reads go on, writes wait until the commit), so no
-    write's trigger adds to a table while it is rebuilt. Returns, per table, the rows it
-    held before and holds now.
+    Locks `orders` in SHARE mode first: reads go on, writes (and their triggers) wait until
+    the caller commits, so nothing is added to a table while it is rebuilt. Each table is
+    then emptied and filled again from the rows, in slot 0.
     """
     await conn.execute(text("LOCK TABLE orders IN SHARE MODE"))
-    counts: dict[str, tuple[int, int]] = {}
-    for table, fill in REBUILD.items():
-        before = (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
-        await conn.execute(text(f"DELETE FROM {table}"))
-        after = (await conn.execute(text(fill))).rowcount
-        counts[table] = (before, after)
-    return counts
+    return [await _rebuild(conn, summary) for summary in SUMMARIES]
+
+
+async def _rebuild(conn: AsyncConnection, summary: Summary) -> Rebuilt:
+    keys, figures = ", ".join(summary.keys), ", ".join(summary.figures)
+    fresh = f"fresh_{summary.table}"
+    await conn.execute(
+        text(f"CREATE TEMPORARY TABLE {fresh} ON COMMIT DROP AS {summary.from_rows}")
+    )
+    summed = ", ".join(f"sum({figure})" for figure in summary.figures)
+    zeros = ", ".join("0" for _ in summary.figures)
+    kept = (
+        f"SELECT {keys}, {summed} FROM {summary.table} GROUP BY {keys}"
+        f" HAVING ROW({summed}) <> ROW({zeros})"  # rows may hold zeros: absent
+    )
+    expected = f"SELECT {keys}, {figures} FROM {fresh}"
+    differed = await _scalar(
+        conn,
+        f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM (({kept}) EXCEPT ({expected})"
+        f" UNION ALL (({expected}) EXCEPT ({kept}))) AS difference) AS differing",
+    )
+    before = await _scalar(conn, f"SELECT count(*) FROM {summary.table}")
+    await conn.execute(text(f"DELETE FROM {summary.table}"))
+    inserted = await conn.execute(
+        text(
+            f"INSERT INTO {summary.table} ({keys}, slot, {figures})"
+            f" SELECT {keys}, 0, {figures} FROM {fresh}"
+        )
+    )
+    return Rebuilt(summary.table, before, inserted.rowcount, differed)
+
+
+async def _scalar(conn: AsyncConnection, statement: str) -> int:
+    return int((await conn.execute(text(statement))).scalar_one())
