@@ -98,16 +98,33 @@ async def count_orders(
 
     `statuses`: any of them (None: all); `created_from`/`created_to`: UTC days of
     `created_at`, both included; `overdue`: as the list's `?overdue=` filter. One
-    statement over the summaries. Every combination can be answered; None is kept in the
-    signature for a future filter the summaries could not answer.
+    statement over the summaries (`orders_count`). Every combination can be answered;
+    None is kept in the signature for a future filter the summaries could not answer.
     """
+    figure = orders_count(
+        statuses=statuses, created_from=created_from, created_to=created_to, overdue=overdue
+    )
+    if figure is None:
+        return None
+    return int((await conn.execute(select(figure))).scalar_one())
+
+
+def orders_count(
+    *,
+    statuses: tuple[str, ...] | None = None,
+    created_from: date | None = None,
+    created_to: date | None = None,
+    overdue: bool | None = None,
+) -> ColumnElement[int] | None:
+    """`count_orders` as an SQL expression, for a statement of the caller's: the list reads
+    it in its page's statement (one snapshot, one round trip: service_orders/repository.py)."""
     days = Days(created_from, created_to)
     if statuses is not None and not statuses:
-        return 0
+        return literal(0)
     created = [*days.conditions(OrderCreatedDay.day), *_statuses(OrderCreatedDay.status, statuses)]
     everything = select(_total(OrderCreatedDay.orders)).where(*created).scalar_subquery()
     if overdue is None:
-        return int((await conn.execute(select(everything))).scalar_one())
+        return everything
     active = tuple(s for s in (statuses or ACTIVE) if s in ACTIVE)
     if not active:  # only finished statuses asked for: none can be overdue
         late: Any = literal(0)
@@ -121,8 +138,7 @@ async def count_orders(
             select(_total(OrderDeadline.orders)).where(*_pending(days, active)).scalar_subquery()
         )
         late = dated - ahead
-    figure = late if overdue else everything - late
-    return int((await conn.execute(select(figure))).scalar_one())
+    return late if overdue else everything - late
 
 
 def figures_by_status(days: Days) -> Select[Any]:
