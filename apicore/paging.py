@@ -32,10 +32,11 @@ from sqlalchemy import (
     select,
 )
 
-# Below this offset a plain OFFSET is as cheap as summing the day table: walking 5,000
-# index entries of ix_*_created_at_id costs ~2 ms here, about what summing the orders'
-# day table of two years costs (the day table grows with days, never with rows).
-JUMP_FROM = 5_000
+# Below this offset a plain OFFSET costs less than summing the day table. Measured with
+# 200,000 orders over a year and the orders' day table full (a year x 4 statuses x 16 slots:
+# 21,960 rows), the page of 100 in process, median of 41 on the shared 2-core machine:
+# offset 5,000 plain 27 ms / jump 48 ms; 10,000: 52 / 23; 20,000: 63 / 24; 40,000: 94 / 36.
+JUMP_FROM = 10_000
 
 
 def _utc_midnight(day: ColumnElement[Any]) -> ColumnElement[Any]:

@@ -240,6 +240,14 @@ def test_v1_keeps_an_integer_total_under_an_amount_filter(callers):
     assert meta["total_pages"] == meta["total"]
     ours = admin.http.get("/orders", params={"minAmount": "37.20", "limit": 1}).json()["meta"]
     assert ours["total"] is None
+    # A caller who sees only their own orders: bounded by their id, always counted; `total`
+    # is forwarded with the rest, and a bad one refused.
+    user = callers["user"]
+    for asked in ({}, {"total": "true"}, {"total": "false"}):
+        meta = user.http.get("/orders", params={"minAmount": "0", **asked}).json()["meta"]
+        assert meta["total"] == data_of(user.http.get("/v1/orders/my-stats"))["count"]
+    error_of(user.http.get("/orders?total=maybe"), 400, "VALIDATION_ERROR")
+    assert user.http.get("/users", params={"total": "true"}).json()["meta"]["total"] == 1
 
 
 def test_an_order_id_that_is_no_uuid_is_400(callers):
