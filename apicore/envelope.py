@@ -12,7 +12,9 @@ T = TypeVar("T")
 
 
 class ListMeta(BaseModel):
-    total: int
+    # null where the exact figure would be a count of every match (a search, an amount or
+    # due range) and the request did not say `?total=true` (docs/totals.md).
+    total: int | None
     limit: int | None
     offset: int
 
@@ -67,7 +69,7 @@ def ok(data: Any, *, status: int = 200, meta: dict[str, Any] | None = None) -> E
     return EnvelopeResponse(body, status_code=status)
 
 
-def page(items: Any, *, total: int, limit: int | None, offset: int) -> EnvelopeResponse:
+def page(items: Any, *, total: int | None, limit: int | None, offset: int) -> EnvelopeResponse:
     return ok(items, meta={"total": total, "limit": limit, "offset": offset})
 
 

@@ -20,6 +20,7 @@ import orjson
 from sqlalchemy import (
     ColumnElement,
     FromClause,
+    Select,
     Table,
     Text,
     any_,
@@ -30,6 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from apicore import paging
 
 Columns = Mapping[str, ColumnElement[Any]]
 PublicColumns = Callable[[FromClause], Columns]  # the public fields, read from a table or page
@@ -60,6 +63,17 @@ def json_object(columns: Columns) -> ColumnElement[str]:
     return func.concat(*parts)
 
 
+class CountRows:
+    """`meta.total` counted over the rows (a second statement): exact, and a scan of every
+    match, so only for lists an owner bounds or when the caller asks (`?total=true`)."""
+
+
+COUNT_ROWS = CountRows()
+# How a page's total is had: counted over the rows; a scalar SQL expression read in the
+# page's own statement (a summary table's sum: one snapshot, no scan); None: no total.
+Total = CountRows | ColumnElement[Any] | None
+
+
 async def json_array_page(
     conn: AsyncConnection,
     table: Table,
@@ -71,30 +85,49 @@ async def json_array_page(
     offset: int,
     fields: Sequence[str] | None = None,
     descending: bool = False,
-) -> tuple[str, int]:
-    """A page of rows as one JSON array (only `fields`, when given) and the count of matches.
+    total: Total = COUNT_ROWS,
+    days: Select[Any] | None = None,
+) -> tuple[str, int | None]:
+    """A page of rows as one JSON array (only `fields`, when given) and its total (`total`).
 
-    One round trip for the page; a second for the count unless the page is every match.
-    `descending`: every key of `order_by` in descending order (newest first).
+    One round trip for the page (and a summary's total); a second for a count over the rows
+    unless the page is every match. `descending`: every key of `order_by` in descending
+    order (newest first). `days`: the matches per UTC day of `created_at` (`day`, `n`), when
+    a table keeps them: a deep page in the default order then jumps to its day instead of
+    walking every row before it (apicore/paging.py).
     """
 
     def ordered(column: ColumnElement[Any]) -> ColumnElement[Any]:
         return column.desc() if descending else column
 
     ordering = [ordered(table.c[key]) for key in order_by]
-    rows = select(table).where(*where).order_by(*ordering).offset(offset).limit(limit)
+    rows = select(table).where(*where).order_by(*ordering).limit(limit)
+    if days is not None and offset >= paging.JUMP_FROM and tuple(order_by) == JUMPABLE:
+        condition, skip = paging.jump(days, offset, table.c.created_at, descending=descending)
+        rows = rows.where(condition).offset(skip)
+    else:
+        rows = rows.offset(offset)
     page = rows.subquery("page")
     columns = public(page)
     if fields is not None:
         columns = {key: columns[key] for key in fields}
     separator = aggregate_order_by(_sql_text(","), *(ordered(page.c[key]) for key in order_by))
     joined = func.coalesce(func.string_agg(json_object(columns), separator), _sql_text(""))
-    statement = select(func.concat(_sql_text("["), joined, _sql_text("]")), func.count())
-    text, length = (await conn.execute(statement.select_from(page))).one()
+    summary = [] if total is None or isinstance(total, CountRows) else [total]
+    statement = select(func.concat(_sql_text("["), joined, _sql_text("]")), func.count(), *summary)
+    text, length, *summed = (await conn.execute(statement.select_from(page))).one()
     if limit is None and offset == 0:
         return text, length
+    if summed:
+        return text, int(summed[0] or 0)
+    if total is None:
+        return text, None
     count = select(func.count()).select_from(table).where(*where)
     return text, (await conn.execute(count)).scalar_one()
+
+
+# The order a deep page can jump in: the one the per-day counts follow.
+JUMPABLE = ("created_at", "id")
 
 
 def among(column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:

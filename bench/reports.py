@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
     today = datetime.now(UTC).date()
     month = {"from": (today - timedelta(days=29)).isoformat(), "to": today.isoformat()}
+    long = {"from": (today - timedelta(days=199)).isoformat(), "to": today.isoformat()}
     page = ",".join(str(user_id(n)) for n in random.Random(3).sample(range(args.users), 100))
     one = str(user_id(7))
     cases: list[tuple[str, str, dict[str, str], Any]] = [
@@ -126,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
             "/orders/stats",
             month,
             lambda e: reports.order_stats(e, period=reports.Period(*_days(month))),
+        ),
+        (
+            "stats, last 200 days",
+            "/orders/stats",
+            long,
+            lambda e: reports.order_stats(e, period=reports.Period(*_days(long))),
         ),
         (
             "stats, one user",

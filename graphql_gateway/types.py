@@ -58,6 +58,6 @@ class DayStatsData(TypedDict):
 
 
 class PageMeta(TypedDict):
-    total: int
+    total: int | None  # None: not counted, unless asked for (docs/totals.md)
     limit: int | None
     offset: int

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     MetaData,
     Numeric,
+    SmallInteger,
     Text,
     func,
     text,
@@ -153,6 +154,52 @@ class OrderBook(Base):
 
     user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# The reports' summaries (docs/reports.md): kept by PostgreSQL triggers on `orders` (the
+# migration 0009 defines them), one grouped upsert per statement, in the writing transaction.
+# `slot` spreads concurrent writers over several rows (pg_backend_pid() % 16): readers sum
+# over the slots. Rows may hold zeros.
+
+
+class OrderCreatedDay(Base):
+    """Orders per UTC day of `created_at` and status: count, amount, and deadline figures."""
+
+    __tablename__ = "order_created_days"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(Text, primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    orders: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[Decimal] = mapped_column(Numeric)
+    # Completed with a deadline: on time when completed (UTC day) on or before it; late after.
+    on_time: Mapped[int] = mapped_column(BigInteger)
+    late: Mapped[int] = mapped_column(BigInteger)
+    # Orders with a due date (for the active statuses: what can be overdue at all).
+    with_deadline: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrderCompletedDay(Base):
+    """Orders per UTC day of `completed_at` (any status, as the daily report counts them)."""
+
+    __tablename__ = "order_completed_days"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    orders: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrderDeadline(Base):
+    """Active orders (created, in_progress) with a deadline, per due date, UTC day of
+    `created_at` and status: overdue = with_deadline − those due today or later."""
+
+    __tablename__ = "order_deadlines"
+
+    due_date: Mapped[date] = mapped_column(primary_key=True)
+    created_day: Mapped[date] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(Text, primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    orders: Mapped[int] = mapped_column(BigInteger)
 
 
 # Each create's Idempotency-Key (apicore/idempotency.py).

@@ -1,11 +1,12 @@
-"""Reports (docs/graphql.md): each one SQL query, computed where the orders are.
+"""Reports: each one SQL query, computed where the orders are (docs/reports.md).
 
-The figures are plain GROUP BYs (hashed, a few groups) over the covering indexes of
-`service_orders.models` where a range or an owner bounds them (index-only scans: the wide
-rows with their items are never read). Periods are whole UTC days, both
-ends included, on `created_at`; "completed" per day counts orders by when they were
-completed. Money is summed as NUMERIC and served as text with two decimals, like
-`total_amount`.
+Every order's figures, or a period's, are read from the summary tables the triggers keep
+(service_orders/summaries.py): a few rows per day, whatever the number of orders. One
+user's figures (`userId`, the stats by user) are plain GROUP BYs (hashed, a few groups)
+over the covering index on (user_id, created_at): an index-only scan of that user's
+orders, flat in the size of the table. Periods are whole UTC days, both ends included,
+on `created_at`; "completed" per day counts orders by when they were completed. Money is
+summed as NUMERIC and served as text with two decimals, like `total_amount`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from apicore.contract.orders import empty_order_stats
 from apicore.db import reading
 from apicore.params import day_after
 from apicore.sqljson import among
+from service_orders import summaries
 from service_orders.models import Order
 from service_orders.repository import is_overdue
 
@@ -36,6 +38,9 @@ class Period:
 
     first: date | None = None
     last: date | None = None
+
+    def days(self) -> summaries.Days:
+        return summaries.Days(self.first, self.last)
 
     def conditions(self, column: Any) -> list[Any]:
         conditions = []
@@ -98,13 +103,16 @@ def _cents(amount: Decimal) -> str:
 async def order_stats(
     engine: AsyncEngine, *, user_id: uuid.UUID | None = None, period: Period = Period()
 ) -> dict[str, Any]:
-    """Counts and amounts of the matching orders, in all and per status (zeros included)."""
-    conditions = period.conditions(Order.created_at)
-    if user_id is not None:
-        conditions.append(Order.user_id == user_id)
+    """Counts and amounts of the matching orders, in all and per status (zeros included):
+    one user's from their orders, everyone's from the summaries."""
+    if user_id is None:
+        statement = summaries.figures_by_status(period.days())
+    else:
+        conditions = [Order.user_id == user_id, *period.conditions(Order.created_at)]
+        statement = _figures(None, conditions)
     report = empty_order_stats()
     async with reading(engine) as conn:
-        for row in await conn.execute(_figures(None, conditions)):
+        for row in await conn.execute(statement):
             _fill(report, row)
     return report
 
@@ -132,19 +140,24 @@ def _per_day(column: Any, period: Period, conditions: list[Any], label: str) -> 
 async def orders_by_day(
     engine: AsyncEngine, *, first: date, last: date, user_id: uuid.UUID | None = None
 ) -> list[dict[str, Any]]:
-    """Every day from `first` to `last`, in order: orders created and completed that day."""
+    """Every day from `first` to `last`, in order: orders created and completed that day
+    (one user's from their orders, everyone's from the summaries)."""
     period = Period(first, last)
-    owner = [Order.user_id == user_id] if user_id is not None else []
     days = select(
         cast(
             func.generate_series(first, last, literal_column("interval '1 day'")),
             Date,
         ).label("day")
     ).subquery()
-    created = _per_day(Order.created_at, period, owner, "created")
-    completed = _per_day(
-        Order.completed_at, period, [Order.completed_at.is_not(None), *owner], "completed"
-    )
+    if user_id is None:
+        created = summaries.created_per_day(period.days())
+        completed = summaries.completed_per_day(period.days())
+    else:
+        owner = [Order.user_id == user_id]
+        created = _per_day(Order.created_at, period, owner, "created")
+        completed = _per_day(
+            Order.completed_at, period, [Order.completed_at.is_not(None), *owner], "completed"
+        )
     statement = (
         select(
             days.c.day,

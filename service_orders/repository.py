@@ -15,6 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     FromClause,
+    Select,
     Text,
     cast,
     false,
@@ -31,12 +32,19 @@ from apicore.errors import not_found, validation_error
 from apicore.finding import Finding
 from apicore.idempotency import Created, Idempotency, create_once
 from apicore.params import day_after
-from apicore.sqljson import among, json_array_page, json_object, utc_timestamp
+from apicore.sqljson import (
+    COUNT_ROWS,
+    Total,
+    among,
+    json_array_page,
+    json_object,
+    utc_timestamp,
+)
 from apicore.versions import delete_at_version, matches
-from service_orders import history
+from service_orders import history, summaries
 from service_orders.books import lock_books
 from service_orders.lifecycle import check_items_editable, check_transition
-from service_orders.models import ACTIVE, Order, products_of
+from service_orders.models import ACTIVE, Order, OrderCreatedDay, products_of
 
 
 def utc_today() -> ColumnElement[date]:
@@ -144,6 +152,33 @@ async def get_order(engine: AsyncEngine, *, order_id: uuid.UUID) -> str | None:
         return (await conn.execute(select(ORDER_JSON).where(Order.id == order_id))).scalar()
 
 
+def _no_scan_total(
+    status: str | None, overdue: bool | None, finding: Finding | None
+) -> tuple[ColumnElement[int] | None, Select[Any] | None]:
+    """The list's total from the summaries (service_orders/summaries.py), and its matches per
+    UTC day for a deep page's jump (apicore/paging.py) when the filters allow one.
+
+    The summaries know statuses, created days and overdue; a list filtered by anything
+    else gets (None, None). Overdue has no per-day figure: it has a total, no jump.
+    """
+    statuses = None if finding is None else finding.statuses
+    if status is not None:
+        statuses = (status,) if statuses is None or status in statuses else ()
+    first = None if finding is None else finding.created_from
+    last = None if finding is None else finding.created_to
+    total = summaries.orders_count(
+        statuses=statuses, created_from=first, created_to=last, overdue=overdue
+    )
+    if overdue is not None:
+        return total, None
+    days = select(OrderCreatedDay.day, OrderCreatedDay.orders.label("n")).where(
+        *summaries.Days(first, last).conditions(OrderCreatedDay.day)
+    )
+    if statuses is not None:
+        days = days.where(among(OrderCreatedDay.status, list(statuses)))
+    return total, days
+
+
 async def list_orders(
     engine: AsyncEngine,
     *,
@@ -159,17 +194,38 @@ async def list_orders(
     assignee_id: uuid.UUID | None = None,
     assignee_ids: list[uuid.UUID] | None = None,
     finding: Finding | None = None,
-) -> tuple[str, int]:
-    """The page as a JSON array (only `fields`, when given), and the total count of matches."""
-    conditions = _owned_by(user_id, user_ids) + _assigned_to(assignee_id, assignee_ids)
-    conditions += _amount_between(min_amount, max_amount)
-    conditions += _found(finding)
+    want_total: bool = False,
+) -> tuple[str, int | None]:
+    """The page as a JSON array (only `fields`, when given), and the total count of matches.
+
+    Where the total comes from (docs/totals.md): a list bounded by its owner or assignee
+    counts its rows (an index range); one the summaries can answer (statuses, created days,
+    overdue) reads them in the page's statement; any other (a search, an amount or due
+    range) would count every match, so its total is None unless `want_total`.
+    """
+    owners = _owned_by(user_id, user_ids) + _assigned_to(assignee_id, assignee_ids)
+    amounts = _amount_between(min_amount, max_amount)
+    scanned = bool(amounts) or (  # filters only the rows answer
+        finding is not None
+        and (finding.q is not None or finding.due_from is not None or finding.due_to is not None)
+    )
+    conditions = owners + amounts + _found(finding)
     ordering = ORDERING if finding is None else (finding.sort, "id")
     if status is not None:
         conditions.append(Order.status == status)
     if overdue is not None:
         late = is_overdue(Order.__table__.c)
         conditions.append(late if overdue else func.coalesce(late, false()).is_(False))
+    total: Total = COUNT_ROWS
+    days = None
+    if not owners and not scanned:
+        summed, days = _no_scan_total(status, overdue, finding)
+        if summed is not None:
+            total = summed
+        elif not want_total:
+            total = None
+    elif not owners and not want_total:
+        total = None
     async with reading(engine) as conn:
         return await json_array_page(
             conn,
@@ -181,6 +237,8 @@ async def list_orders(
             offset=offset,
             fields=fields,
             descending=finding is not None and finding.descending,
+            total=total,
+            days=days,
         )
 
 

@@ -39,6 +39,7 @@ from apicore.params import (
     ResourceId,
     StatusQuery,
     ToQuery,
+    TotalQuery,
     UserIdQuery,
     UserIdsQuery,
     checked_amounts,
@@ -47,6 +48,7 @@ from apicore.params import (
     parse_fields,
     parse_id_list,
     parse_period,
+    wants_total,
 )
 from apicore.routing import WRITE_ERRORS, ContractRoute
 from apicore.service import EngineDep
@@ -95,6 +97,7 @@ async def list_orders(
     due_to: DueToQuery = None,
     statuses: StatusesQuery = None,
     q: SearchQuery = None,
+    total: TotalQuery = None,
 ) -> EnvelopeResponse:
     finding = parse_finding(
         sort=sort,
@@ -109,7 +112,7 @@ async def list_orders(
     min_amount, max_amount = checked_amounts(min_amount, max_amount)
     assignees = parse_id_list(assignee_ids, field="assigneeIds")
     size = effective_limit(limit, batch=id_list is not None or assignees is not None)
-    items, total = await repository.list_orders(
+    items, count = await repository.list_orders(
         engine,
         limit=size,
         offset=offset,
@@ -123,8 +126,9 @@ async def list_orders(
         assignee_id=assignee_id,
         assignee_ids=assignees,
         finding=finding,
+        want_total=wants_total(total),
     )
-    return page(RawJson(items), total=total, limit=size, offset=offset)
+    return page(RawJson(items), total=count, limit=size, offset=offset)
 
 
 # The reports come before `/{id}`, which would take `stats` for an id.
@@ -277,12 +281,16 @@ async def delete_order(
     responses=error_responses(400, 404),
 )
 async def order_history(
-    engine: EngineDep, order_id: ResourceId, limit: Limit = None, offset: Offset = 0
+    engine: EngineDep,
+    order_id: ResourceId,
+    limit: Limit = None,
+    offset: Offset = 0,
+    total: TotalQuery = None,  # accepted: one order's history is counted by its index
 ) -> EnvelopeResponse:
     """Every change of the order, newest first (a deleted order's too: its last is the delete)."""
     size = DEFAULT_LIMIT if limit is None else limit
     found = await history.history_page(engine, order_id=order_id, limit=size, offset=offset)
     if found is None:
         raise not_found("Order")
-    items, total = found
-    return page(RawJson(items), total=total, limit=size, offset=offset)
+    items, count = found
+    return page(RawJson(items), total=count, limit=size, offset=offset)

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     func,
@@ -50,6 +53,21 @@ class User(Base):
         Index("uq_users_email_lower", func.lower(email), unique=True),
         Index("ix_users_created_at_id", "created_at", "id"),
     )
+
+
+USER_DAY_SLOTS = 8  # rows per day that concurrent writers spread over (the 0004 migration)
+
+
+class UserDay(Base):
+    """How many users were created on one UTC day, in one slot: kept by PostgreSQL
+    triggers on `users` (migration 0004), read for the list's total and deep pages
+    (docs/totals.md). A day's count is the sum over its slots."""
+
+    __tablename__ = "user_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    users: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class Session(Base):

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from apicore.db import reading
 from apicore.errors import EMAIL_EXISTS, ApiError
 from apicore.idempotency import Created, Idempotency, create_once
-from apicore.sqljson import among, json_array_page, json_object, utc_timestamp
+from apicore.sqljson import COUNT_ROWS, among, json_array_page, json_object, utc_timestamp
 from apicore.versions import delete_at_version, matches
-from service_users.models import Session, User
+from service_users.models import Session, User, UserDay
 
 
 def public(source: FromClause) -> dict[str, Any]:
@@ -39,6 +39,9 @@ def public(source: FromClause) -> dict[str, Any]:
 PUBLIC_FIELDS = tuple(public(User.__table__))
 USER_JSON = json_object(public(User.__table__))
 ORDERING = ("created_at", "id")
+_days = UserDay.__table__.c
+ALL_USERS = select(func.coalesce(func.sum(_days.users), 0)).scalar_subquery()
+USERS_PER_DAY = select(_days.day, _days.users.label("n"))
 
 
 def _email_taken() -> ApiError:
@@ -62,10 +65,18 @@ async def list_users(
     ids: list[uuid.UUID] | None,
     fields: list[str] | None = None,
 ) -> tuple[str, int]:
-    """The page as a JSON array (only `fields`, when given), and the total count of matches."""
-    conditions = [among(User.id, ids)] if ids is not None else []
+    """The page as a JSON array (only `fields`, when given), and the total count of matches.
+
+    `ids` bounds the list (at most 500 rows, by the primary key): counted over them. The
+    whole list's total is the sum of `user_days`, read in the page's statement, and a deep
+    page jumps to its day through it (apicore/paging.py, docs/totals.md).
+    """
+    if ids is not None:
+        conditions, total, days = [among(User.id, ids)], COUNT_ROWS, None
+    else:
+        conditions, total, days = [], ALL_USERS, USERS_PER_DAY
     async with reading(engine) as conn:
-        return await json_array_page(
+        text, count = await json_array_page(
             conn,
             User.__table__,
             public,
@@ -74,7 +85,11 @@ async def list_users(
             limit=limit,
             offset=offset,
             fields=fields,
+            total=total,
+            days=days,
         )
+    assert count is not None  # every total here is exact
+    return text, count
 
 
 async def create_user(

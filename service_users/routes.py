@@ -21,6 +21,7 @@ from apicore.params import (
     Limit,
     Offset,
     ResourceId,
+    TotalQuery,
     effective_limit,
     parse_fields,
     parse_id_list,
@@ -48,17 +49,18 @@ async def list_users(
     offset: Offset = 0,
     ids: IdsQuery = None,
     fields: FieldsQuery = None,
+    total: TotalQuery = None,  # accepted; every total here is exact and cheap
 ) -> EnvelopeResponse:
     id_list = parse_id_list(ids, field="ids")
     size = effective_limit(limit, batch=id_list is not None)
-    items, total = await repository.list_users(
+    items, count = await repository.list_users(
         engine,
         limit=size,
         offset=offset,
         ids=id_list,
         fields=parse_fields(fields, allowed=repository.PUBLIC_FIELDS),
     )
-    return page(RawJson(items), total=total, limit=size, offset=offset)
+    return page(RawJson(items), total=count, limit=size, offset=offset)
 
 
 @router.post(

@@ -52,8 +52,13 @@ class OrdersClient(ServiceClient):
         fields: str | None = None,
         assignee_id: str | None = None,
         finding: Finding | None = None,
+        total: bool = False,
     ) -> tuple[list[OrderData], PageMeta]:
+        """A page of orders; `total`: an exact `meta.total` even where it is a count of every
+        match (docs/totals.md). Without it a search's total is None."""
         params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if total:
+            params["total"] = "true"
         if finding is not None:
             params.update(finding.query())
         if assignee_id is not None:
@@ -96,7 +101,9 @@ class OrdersClient(ServiceClient):
 
     async def count_orders(self, *, user_id: str, status: str) -> int:
         _, meta = await self.list_orders(limit=0, offset=0, user_id=user_id, status=status)
-        return meta["total"]
+        count = meta["total"]
+        assert count is not None  # one user's orders are always counted (docs/totals.md)
+        return count
 
     async def create_order(
         self,

@@ -21,9 +21,12 @@ class UsersClient(ServiceClient):
         return (await self.fetch("GET", "/users", params=params)).data
 
     async def list_users(
-        self, *, limit: int, offset: int, fields: str | None = None
+        self, *, limit: int, offset: int, fields: str | None = None, total: bool = False
     ) -> tuple[list[UserData], PageMeta]:
+        """A page of every user; `total`: ask for an exact `meta.total` (docs/totals.md)."""
         params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if total:
+            params["total"] = "true"
         if fields is not None:
             params["fields"] = fields
         body = (await self.fetch("GET", "/users", params=params)).body

@@ -90,6 +90,13 @@ def _ids(args: Args) -> list[str] | None:
     return None if ids is None else [str(i) for i in ids]
 
 
+# A page whose `total` the operation reads: its resolver asks the service to count (the
+# stock executor: queries.py `selects`). A key no GraphQL argument can have (`__` names
+# are reserved), set on the arguments of a root field whose plan reads `total`.
+WANTS_TOTAL = "__total"
+PAGES_WITH_TOTAL = frozenset({"users", "orders"})
+
+
 def _period(args: Args) -> dict[str, Any]:
     return {"first": args.get("from"), "last": args.get("to")}
 
@@ -97,7 +104,13 @@ def _period(args: Args) -> dict[str, Any]:
 ROOT_RESOLVERS: dict[str, RootResolver] = {
     "me": lambda ctx, a: resolvers.me(ctx),
     "user": lambda ctx, a: resolvers.user(ctx, str(a["id"])),
-    "users": lambda ctx, a: resolvers.users(ctx, limit=a["limit"], offset=a["offset"], ids=_ids(a)),
+    "users": lambda ctx, a: resolvers.users(
+        ctx,
+        limit=a["limit"],
+        offset=a["offset"],
+        ids=_ids(a),
+        want_total=a.get(WANTS_TOTAL, False),
+    ),
     "order": lambda ctx, a: resolvers.order(ctx, str(a["id"])),
     "orders": lambda ctx, a: resolvers.orders(
         ctx,
@@ -116,6 +129,7 @@ ROOT_RESOLVERS: dict[str, RootResolver] = {
             due_to=a.get("dueTo"),
             q=a.get("q"),
         ),
+        want_total=a.get(WANTS_TOTAL, False),
     ),
     "orderStats": lambda ctx, a: resolvers.order_stats(
         ctx, user_id=_optional_id(a, "userId"), **_period(a)
@@ -182,6 +196,7 @@ class FieldPlan:
     resolver: str = ""
     sub: ObjectPlan | None = None
     prefetch: list[FieldPlan] = field(default_factory=list)  # see PREFETCH
+    wants_total: bool = False  # see WANTS_TOTAL
 
 
 @dataclass(slots=True)
@@ -310,6 +325,8 @@ def _field_plan(
     assert isinstance(inner, GraphQLObjectType)
     selections = [node.selection_set for node in nodes if node.selection_set]
     plan.sub = _object_plan(inner, selections, fragments)
+    if plan.resolver in PAGES_WITH_TOTAL:
+        plan.wants_total = any(f.kind == LEAF and f.source_key == "total" for f in plan.sub.fields)
     if plan.resolver == "user":
         plan.prefetch = [
             f for f in plan.sub.fields if f.kind == RESOLVED and f.resolver in PREFETCH
@@ -384,6 +401,8 @@ class _Run:
             return True, "Query"
         try:
             args = self._args(plan)
+            if plan.wants_total:
+                args[WANTS_TOTAL] = True
             for each in plan.prefetch:
                 fetch = PREFETCH[each.resolver](self.context, str(args["id"]), self._args(each))
                 task = asyncio.ensure_future(fetch)

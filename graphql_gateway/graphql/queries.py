@@ -5,6 +5,7 @@ from typing import Annotated
 from uuid import UUID
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 
 from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
@@ -15,6 +16,25 @@ from graphql_gateway.graphql.types.stats import DayStats, OrderStats
 from graphql_gateway.graphql.types.user import User
 
 Info = strawberry.Info[Context, None]
+
+
+def selects(info: Info, name: str) -> bool:
+    """Whether the operation reads `name` of this field's object (through fragments too).
+
+    `total` is asked of a service only when read (docs/totals.md); the compiled plan reads
+    the same from its field plans (compiled.py `wants_total`).
+    """
+
+    def among(selections: list[Selection]) -> bool:
+        for selection in selections:
+            if isinstance(selection, SelectedField):
+                if selection.name == name:
+                    return True
+            elif among(selection.selections):  # a fragment: its fields are this object's
+                return True
+        return False
+
+    return any(among(each.selections) for each in info.selected_fields)
 
 
 @strawberry.type
@@ -37,7 +57,13 @@ class Query:
     ) -> UserPage:
         # Absent or null: no filter. A list, even an empty one: exactly those users.
         id_list = None if ids is None or ids is strawberry.UNSET else [str(i) for i in ids]
-        return await resolvers.users(info.context, limit=limit, offset=offset, ids=id_list)  # type: ignore[return-value]
+        return await resolvers.users(  # type: ignore[return-value]
+            info.context,
+            limit=limit,
+            offset=offset,
+            ids=id_list,
+            want_total=selects(info, "total"),
+        )
 
     @strawberry.field
     async def order(self, info: Info, id: UUID) -> Order | None:
@@ -105,6 +131,7 @@ class Query:
                 due_to=due_to or None,
                 q=None if q is strawberry.UNSET else q,
             ),
+            want_total=selects(info, "total"),
         )
 
     @strawberry.field(

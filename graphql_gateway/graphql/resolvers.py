@@ -48,7 +48,16 @@ async def me(context: Context) -> UserData | None:
     return await context.loaders.user_by_id.load(identity.user_id)
 
 
-async def users(context: Context, *, limit: int, offset: int, ids: Sequence[str] | None) -> Page:
+async def users(
+    context: Context,
+    *,
+    limit: int,
+    offset: int,
+    ids: Sequence[str] | None,
+    want_total: bool = False,
+) -> Page:
+    """`users(...)`; `want_total`: `total` is selected (the service is asked to count only
+    then, docs/totals.md; the users' total is always cheap, so it is only passed on)."""
     _check_page(limit, offset, ids)
     ids = policy.visible_user_ids(context.caller, None if ids is None else list(ids))
     loader = context.loaders.user_by_id
@@ -56,7 +65,9 @@ async def users(context: Context, *, limit: int, offset: int, ids: Sequence[str]
         found = [found for found in await loader.load_many(list(ids)) if found is not None]
         return {"items": found[offset : offset + limit], "total": len(found)}
     fields = context.loaders.projection.get("User")
-    items, meta = await context.clients.users.list_users(limit=limit, offset=offset, fields=fields)
+    items, meta = await context.clients.users.list_users(
+        limit=limit, offset=offset, fields=fields, total=want_total
+    )
     loader.prime_many({item["id"]: item for item in items})
     return {"items": items, "total": meta["total"]}
 
@@ -81,7 +92,10 @@ async def orders(
     overdue: bool | None = None,
     assignee_id: str | None = None,
     finding: Finding | None = None,
+    want_total: bool = False,
 ) -> Page:
+    """`orders(...)`; `want_total`: `total` is selected, so the service counts the matches
+    even where that is a scan (a search, an amount or due range: docs/totals.md)."""
     _check_page(limit, offset)
     visible, user_id = policy.visible_order_owner(context.caller, user_id)
     if not visible:
@@ -95,6 +109,7 @@ async def orders(
         fields=context.loaders.projection.get("Order"),
         assignee_id=assignee_id,
         finding=finding,
+        total=want_total,
     )
     return {"items": items, "total": meta["total"]}
 

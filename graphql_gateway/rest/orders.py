@@ -55,6 +55,7 @@ from apicore.params import (
     ResourceId,
     StatusQuery,
     ToQuery,
+    TotalQuery,
     UserIdQuery,
     UserIdsQuery,
     checked_amounts,
@@ -109,6 +110,7 @@ async def list_orders(
     statuses: StatusesQuery = None,
     q: SearchQuery = None,
     format_: csv_export.FormatQuery = None,
+    total: TotalQuery = None,
 ) -> Response:
     """A page of orders; as CSV (`Accept: text/csv`, `?format=csv`), every matching order."""
     checked_amounts(min_amount, max_amount)
@@ -160,6 +162,8 @@ async def list_orders(
         query["limit"] = limit
     if fields is not None:
         query["fields"] = fields
+    if total is not None:
+        query["total"] = total
     query.update(amounts(min_amount, max_amount))
     if assignee_id is not None:
         query["assigneeId"] = str(assignee_id)
@@ -363,6 +367,7 @@ async def order_history(
     order_id: ResourceId,
     limit: Limit = None,
     offset: Offset = 0,
+    total: TotalQuery = None,  # forwarded as it came (one order's history is counted)
 ) -> Response:
     """Every change of the order, newest first, with who made it and when; under the order's
     read scope (a caller limited to their own orders: of those only, while they exist)."""

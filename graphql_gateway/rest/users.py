@@ -32,6 +32,7 @@ from apicore.params import (
     Limit,
     Offset,
     ResourceId,
+    TotalQuery,
     effective_limit,
     parse_id_list,
 )
@@ -64,6 +65,7 @@ async def list_users(
     offset: Offset = 0,
     ids: IdsQuery = None,
     fields: FieldsQuery = None,
+    total: TotalQuery = None,
 ) -> Response:
     scope = policy.user_scope(identity)
     if scope is None:
@@ -79,6 +81,8 @@ async def list_users(
         query["limit"] = size
     if fields is not None:
         query["fields"] = fields
+    if total is not None:
+        query["total"] = total
     return await proxy(clients.users, request, "/users", query=urlencode(query).encode())
 
 

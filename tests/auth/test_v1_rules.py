@@ -228,6 +228,28 @@ def test_pages_and_amounts_at_their_edges(callers):
     assert [o["id"] for o in data_of(user.http.get("/v1/orders", params=above))] == dearer
 
 
+def test_v1_keeps_an_integer_total_under_an_amount_filter(callers):
+    """Our own list counts an amount range only when asked (docs/totals.md); /v1 always
+    gave `total` and `total_pages`, so it asks."""
+    admin = callers["admin"]  # reads every order: no owner bounds the count
+    data_of(admin.create(), 201)
+    params = {"min_amount": "37.20", "per_page": 1}
+    meta = admin.http.get("/v1/orders", params=params).json()["meta"]
+    every = data_of(admin.http.get("/v1/orders", params={**params, "per_page": 1000}))
+    assert meta["total"] == len(every) >= 1
+    assert meta["total_pages"] == meta["total"]
+    ours = admin.http.get("/orders", params={"minAmount": "37.20", "limit": 1}).json()["meta"]
+    assert ours["total"] is None
+    # A caller who sees only their own orders: bounded by their id, always counted; `total`
+    # is forwarded with the rest, and a bad one refused.
+    user = callers["user"]
+    for asked in ({}, {"total": "true"}, {"total": "false"}):
+        meta = user.http.get("/orders", params={"minAmount": "0", **asked}).json()["meta"]
+        assert meta["total"] == data_of(user.http.get("/v1/orders/my-stats"))["count"]
+    error_of(user.http.get("/orders?total=maybe"), 400, "VALIDATION_ERROR")
+    assert user.http.get("/users", params={"total": "true"}).json()["meta"]["total"] == 1
+
+
 def test_an_order_id_that_is_no_uuid_is_400(callers):
     for bad in ("1", "00000000-0000-0000-0000-00000000000", "%00", "x" * 1000):
         error_of(callers["user"].http.get(f"/v1/orders/{bad}"), 400, "VALIDATION_ERROR")

@@ -105,6 +105,16 @@ COMPILED_QUERIES: list[tuple[str, dict[str, Any]]] = [
         {"s": "CREATED"},
     ),
     ("query($u: UUID) { orders(assigneeId: $u) { total items { id createdBy updatedBy } } }", "U0"),
+    # Totals (docs/totals.md): a search's is counted only when selected.
+    ('{ orders(q: "Item") { total items { id } } }', {}),
+    ('{ orders(q: "Item 1") { items { id } } }', {}),
+    ('{ orders(dueFrom: "2020-01-01", dueTo: "2020-12-31") { total } }', {}),
+    ('{ orders(statuses: [CREATED, IN_PROGRESS], createdFrom: "2020-01-01") { total } }', {}),
+    (
+        'query { orders(q: "item") { ...Counted items { id } } } '
+        "fragment Counted on OrderPage { total }",
+        {},
+    ),
 ]
 
 FALLBACK_QUERIES: list[tuple[str, dict[str, Any]]] = [
@@ -259,6 +269,56 @@ async def test_uncovered_documents_fall_back_to_the_stock_executor(both, query, 
     assert path == FALLBACK
     assert _normalised(fast) == _normalised(stock)
     assert "errors" not in fast
+
+
+def _recording(app: FastAPI, asked: list[tuple[str, dict[str, Any]]]) -> None:
+    """Record the path and query parameters (less `fields`) of every call the gateway makes."""
+    for client in (app.state.clients.users, app.state.clients.orders):
+        real = client.fetch
+
+        async def fetch(method: str, path: str, *, _real: Any = real, **kwargs: Any) -> Any:
+            params = dict(kwargs.get("params") or {})
+            params.pop("fields", None)  # the compiled plan's projection only
+            asked.append((path, params))
+            return await _real(method, path, **kwargs)
+
+        client.fetch = fetch
+
+
+TOTAL_ASKED = [
+    ('{ orders(q: "Item") { total items { id } } }', True),
+    ('{ orders(q: "Item") { items { id } } }', False),
+    ('{ orders(q: "Item") { ... on OrderPage { total } } }', True),
+    ("{ orders(overdue: true) { items { id } } }", False),
+    ("{ users { total } }", True),
+    ("{ users(limit: 1) { items { id } } }", False),
+    ("query Q { a: orders { items { id } } b: orders(offset: 1) { total } }", None),
+]
+
+
+@pytest.mark.parametrize(("query", "counted"), TOTAL_ASKED)
+async def test_a_total_is_asked_of_the_service_only_when_selected(both, query, counted) -> None:
+    """Both executors send the same calls, `total=true` exactly where `total` is read."""
+    (compiled_client, compiled_app), (stock_client, stock_app), _ = both
+    asked_fast: list[tuple[str, dict[str, Any]]] = []
+    asked_stock: list[tuple[str, dict[str, Any]]] = []
+    _recording(compiled_app, asked_fast)
+    _recording(stock_app, asked_stock)
+    stock, _ = await _ask(stock_client, stock_app, query, {}, None)
+    fast, _, path = await _ask_compiled(compiled_client, compiled_app, query, {}, None)
+    assert path == COMPILED
+    assert _normalised(fast) == _normalised(stock)
+    assert "errors" not in fast
+    assert sorted(map(repr, asked_fast)) == sorted(map(repr, asked_stock))
+    lists = [params for where, params in asked_fast if where in ("/users", "/orders")]
+    assert lists
+    if counted is None:  # two pages, one reading its total
+        assert sorted(str(params.get("total")) for params in lists) == ["None", "true"]
+    else:
+        assert all(params.get("total") == ("true" if counted else None) for params in lists)
+    for answer in fast["data"].values():
+        if "total" in answer:
+            assert isinstance(answer["total"], int)
 
 
 async def test_mutations_are_not_compiled(gateway_app) -> None:

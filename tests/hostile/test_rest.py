@@ -338,6 +338,9 @@ async def test_snake_case_user_id_filter_does_not_list_every_order(clients, ids,
         ("gateway", "/orders", [("userId", "{user}"), ("userId", "{user}")]),
         ("orders", "/orders", [("status", "created"), ("status", "completed")]),
         ("users", "/users", [("ids", "{user}"), ("ids", "{user}")]),
+        ("gateway", "/orders", [("total", "true"), ("total", "true")]),
+        ("orders", "/orders", [("total", "true"), ("total", "false")]),
+        ("users", "/users", [("total", "false"), ("total", "false")]),
     ],
 )
 async def test_repeated_query_parameter_is_a_validation_error(clients, ids, process, path, params):

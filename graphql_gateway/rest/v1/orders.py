@@ -64,7 +64,13 @@ async def list_orders(
 ) -> EnvelopeResponse:
     """The caller's orders (everyone's for those who read every order), oldest first."""
     checked_amounts(min_amount, max_amount, field="min_amount")
-    params: dict[str, Any] = {"limit": per_page, "offset": offset_of(page, per_page)}
+    # /v1 always gave a total (and `total_pages`): asked for, even where it is a count of
+    # every match (an amount filter; docs/totals.md).
+    params: dict[str, Any] = {
+        "limit": per_page,
+        "offset": offset_of(page, per_page),
+        "total": "true",
+    }
     scope = policy.order_scope(identity)
     if scope is not None:
         params["userId"] = scope
