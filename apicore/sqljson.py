@@ -14,22 +14,28 @@ Timestamps are formatted here too, one way whatever the session's time zone:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     FromClause,
     Table,
     Text,
     any_,
     bindparam,
+    cast,
+    false,
     func,
     literal_column,
     select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from apicore.keyset import ROW, Keyset, page_rows
 
 Columns = Mapping[str, ColumnElement[Any]]
 PublicColumns = Callable[[FromClause], Columns]  # the public fields, read from a table or page
@@ -60,6 +66,23 @@ def json_object(columns: Columns) -> ColumnElement[str]:
     return func.concat(*parts)
 
 
+class JsonPage(NamedTuple):
+    """A page as JSON text, the count of matches, and the last row's sort key and id (as
+    text, for its cursor: apicore/keyset.py) when more rows follow it, else None."""
+
+    text: str
+    total: int
+    next: tuple[str | None, str] | None
+
+
+def key_text(column: ColumnElement[Any]) -> ColumnElement[str]:
+    """A sort key as a cursor holds it: a timestamp to the microsecond in UTC (as served),
+    an amount as its exact decimal text, a day as `YYYY-MM-DD`, an id as text."""
+    if isinstance(column.type, DateTime):
+        return utc_timestamp(column)
+    return cast(column, Text)
+
+
 async def json_array_page(
     conn: AsyncConnection,
     table: Table,
@@ -71,30 +94,41 @@ async def json_array_page(
     offset: int,
     fields: Sequence[str] | None = None,
     descending: bool = False,
-) -> tuple[str, int]:
+    keyset: Keyset | None = None,
+) -> JsonPage:
     """A page of rows as one JSON array (only `fields`, when given) and the count of matches.
 
     One round trip for the page; a second for the count unless the page is every match.
-    `descending`: every key of `order_by` in descending order (newest first).
+    `order_by` is a sort key then `id` (the tie-breaker); `descending`: both go down.
+    `keyset`: the rows after a cursor's row instead of an offset (apicore/keyset.py).
     """
-
-    def ordered(column: ColumnElement[Any]) -> ColumnElement[Any]:
-        return column.desc() if descending else column
-
-    ordering = [ordered(table.c[key]) for key in order_by]
-    rows = select(table).where(*where).order_by(*ordering).offset(offset).limit(limit)
-    page = rows.subquery("page")
+    key = order_by[0]
+    keyset = keyset or Keyset(key, descending)
+    page = page_rows(table, where=where, keyset=keyset, limit=limit, offset=offset)
     columns = public(page)
     if fields is not None:
-        columns = {key: columns[key] for key in fields}
-    separator = aggregate_order_by(_sql_text(","), *(ordered(page.c[key]) for key in order_by))
-    joined = func.coalesce(func.string_agg(json_object(columns), separator), _sql_text(""))
-    statement = select(func.concat(_sql_text("["), joined, _sql_text("]")), func.count())
-    text, length = (await conn.execute(statement.select_from(page))).one()
-    if limit is None and offset == 0:
-        return text, length
+        columns = {name: columns[name] for name in fields}
+    row = page.c[ROW]
+    shown = row <= limit if limit is not None else true()
+    separator = aggregate_order_by(_sql_text(","), row)
+    objects = func.string_agg(json_object(columns), separator).filter(shown)
+    joined = func.coalesce(objects, _sql_text(""))
+    last = row == limit if limit else false()  # the page's last row, if one follows it
+    statement = select(
+        func.concat(_sql_text("["), joined, _sql_text("]")),
+        func.count().filter(shown),
+        func.count(),  # limit + 1 when a row follows the page
+        func.string_agg(key_text(page.c[key]), _sql_text("")).filter(last),
+        func.string_agg(cast(page.c.id, Text), _sql_text("")).filter(last),
+    )
+    text, length, fetched, last_key, last_id = (
+        await conn.execute(statement.select_from(page))
+    ).one()
+    following = (last_key, last_id) if limit and fetched > limit else None
+    if limit is None and offset == 0 and keyset.after is None:
+        return JsonPage(text, length, following)
     count = select(func.count()).select_from(table).where(*where)
-    return text, (await conn.execute(count)).scalar_one()
+    return JsonPage(text, (await conn.execute(count)).scalar_one(), following)
 
 
 def among(column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:

@@ -30,8 +30,9 @@ from apicore.db import reading
 from apicore.errors import not_found, validation_error
 from apicore.finding import Finding
 from apicore.idempotency import Created, Idempotency, create_once
+from apicore.keyset import Keyset
 from apicore.params import day_after
-from apicore.sqljson import among, json_array_page, json_object, utc_timestamp
+from apicore.sqljson import JsonPage, among, json_array_page, json_object, utc_timestamp
 from apicore.versions import delete_at_version, matches
 from service_orders import history
 from service_orders.books import lock_books
@@ -159,8 +160,10 @@ async def list_orders(
     assignee_id: uuid.UUID | None = None,
     assignee_ids: list[uuid.UUID] | None = None,
     finding: Finding | None = None,
-) -> tuple[str, int]:
-    """The page as a JSON array (only `fields`, when given), and the total count of matches."""
+    keyset: Keyset | None = None,
+) -> JsonPage:
+    """The page as a JSON array (only `fields`, when given), the total count of matches, and
+    the last row's keys when more follow; `keyset`: the rows after a cursor's row."""
     conditions = _owned_by(user_id, user_ids) + _assigned_to(assignee_id, assignee_ids)
     conditions += _amount_between(min_amount, max_amount)
     conditions += _found(finding)
@@ -181,6 +184,7 @@ async def list_orders(
             offset=offset,
             fields=fields,
             descending=finding is not None and finding.descending,
+            keyset=keyset,
         )
 
 

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from apicore.db import reading
 from apicore.errors import EMAIL_EXISTS, ApiError
 from apicore.idempotency import Created, Idempotency, create_once
-from apicore.sqljson import among, json_array_page, json_object, utc_timestamp
+from apicore.keyset import Keyset
+from apicore.sqljson import JsonPage, among, json_array_page, json_object, utc_timestamp
 from apicore.versions import delete_at_version, matches
 from service_users.models import Session, User
 
@@ -39,6 +40,7 @@ def public(source: FromClause) -> dict[str, Any]:
 PUBLIC_FIELDS = tuple(public(User.__table__))
 USER_JSON = json_object(public(User.__table__))
 ORDERING = ("created_at", "id")
+SORT = ("created_at", False)  # the one order of the list (a cursor names it)
 
 
 def _email_taken() -> ApiError:
@@ -61,8 +63,10 @@ async def list_users(
     offset: int,
     ids: list[uuid.UUID] | None,
     fields: list[str] | None = None,
-) -> tuple[str, int]:
-    """The page as a JSON array (only `fields`, when given), and the total count of matches."""
+    keyset: Keyset | None = None,
+) -> JsonPage:
+    """The page as a JSON array (only `fields`, when given), the total count of matches, and
+    the last row's keys when more follow; `keyset`: the rows after a cursor's row."""
     conditions = [among(User.id, ids)] if ids is not None else []
     async with reading(engine) as conn:
         return await json_array_page(
@@ -74,6 +78,7 @@ async def list_users(
             limit=limit,
             offset=offset,
             fields=fields,
+            keyset=keyset,
         )
 
 
