@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 
@@ -19,6 +19,18 @@ MAX_LIMIT = 1000
 Limit = Annotated[int | None, Query(ge=0, le=MAX_LIMIT, description="Page size (default 100)")]
 MAX_OFFSET = 1_000_000_000  # far beyond any table here, far below PostgreSQL's bigint
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")]
+
+# `?total=true`: an exact `meta.total` even where it is a count of every match (a search, an
+# amount or due range): without it such a list's total is null (docs/totals.md). Only the
+# two words: `1`, `yes` or `TRUE` are 400, so the gateway and a service never read it apart.
+TotalQuery = Annotated[
+    Literal["true", "false"] | None,
+    Query(description="true: count every match for meta.total where no summary knows it"),
+]
+
+
+def wants_total(raw: str | None) -> bool:
+    return raw == "true"
 
 
 # The filters of the list routes, declared once for the services and the gateway.

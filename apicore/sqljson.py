@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import (
     ColumnElement,
+    Date,
     DateTime,
     FromClause,
     Table,
@@ -80,6 +81,8 @@ def key_text(column: ColumnElement[Any]) -> ColumnElement[str]:
     an amount as its exact decimal text, a day as `YYYY-MM-DD`, an id as text."""
     if isinstance(column.type, DateTime):
         return utc_timestamp(column)
+    if isinstance(column.type, Date):  # as `to_json` writes it, whatever the DateStyle
+        return func.to_char(column, _sql_text("YYYY-MM-DD"))
     return cast(column, Text)
 
 

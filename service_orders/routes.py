@@ -42,6 +42,7 @@ from apicore.params import (
     ResourceId,
     StatusQuery,
     ToQuery,
+    TotalQuery,
     UserIdQuery,
     UserIdsQuery,
     checked_amounts,
@@ -100,6 +101,7 @@ async def list_orders(
     statuses: StatusesQuery = None,
     q: SearchQuery = None,
     after: AfterQuery = None,
+    total: TotalQuery = None,  # accepted: meta.total is exact here in any case
 ) -> EnvelopeResponse:
     finding = parse_finding(
         sort=sort,

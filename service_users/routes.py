@@ -22,6 +22,7 @@ from apicore.params import (
     Limit,
     Offset,
     ResourceId,
+    TotalQuery,
     effective_limit,
     parse_fields,
     parse_id_list,
@@ -51,6 +52,7 @@ async def list_users(
     ids: IdsQuery = None,
     fields: FieldsQuery = None,
     after: AfterQuery = None,
+    total: TotalQuery = None,  # accepted: meta.total is exact here in any case
 ) -> EnvelopeResponse:
     id_list = parse_id_list(ids, field="ids")
     size = effective_limit(limit, batch=id_list is not None)

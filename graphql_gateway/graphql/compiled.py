@@ -94,6 +94,23 @@ def _period(args: Args) -> dict[str, Any]:
     return {"first": args.get("from"), "last": args.get("to")}
 
 
+def _finding(args: Args) -> Any:
+    return resolvers.finding_of(
+        sort=args.get("sort"),
+        statuses=None if args.get("statuses") is None else [s.value for s in args["statuses"]],
+        created_from=args.get("createdFrom"),
+        created_to=args.get("createdTo"),
+        due_from=args.get("dueFrom"),
+        due_to=args.get("dueTo"),
+        q=args.get("q"),
+    )
+
+
+# A connection's `totalCount` costs the service a count: asked for only when selected. The
+# plan knows what is selected; it passes that to the resolver under this argument name.
+TOTAL_SELECTED = "__totalSelected"
+CONNECTIONS = frozenset({"usersConnection", "ordersConnection"})
+
 ROOT_RESOLVERS: dict[str, RootResolver] = {
     "me": lambda ctx, a: resolvers.me(ctx),
     "user": lambda ctx, a: resolvers.user(ctx, str(a["id"])),
@@ -107,15 +124,21 @@ ROOT_RESOLVERS: dict[str, RootResolver] = {
         offset=a["offset"],
         overdue=a.get("overdue"),
         assignee_id=_optional_id(a, "assigneeId"),
-        finding=resolvers.finding_of(
-            sort=a.get("sort"),
-            statuses=None if a.get("statuses") is None else [s.value for s in a["statuses"]],
-            created_from=a.get("createdFrom"),
-            created_to=a.get("createdTo"),
-            due_from=a.get("dueFrom"),
-            due_to=a.get("dueTo"),
-            q=a.get("q"),
-        ),
+        finding=_finding(a),
+    ),
+    "usersConnection": lambda ctx, a: resolvers.users_connection(
+        ctx, first=a["first"], after=a.get("after"), ids=_ids(a), total=a[TOTAL_SELECTED]
+    ),
+    "ordersConnection": lambda ctx, a: resolvers.orders_connection(
+        ctx,
+        first=a["first"],
+        after=a.get("after"),
+        user_id=_optional_id(a, "userId"),
+        status=_status(a),
+        overdue=a.get("overdue"),
+        assignee_id=_optional_id(a, "assigneeId"),
+        finding=_finding(a),
+        total=a[TOTAL_SELECTED],
     ),
     "orderStats": lambda ctx, a: resolvers.order_stats(
         ctx, user_id=_optional_id(a, "userId"), **_period(a)
@@ -384,6 +407,10 @@ class _Run:
             return True, "Query"
         try:
             args = self._args(plan)
+            if plan.resolver in CONNECTIONS:
+                assert plan.sub is not None
+                selected = any(f.source_key == "total_count" for f in plan.sub.fields)
+                args[TOTAL_SELECTED] = selected
             for each in plan.prefetch:
                 fetch = PREFETCH[each.resolver](self.context, str(args["id"]), self._args(each))
                 task = asyncio.ensure_future(fetch)
