@@ -149,6 +149,7 @@ def decode(cursor: str, *, kind: str, key: str, descending: bool) -> Keyset:
     if not (
         isinstance(parsed, list)
         and len(parsed) == 4
+        and type(parsed[0]) is int  # not `true`, which equals 1
         and parsed[0] == _VERSION
         and parsed[1] == kind
         and isinstance(parsed[3], list)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from apicore.keyset import encode
+from apicore.keyset import _digest, encode
 from tests.service_orders.test_orders_api import assert_validation
 
 SORTS = [
@@ -174,6 +174,12 @@ async def test_pages_read_concurrently_with_inserts(
     assert [each for each in seen if each in set(original)] == original
 
 
+def _signed(payload: bytes, row_id: str) -> str:
+    """A cursor with a valid checksum around a payload of our choosing."""
+    raw = payload.replace(b"%s", row_id.encode()) if b"%s" in payload else payload
+    return base64.urlsafe_b64encode(raw + _digest(raw)).rstrip(b"=").decode()
+
+
 def _crafted(*parts: Any, sort: str = "created_at") -> str:
     return encode("orders", sort.removeprefix("-"), sort.startswith("-"), list(parts))
 
@@ -202,6 +208,10 @@ async def test_hostile_cursors_are_400_naming_after(
         "A" * 513,
         "A" * 20_000,
         base64.urlsafe_b64encode(b"[1]" + bytes(8)).decode(),
+        _signed(b'[true,"orders","created_at",["2026-11-01T08:00:00.000000+00:00","%s"]]', ok_id),
+        _signed(b'[1,"orders","created_at",["2026-11-01T08:00:00.000000+00:00"]]', ok_id),
+        _signed(b'{"v":1}', ok_id),
+        _signed(b"[1,", ok_id),
         _crafted("2026-11-01T08:00:00+00:00", ok_id),  # no microseconds: not ours
         _crafted("2026-11-01T08:00:00.000000Z", ok_id),
         _crafted(None, ok_id),  # created_at is never null
