@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Generic, Literal, TypeVar
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
 T = TypeVar("T")
@@ -19,6 +19,13 @@ class ListMeta(BaseModel):
     offset: int
 
 
+class CursorListMeta(ListMeta):
+    next: str | None = Field(
+        description="The cursor of the page after this one (send it as `after`); null on the"
+        " last page (docs/pagination.md)"
+    )
+
+
 class Envelope(BaseModel, Generic[T]):
     """Documentation model of a success response (the bytes are built by hand)."""
 
@@ -30,6 +37,14 @@ class ListEnvelope(BaseModel, Generic[T]):
     success: Literal[True] = True
     data: list[T]
     meta: ListMeta
+
+
+class CursorListEnvelope(BaseModel, Generic[T]):
+    """A list that pages by offset or by cursor (`after`, `meta.next`)."""
+
+    success: Literal[True] = True
+    data: list[T]
+    meta: CursorListMeta
 
 
 class ErrorDetail(BaseModel):
@@ -71,6 +86,15 @@ def ok(data: Any, *, status: int = 200, meta: dict[str, Any] | None = None) -> E
 
 def page(items: Any, *, total: int | None, limit: int | None, offset: int) -> EnvelopeResponse:
     return ok(items, meta={"total": total, "limit": limit, "offset": offset})
+
+
+def cursor_page(
+    items: Any, *, total: int | None, limit: int | None, offset: int, next: str | None
+) -> EnvelopeResponse:
+    """A list that pages by cursor too: `next` is the following page's cursor (None on the
+    last page), apicore/keyset.py."""
+    meta = {"total": total, "limit": limit, "offset": offset, "next": next}
+    return ok(items, meta=meta)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -14,25 +14,31 @@ Timestamps are formatted here too, one way whatever the session's time zone:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
     ColumnElement,
+    Date,
+    DateTime,
     FromClause,
     Select,
     Table,
     Text,
     any_,
     bindparam,
+    cast,
+    false,
     func,
     literal_column,
     select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from apicore import paging
+from apicore.keyset import ROW, Keyset, page_rows
 
 Columns = Mapping[str, ColumnElement[Any]]
 PublicColumns = Callable[[FromClause], Columns]  # the public fields, read from a table or page
@@ -74,6 +80,25 @@ COUNT_ROWS = CountRows()
 Total = CountRows | ColumnElement[Any] | None
 
 
+class JsonPage(NamedTuple):
+    """A page as JSON text, the count of matches, and the last row's sort key and id (as
+    text, for its cursor: apicore/keyset.py) when more rows follow it, else None."""
+
+    text: str
+    total: int | None
+    next: tuple[str | None, str] | None
+
+
+def key_text(column: ColumnElement[Any]) -> ColumnElement[str]:
+    """A sort key as a cursor holds it: a timestamp to the microsecond in UTC (as served),
+    an amount as its exact decimal text, a day as `YYYY-MM-DD`, an id as text."""
+    if isinstance(column.type, DateTime):
+        return utc_timestamp(column)
+    if isinstance(column.type, Date):  # as `to_json` writes it, whatever the DateStyle
+        return func.to_char(column, _sql_text("YYYY-MM-DD"))
+    return cast(column, Text)
+
+
 async def json_array_page(
     conn: AsyncConnection,
     table: Table,
@@ -85,45 +110,61 @@ async def json_array_page(
     offset: int,
     fields: Sequence[str] | None = None,
     descending: bool = False,
+    keyset: Keyset | None = None,
     total: Total = COUNT_ROWS,
     days: Select[Any] | None = None,
-) -> tuple[str, int | None]:
-    """A page of rows as one JSON array (only `fields`, when given) and its total (`total`).
+) -> JsonPage:
+    """A page of rows as one JSON array (only `fields`, when given), its total (`total`),
+    and the last row's key for the next page's cursor.
 
     One round trip for the page (and a summary's total); a second for a count over the rows
-    unless the page is every match. `descending`: every key of `order_by` in descending
-    order (newest first). `days`: the matches per UTC day of `created_at` (`day`, `n`), when
-    a table keeps them: a deep page in the default order then jumps to its day instead of
-    walking every row before it (apicore/paging.py).
+    unless the page is every match. `order_by` is a sort key then `id` (the tie-breaker);
+    `descending`: both go down. `keyset`: the rows after a cursor's row instead of an
+    offset (apicore/keyset.py). `days`: the matches per UTC day of `created_at` (`day`,
+    `n`), when a table keeps them: a deep offset page in the default order then jumps to
+    its day instead of walking every row before it (apicore/paging.py).
     """
-
-    def ordered(column: ColumnElement[Any]) -> ColumnElement[Any]:
-        return column.desc() if descending else column
-
-    ordering = [ordered(table.c[key]) for key in order_by]
-    rows = select(table).where(*where).order_by(*ordering).limit(limit)
-    if days is not None and offset >= paging.JUMP_FROM and tuple(order_by) == JUMPABLE:
-        condition, skip = paging.jump(days, offset, table.c.created_at, descending=descending)
-        rows = rows.where(condition).offset(skip)
-    else:
-        rows = rows.offset(offset)
-    page = rows.subquery("page")
+    key = order_by[0]
+    keyset = keyset or Keyset(key, descending)
+    jumped = None
+    if (
+        days is not None
+        and keyset.after is None
+        and offset >= paging.JUMP_FROM
+        and tuple(order_by) == JUMPABLE
+    ):
+        jumped = paging.jump(days, offset, table.c.created_at, descending=descending)
+    page = page_rows(table, where=where, keyset=keyset, limit=limit, offset=offset, jump=jumped)
     columns = public(page)
     if fields is not None:
-        columns = {key: columns[key] for key in fields}
-    separator = aggregate_order_by(_sql_text(","), *(ordered(page.c[key]) for key in order_by))
-    joined = func.coalesce(func.string_agg(json_object(columns), separator), _sql_text(""))
+        columns = {name: columns[name] for name in fields}
+    row = page.c[ROW]
+    shown = row <= limit if limit is not None else true()
+    separator = aggregate_order_by(_sql_text(","), row)
+    objects = func.string_agg(json_object(columns), separator).filter(shown)
+    joined = func.coalesce(objects, _sql_text(""))
+    last = row == limit if limit else false()  # the page's last row, if one follows it
     summary = [] if total is None or isinstance(total, CountRows) else [total]
-    statement = select(func.concat(_sql_text("["), joined, _sql_text("]")), func.count(), *summary)
-    text, length, *summed = (await conn.execute(statement.select_from(page))).one()
-    if limit is None and offset == 0:
-        return text, length
+    statement = select(
+        func.concat(_sql_text("["), joined, _sql_text("]")),
+        func.count().filter(shown),
+        func.count(),  # limit + 1 when a row follows the page
+        func.string_agg(key_text(page.c[key]), _sql_text("")).filter(last),
+        func.string_agg(cast(page.c.id, Text), _sql_text("")).filter(last),
+        *summary,
+    )
+    text, length, fetched, last_key, last_id, *summed = (
+        await conn.execute(statement.select_from(page))
+    ).one()
+    following = (last_key, last_id) if limit and fetched > limit else None
+    if limit is None and offset == 0 and keyset.after is None:
+        return JsonPage(text, length, following)
     if summed:
-        return text, int(summed[0] or 0)
+        return JsonPage(text, int(summed[0] or 0), following)
     if total is None:
-        return text, None
+        return JsonPage(text, None, following)
     count = select(func.count()).select_from(table).where(*where)
-    return text, (await conn.execute(count)).scalar_one()
+    return JsonPage(text, (await conn.execute(count)).scalar_one(), following)
 
 
 # The order a deep page can jump in: the one the per-day counts follow.

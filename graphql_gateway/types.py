@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 
 class OrderItemData(TypedDict):
@@ -61,3 +61,4 @@ class PageMeta(TypedDict):
     total: int | None  # None: not counted, unless asked for (docs/totals.md)
     limit: int | None
     offset: int
+    next: NotRequired[str | None]  # the lists that page by cursor too

@@ -94,7 +94,7 @@ async def history_page(
 ) -> tuple[str, int] | None:
     """The order's entries, newest first, as one JSON array and their count; None if none."""
     async with reading(engine) as conn:
-        text, total = await json_array_page(
+        text, total, _ = await json_array_page(
             conn,
             OrderChange.__table__,
             _public,

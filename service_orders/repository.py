@@ -31,9 +31,11 @@ from apicore.db import reading
 from apicore.errors import not_found, validation_error
 from apicore.finding import Finding
 from apicore.idempotency import Created, Idempotency, create_once
+from apicore.keyset import Keyset
 from apicore.params import day_after
 from apicore.sqljson import (
     COUNT_ROWS,
+    JsonPage,
     Total,
     among,
     json_array_page,
@@ -195,8 +197,10 @@ async def list_orders(
     assignee_ids: list[uuid.UUID] | None = None,
     finding: Finding | None = None,
     want_total: bool = False,
-) -> tuple[str, int | None]:
-    """The page as a JSON array (only `fields`, when given), and the total count of matches.
+    keyset: Keyset | None = None,
+) -> JsonPage:
+    """The page as a JSON array (only `fields`, when given), the total count of matches, and
+    the last row's keys when more follow; `keyset`: the rows after a cursor's row.
 
     Where the total comes from (docs/totals.md): a list bounded by its owner or assignee
     counts its rows (an index range); one the summaries can answer (statuses, created days,
@@ -239,6 +243,7 @@ async def list_orders(
             descending=finding is not None and finding.descending,
             total=total,
             days=days,
+            keyset=keyset,
         )
 
 

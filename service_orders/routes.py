@@ -4,11 +4,13 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from apicore.envelope import (
+    CursorListEnvelope,
     Envelope,
     EnvelopeResponse,
     IdOnly,
     ListEnvelope,
     RawJson,
+    cursor_page,
     error_responses,
     ok,
     page,
@@ -25,6 +27,7 @@ from apicore.finding import (
     parse_finding,
 )
 from apicore.idempotency import IdempotencyKey, created_response, request_idempotency
+from apicore.keyset import AfterQuery, following, starting
 from apicore.params import (
     DEFAULT_LIMIT,
     AssigneeIdQuery,
@@ -68,13 +71,14 @@ from service_orders.schemas import (
     order_total,
 )
 
+KIND = "orders"  # the list a cursor is of (apicore/keyset.py)
 router = APIRouter(prefix="/orders", tags=["orders"], route_class=ContractRoute)
 
 
 @router.get(
     "",
     operation_id="listOrders",
-    response_model=ListEnvelope[OrderPublic | OrderPartial],
+    response_model=CursorListEnvelope[OrderPublic | OrderPartial],
     responses=error_responses(400),
 )
 async def list_orders(
@@ -97,6 +101,7 @@ async def list_orders(
     due_to: DueToQuery = None,
     statuses: StatusesQuery = None,
     q: SearchQuery = None,
+    after: AfterQuery = None,
     total: TotalQuery = None,
 ) -> EnvelopeResponse:
     finding = parse_finding(
@@ -112,7 +117,9 @@ async def list_orders(
     min_amount, max_amount = checked_amounts(min_amount, max_amount)
     assignees = parse_id_list(assignee_ids, field="assigneeIds")
     size = effective_limit(limit, batch=id_list is not None or assignees is not None)
-    items, count = await repository.list_orders(
+    sort = KIND, finding.sort, finding.descending
+    keyset = starting(after, offset=offset, kind=KIND, key=sort[1], descending=sort[2])
+    found = await repository.list_orders(
         engine,
         limit=size,
         offset=offset,
@@ -127,8 +134,12 @@ async def list_orders(
         assignee_ids=assignees,
         finding=finding,
         want_total=wants_total(total),
+        keyset=keyset,
     )
-    return page(RawJson(items), total=count, limit=size, offset=offset)
+    next_page = following(*sort, found.next)
+    return cursor_page(
+        RawJson(found.text), total=found.total, limit=size, offset=offset, next=next_page
+    )
 
 
 # The reports come before `/{id}`, which would take `stats` for an id.

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from apicore.db import reading
 from apicore.errors import EMAIL_EXISTS, ApiError
 from apicore.idempotency import Created, Idempotency, create_once
-from apicore.sqljson import COUNT_ROWS, among, json_array_page, json_object, utc_timestamp
+from apicore.keyset import Keyset
+from apicore.sqljson import COUNT_ROWS, JsonPage, among, json_array_page, json_object, utc_timestamp
 from apicore.versions import delete_at_version, matches
 from service_users.models import Session, User, UserDay
 
@@ -39,6 +40,7 @@ def public(source: FromClause) -> dict[str, Any]:
 PUBLIC_FIELDS = tuple(public(User.__table__))
 USER_JSON = json_object(public(User.__table__))
 ORDERING = ("created_at", "id")
+SORT = ("created_at", False)  # the one order of the list (a cursor names it)
 _days = UserDay.__table__.c
 ALL_USERS = select(func.coalesce(func.sum(_days.users), 0)).scalar_subquery()
 USERS_PER_DAY = select(_days.day, _days.users.label("n"))
@@ -64,8 +66,10 @@ async def list_users(
     offset: int,
     ids: list[uuid.UUID] | None,
     fields: list[str] | None = None,
-) -> tuple[str, int]:
-    """The page as a JSON array (only `fields`, when given), and the total count of matches.
+    keyset: Keyset | None = None,
+) -> JsonPage:
+    """The page as a JSON array (only `fields`, when given), the total count of matches, and
+    the last row's keys when more follow; `keyset`: the rows after a cursor's row.
 
     `ids` bounds the list (at most 500 rows, by the primary key): counted over them. The
     whole list's total is the sum of `user_days`, read in the page's statement, and a deep
@@ -76,7 +80,7 @@ async def list_users(
     else:
         conditions, total, days = [], ALL_USERS, USERS_PER_DAY
     async with reading(engine) as conn:
-        text, count = await json_array_page(
+        found = await json_array_page(
             conn,
             User.__table__,
             public,
@@ -87,9 +91,10 @@ async def list_users(
             fields=fields,
             total=total,
             days=days,
+            keyset=keyset,
         )
-    assert count is not None  # every total here is exact
-    return text, count
+    assert found.total is not None  # every total here is exact
+    return found
 
 
 async def create_user(

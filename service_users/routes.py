@@ -4,17 +4,18 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from apicore.envelope import (
+    CursorListEnvelope,
     Envelope,
     EnvelopeResponse,
     IdOnly,
-    ListEnvelope,
     RawJson,
+    cursor_page,
     error_responses,
     ok,
-    page,
 )
 from apicore.errors import not_found
 from apicore.idempotency import IdempotencyKey, created_response, request_idempotency
+from apicore.keyset import AfterQuery, following, starting
 from apicore.params import (
     FieldsQuery,
     IdsQuery,
@@ -34,13 +35,14 @@ from service_users.models import IDEMPOTENCY_KEYS
 from service_users.passwords import hash_password
 from service_users.schemas import UserCreate, UserPartial, UserPublic, UserUpdate
 
+KIND = "users"  # the list a cursor is of (apicore/keyset.py)
 router = APIRouter(prefix="/users", tags=["users"], route_class=ContractRoute)
 
 
 @router.get(
     "",
     operation_id="listUsers",
-    response_model=ListEnvelope[UserPublic | UserPartial],
+    response_model=CursorListEnvelope[UserPublic | UserPartial],
     responses=error_responses(400),
 )
 async def list_users(
@@ -49,18 +51,25 @@ async def list_users(
     offset: Offset = 0,
     ids: IdsQuery = None,
     fields: FieldsQuery = None,
-    total: TotalQuery = None,  # accepted; every total here is exact and cheap
+    after: AfterQuery = None,
+    total: TotalQuery = None,  # accepted: meta.total is exact here in any case
 ) -> EnvelopeResponse:
     id_list = parse_id_list(ids, field="ids")
     size = effective_limit(limit, batch=id_list is not None)
-    items, count = await repository.list_users(
+    sort = KIND, *repository.SORT
+    keyset = starting(after, offset=offset, kind=KIND, key=sort[1], descending=sort[2])
+    found = await repository.list_users(
         engine,
         limit=size,
         offset=offset,
         ids=id_list,
         fields=parse_fields(fields, allowed=repository.PUBLIC_FIELDS),
+        keyset=keyset,
     )
-    return page(RawJson(items), total=count, limit=size, offset=offset)
+    next_page = following(*sort, found.next)
+    return cursor_page(
+        RawJson(found.text), total=found.total, limit=size, offset=offset, next=next_page
+    )
 
 
 @router.post(

@@ -52,11 +52,14 @@ class OrdersClient(ServiceClient):
         fields: str | None = None,
         assignee_id: str | None = None,
         finding: Finding | None = None,
+        after: str | None = None,
         total: bool = False,
     ) -> tuple[list[OrderData], PageMeta]:
-        """A page of orders; `total`: an exact `meta.total` even where it is a count of every
-        match (docs/totals.md). Without it a search's total is None."""
+        """A page of orders; `after`: the page after that cursor; `total`: ask for an exact
+        `meta.total` even where it costs a count (docs/pagination.md)."""
         params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if after is not None:
+            params["after"] = after
         if total:
             params["total"] = "true"
         if finding is not None:

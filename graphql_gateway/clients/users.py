@@ -21,14 +21,26 @@ class UsersClient(ServiceClient):
         return (await self.fetch("GET", "/users", params=params)).data
 
     async def list_users(
-        self, *, limit: int, offset: int, fields: str | None = None, total: bool = False
+        self,
+        *,
+        limit: int,
+        offset: int,
+        fields: str | None = None,
+        ids: Iterable[str] | None = None,
+        after: str | None = None,
+        total: bool = False,
     ) -> tuple[list[UserData], PageMeta]:
-        """A page of every user; `total`: ask for an exact `meta.total` (docs/totals.md)."""
+        """A page of users; `after`: the page after that cursor; `total`: ask for an exact
+        `meta.total` even where it costs a count (docs/pagination.md)."""
         params: dict[str, Any] = {"limit": limit, "offset": offset}
-        if total:
-            params["total"] = "true"
         if fields is not None:
             params["fields"] = fields
+        if ids is not None:
+            params["ids"] = ",".join(ids)
+        if after is not None:
+            params["after"] = after
+        if total:
+            params["total"] = "true"
         body = (await self.fetch("GET", "/users", params=params)).body
         return body["data"], body["meta"]
 

@@ -90,15 +90,33 @@ def _ids(args: Args) -> list[str] | None:
     return None if ids is None else [str(i) for i in ids]
 
 
-# A page whose `total` the operation reads: its resolver asks the service to count (the
-# stock executor: queries.py `selects`). A key no GraphQL argument can have (`__` names
-# are reserved), set on the arguments of a root field whose plan reads `total`.
+# A page whose `total` (a connection: `totalCount`) the operation reads: its resolver asks
+# the service to count (the stock executor: queries.py `selects`). A key no GraphQL
+# argument can have (`__` names are reserved), set on the arguments of a root field whose
+# plan reads it. By root field: the total's field, as the plan names it.
 WANTS_TOTAL = "__total"
-PAGES_WITH_TOTAL = frozenset({"users", "orders"})
+TOTAL_FIELDS = {
+    "users": "total",
+    "orders": "total",
+    "usersConnection": "total_count",
+    "ordersConnection": "total_count",
+}
 
 
 def _period(args: Args) -> dict[str, Any]:
     return {"first": args.get("from"), "last": args.get("to")}
+
+
+def _finding(args: Args) -> Any:
+    return resolvers.finding_of(
+        sort=args.get("sort"),
+        statuses=None if args.get("statuses") is None else [s.value for s in args["statuses"]],
+        created_from=args.get("createdFrom"),
+        created_to=args.get("createdTo"),
+        due_from=args.get("dueFrom"),
+        due_to=args.get("dueTo"),
+        q=args.get("q"),
+    )
 
 
 ROOT_RESOLVERS: dict[str, RootResolver] = {
@@ -120,16 +138,22 @@ ROOT_RESOLVERS: dict[str, RootResolver] = {
         offset=a["offset"],
         overdue=a.get("overdue"),
         assignee_id=_optional_id(a, "assigneeId"),
-        finding=resolvers.finding_of(
-            sort=a.get("sort"),
-            statuses=None if a.get("statuses") is None else [s.value for s in a["statuses"]],
-            created_from=a.get("createdFrom"),
-            created_to=a.get("createdTo"),
-            due_from=a.get("dueFrom"),
-            due_to=a.get("dueTo"),
-            q=a.get("q"),
-        ),
+        finding=_finding(a),
         want_total=a.get(WANTS_TOTAL, False),
+    ),
+    "usersConnection": lambda ctx, a: resolvers.users_connection(
+        ctx, first=a["first"], after=a.get("after"), ids=_ids(a), total=a.get(WANTS_TOTAL, False)
+    ),
+    "ordersConnection": lambda ctx, a: resolvers.orders_connection(
+        ctx,
+        first=a["first"],
+        after=a.get("after"),
+        user_id=_optional_id(a, "userId"),
+        status=_status(a),
+        overdue=a.get("overdue"),
+        assignee_id=_optional_id(a, "assigneeId"),
+        finding=_finding(a),
+        total=a.get(WANTS_TOTAL, False),
     ),
     "orderStats": lambda ctx, a: resolvers.order_stats(
         ctx, user_id=_optional_id(a, "userId"), **_period(a)
@@ -325,8 +349,8 @@ def _field_plan(
     assert isinstance(inner, GraphQLObjectType)
     selections = [node.selection_set for node in nodes if node.selection_set]
     plan.sub = _object_plan(inner, selections, fragments)
-    if plan.resolver in PAGES_WITH_TOTAL:
-        plan.wants_total = any(f.kind == LEAF and f.source_key == "total" for f in plan.sub.fields)
+    if (total := TOTAL_FIELDS.get(plan.resolver)) is not None:
+        plan.wants_total = any(f.kind == LEAF and f.source_key == total for f in plan.sub.fields)
     if plan.resolver == "user":
         plan.prefetch = [
             f for f in plan.sub.fields if f.kind == RESOLVED and f.resolver in PREFETCH

@@ -60,11 +60,12 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from apicore.errors import BAD_REQUEST, QUERY_TOO_COMPLEX, QUERY_TOO_LARGE, VALIDATION_ERROR
 from apicore.params import MAX_LIMIT, MAX_OFFSET
 
-# A page's list field and the arguments that size it (Apollo's @listSize(slicingArguments)).
-PAGE_ITEMS = "items"
-SLICING_ARGUMENT = "limit"
+# A page's list field and the arguments that size it (Apollo's @listSize(slicingArguments)):
+# an offset page's `items` (`limit`), a connection's `edges` (`first`), costed alike.
+PAGE_ITEMS = ("items", "edges")
+SLICING_ARGUMENTS = ("limit", "first")
 # Every page's bounds, as REST has them (graphql/resolvers.py checks them again per call).
-PAGE_BOUNDS = {"limit": MAX_LIMIT, "offset": MAX_OFFSET}
+PAGE_BOUNDS = {"limit": MAX_LIMIT, "offset": MAX_OFFSET, "first": MAX_LIMIT}
 MAX_REPORTED_COST = 2**53 - 1  # the largest integer every JSON reader keeps exactly
 SIZING_LIST_ARGUMENT = "ids"
 # Validation compares the fields of one response key pairwise (OverlappingFieldsCanBeMerged):
@@ -156,13 +157,16 @@ class _Walk:
                 self._check_literal_lists(each.name.value, each.value)
 
     def _page_size(self, field: FieldNode, field_type: Any) -> int | None:
-        """For a field with a `limit` argument: how many items its page may hold."""
-        if field_type is None or SLICING_ARGUMENT not in field_type.args:
+        """For a field with a `limit` (`first`) argument: how many items its page may hold."""
+        if field_type is None:
+            return None
+        slicing = next((name for name in SLICING_ARGUMENTS if name in field_type.args), None)
+        if slicing is None:
             return None
         arguments = {argument.name.value: argument.value for argument in field.arguments or ()}
-        limit = self._int_argument(arguments.get(SLICING_ARGUMENT))
+        limit = self._int_argument(arguments.get(slicing))
         if limit is None:
-            default = field_type.args[SLICING_ARGUMENT].default_value
+            default = field_type.args[slicing].default_value
             limit = default if type(default) is int else self.limits.assumed_list_size
         length = self._list_length(arguments.get(SIZING_LIST_ARGUMENT))
         if length is not None:
@@ -229,7 +233,7 @@ class _Walk:
             return children
         if isinstance(get_nullable_type(field_def.type), GraphQLList):
             size = self.limits.assumed_list_size
-            if node.name.value == PAGE_ITEMS and page_size is not None:
+            if node.name.value in PAGE_ITEMS and page_size is not None:
                 size = page_size
             return size * (1 + children)
         return 1 + children

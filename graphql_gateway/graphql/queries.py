@@ -9,6 +9,7 @@ from strawberry.types.nodes import SelectedField, Selection
 
 from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
+from graphql_gateway.graphql.types.connections import OrderConnection, UserConnection
 from graphql_gateway.graphql.types.enums import OrderStatus
 from graphql_gateway.graphql.types.order import Order
 from graphql_gateway.graphql.types.pages import OrderPage, UserPage
@@ -16,6 +17,14 @@ from graphql_gateway.graphql.types.stats import DayStats, OrderStats
 from graphql_gateway.graphql.types.user import User
 
 Info = strawberry.Info[Context, None]
+AfterArgument = Annotated[
+    str | None,
+    strawberry.argument(description="An edge's cursor (`pageInfo.endCursor`): the edges after it"),
+]
+CONNECTION_DESCRIPTION = (
+    "Cursor pages (Relay): `first` edges after the cursor `after`; the same rows, scope and"
+    " sort as the list, and a page costs the same however deep (docs/pagination.md)"
+)
 
 
 def selects(info: Info, name: str) -> bool:
@@ -132,6 +141,88 @@ class Query:
                 q=None if q is strawberry.UNSET else q,
             ),
             want_total=selects(info, "total"),
+        )
+
+    @strawberry.field(description=CONNECTION_DESCRIPTION)
+    async def users_connection(
+        self,
+        info: Info,
+        first: int = 100,
+        after: AfterArgument = strawberry.UNSET,
+        ids: list[UUID] | None = strawberry.UNSET,
+    ) -> UserConnection:
+        id_list = None if ids is None or ids is strawberry.UNSET else [str(i) for i in ids]
+        return await resolvers.users_connection(  # type: ignore[return-value]
+            info.context,
+            first=first,
+            after=None if after is strawberry.UNSET else after,
+            ids=id_list,
+            total=selects(info, "totalCount"),
+        )
+
+    @strawberry.field(description=CONNECTION_DESCRIPTION)
+    async def orders_connection(
+        self,
+        info: Info,
+        first: int = 100,
+        after: AfterArgument = strawberry.UNSET,
+        user_id: UUID | None = strawberry.UNSET,
+        status: OrderStatus | None = strawberry.UNSET,
+        overdue: Annotated[
+            bool | None,
+            strawberry.argument(description="true: only overdue orders; false: only the others"),
+        ] = strawberry.UNSET,
+        assignee_id: Annotated[
+            UUID | None, strawberry.argument(description="Only orders assigned to this user")
+        ] = strawberry.UNSET,
+        sort: Annotated[
+            str | None,
+            strawberry.argument(
+                description="created_at (default), updated_at, due_date or total_amount;"
+                " a leading `-` sorts descending; ties by id"
+            ),
+        ] = strawberry.UNSET,
+        statuses: Annotated[
+            list[OrderStatus] | None,
+            strawberry.argument(description="Orders in any of these statuses"),
+        ] = strawberry.UNSET,
+        created_from: Annotated[
+            date | None, strawberry.argument(description="Created on or after (UTC day)")
+        ] = strawberry.UNSET,
+        created_to: Annotated[
+            date | None, strawberry.argument(description="Created on or before (UTC day)")
+        ] = strawberry.UNSET,
+        due_from: Annotated[
+            date | None, strawberry.argument(description="Due on or after")
+        ] = strawberry.UNSET,
+        due_to: Annotated[date | None, strawberry.argument(description="Due on or before")] = (
+            strawberry.UNSET
+        ),
+        q: Annotated[
+            str | None,
+            strawberry.argument(description="Case-insensitive search in the items' products"),
+        ] = strawberry.UNSET,
+    ) -> OrderConnection:
+        return await resolvers.orders_connection(  # type: ignore[return-value]
+            info.context,
+            first=first,
+            after=None if after is strawberry.UNSET else after,
+            total=selects(info, "totalCount"),
+            user_id=str(user_id) if user_id else None,
+            status=status.value if status else None,
+            overdue=None if overdue is strawberry.UNSET else overdue,
+            assignee_id=str(assignee_id) if assignee_id else None,
+            finding=resolvers.finding_of(
+                sort=sort or None,
+                statuses=None
+                if statuses in (None, strawberry.UNSET)
+                else [s.value for s in statuses],
+                created_from=created_from or None,
+                created_to=created_to or None,
+                due_from=due_from or None,
+                due_to=due_to or None,
+                q=None if q is strawberry.UNSET else q,
+            ),
         )
 
     @strawberry.field(

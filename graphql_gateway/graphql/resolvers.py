@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
+from apicore import keyset
 from apicore.contract.orders import empty_order_stats
 from apicore.errors import VALIDATION_ERROR, ApiError
 from apicore.finding import Finding, parse_finding
@@ -112,6 +113,101 @@ async def orders(
         total=want_total,
     )
     return {"items": items, "total": meta["total"]}
+
+
+# ------------------------------------------------------------------ connections (cursors)
+
+Connection = dict[str, Any]  # {"edges", "page_info", "total_count"}, read like any object
+
+
+def _check_first(first: int, ids: Sequence[str] | None = None) -> None:
+    """`first` within REST's bounds on `limit` (and `ids` on theirs), before any call."""
+    if not 0 <= first <= MAX_LIMIT:
+        details = [{"field": "first", "message": f"must be between 0 and {MAX_LIMIT}"}]
+        raise ApiError(VALIDATION_ERROR, "Validation failed", details=details)
+    _check_page(first, 0, ids)
+
+
+def _with_key(fields: str | None, key: str) -> str | None:
+    """The fields to ask for: the operation's, and the sort key every edge's cursor needs."""
+    return fields if fields is None or key in fields.split(",") else f"{fields},{key}"
+
+
+def connection(
+    items: list[Any], meta: Any, *, kind: str, sort: tuple[str, bool], total: bool
+) -> Connection:
+    """A service's page as a connection: each edge's cursor is the one the service would
+    give after that row (the same `keyset.encode` of the same key text and id)."""
+    key, descending = sort
+    edges = [
+        {"cursor": keyset.encode(kind, key, descending, [item[key], item["id"]]), "node": item}
+        for item in items
+    ]
+    page_info = {
+        "has_next_page": meta.get("next") is not None,
+        "end_cursor": edges[-1]["cursor"] if edges else None,
+    }
+    return {"edges": edges, "page_info": page_info, "total_count": meta["total"] if total else None}
+
+
+def no_connection() -> Connection:
+    page_info = {"has_next_page": False, "end_cursor": None}
+    return {"edges": [], "page_info": page_info, "total_count": 0}
+
+
+async def users_connection(
+    context: Context, *, first: int, after: str | None, ids: Sequence[str] | None, total: bool
+) -> Connection:
+    """`usersConnection`: the page after `after`, oldest first, under the caller's scope."""
+    _check_first(first, ids)
+    sort = USERS_SORT
+    keyset.starting(after, offset=0, kind="users", key=sort[0], descending=sort[1])
+    ids = policy.visible_user_ids(context.caller, None if ids is None else list(ids))
+    if ids is not None and not ids:
+        return no_connection()
+    fields = _with_key(context.loaders.projection.get("User"), sort[0])
+    items, meta = await context.clients.users.list_users(
+        limit=first, offset=0, fields=fields, ids=ids, after=after, total=total
+    )
+    context.loaders.user_by_id.prime_many({item["id"]: item for item in items})
+    return connection(items, meta, kind="users", sort=sort, total=total)
+
+
+USERS_SORT = ("created_at", False)  # the users list's one order (service_users/repository.py)
+
+
+async def orders_connection(
+    context: Context,
+    *,
+    first: int,
+    after: str | None,
+    user_id: str | None,
+    status: str | None,
+    overdue: bool | None = None,
+    assignee_id: str | None = None,
+    finding: Finding,
+    total: bool,
+) -> Connection:
+    """`ordersConnection`: `orders(...)`'s filters and sort, the page after `after`."""
+    _check_first(first)
+    sort = finding.sort, finding.descending
+    keyset.starting(after, offset=0, kind="orders", key=sort[0], descending=sort[1])
+    visible, user_id = policy.visible_order_owner(context.caller, user_id)
+    if not visible:
+        return no_connection()
+    items, meta = await context.clients.orders.list_orders(
+        limit=first,
+        offset=0,
+        user_id=user_id,
+        status=status,
+        overdue=overdue,
+        fields=_with_key(context.loaders.projection.get("Order"), sort[0]),
+        assignee_id=assignee_id,
+        finding=finding,
+        after=after,
+        total=total,
+    )
+    return connection(items, meta, kind="orders", sort=sort, total=total)
 
 
 def finding_of(

@@ -24,14 +24,15 @@ from apicore.contract.orders import (
     OrderUpdate,
 )
 from apicore.envelope import (
+    CursorListEnvelope,
     Envelope,
     IdOnly,
     ListEnvelope,
+    cursor_page,
     error_responses,
     ok,
-    page,
 )
-from apicore.errors import not_found
+from apicore.errors import not_found, validation_error
 from apicore.finding import (
     CreatedFromQuery,
     CreatedToQuery,
@@ -43,6 +44,7 @@ from apicore.finding import (
     parse_finding,
 )
 from apicore.idempotency import IdempotencyKey
+from apicore.keyset import AfterQuery, starting
 from apicore.params import (
     AssigneeIdQuery,
     FieldsQuery,
@@ -85,7 +87,7 @@ router = APIRouter(prefix="/orders", tags=["orders"], route_class=ContractRoute)
 @router.get(
     "",
     operation_id="listOrders",
-    response_model=ListEnvelope[OrderPublic | OrderPartial],
+    response_model=CursorListEnvelope[OrderPublic | OrderPartial],
     responses={**error_responses(400, 401, *UPSTREAM), **csv_export.CSV_RESPONSE},
 )
 async def list_orders(
@@ -111,6 +113,7 @@ async def list_orders(
     q: SearchQuery = None,
     format_: csv_export.FormatQuery = None,
     total: TotalQuery = None,
+    after: AfterQuery = None,
 ) -> Response:
     """A page of orders; as CSV (`Accept: text/csv`, `?format=csv`), every matching order."""
     checked_amounts(min_amount, max_amount)
@@ -125,6 +128,10 @@ async def list_orders(
         statuses=statuses,
         q=q,
     )
+    sort = finding.sort, finding.descending
+    starting(after, offset=offset, kind="orders", key=sort[0], descending=sort[1])
+    if as_csv and after is not None:
+        raise validation_error("after", "An export is every match from `offset`: no cursor")
     scope = policy.order_scope(identity)
 
     def exported(query: list[tuple[str, str]]) -> Awaitable[Response]:
@@ -152,8 +159,11 @@ async def list_orders(
     if not visible:
         if as_csv:
             return csv_export.csv_response(columns or csv_export.ORDER_COLUMNS, [])
-        return page([], total=0, limit=effective_limit(limit, batch=batch), offset=offset)
+        size = effective_limit(limit, batch=batch)
+        return cursor_page([], total=0, limit=size, offset=offset, next=None)
     query: dict[str, object] = {"userIds" if batch else "userId": scope, "offset": offset}
+    if after is not None:
+        query["after"] = after
     if status is not None:
         query["status"] = status
     if overdue is not None:

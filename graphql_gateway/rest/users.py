@@ -16,16 +16,17 @@ from starlette.responses import Response
 from apicore.contract.orders import OrderPublic
 from apicore.contract.users import UserCreate, UserPartial, UserPublic, UserUpdate
 from apicore.envelope import (
+    CursorListEnvelope,
     Envelope,
     EnvelopeResponse,
     IdOnly,
-    ListEnvelope,
+    cursor_page,
     error_responses,
     ok,
-    page,
 )
 from apicore.errors import not_found
 from apicore.idempotency import IdempotencyKey
+from apicore.keyset import AfterQuery, starting
 from apicore.params import (
     FieldsQuery,
     IdsQuery,
@@ -54,7 +55,7 @@ class UserDetails(BaseModel):
 @router.get(
     "",
     operation_id="listUsers",
-    response_model=ListEnvelope[UserPublic | UserPartial],
+    response_model=CursorListEnvelope[UserPublic | UserPartial],
     responses=error_responses(400, 401, *UPSTREAM),
 )
 async def list_users(
@@ -66,7 +67,9 @@ async def list_users(
     ids: IdsQuery = None,
     fields: FieldsQuery = None,
     total: TotalQuery = None,
+    after: AfterQuery = None,
 ) -> Response:
+    starting(after, offset=offset, kind="users", key="created_at", descending=False)  # 400 here
     scope = policy.user_scope(identity)
     if scope is None:
         return await proxy(clients.users, request, "/users")
@@ -74,8 +77,11 @@ async def list_users(
     asked = parse_id_list(ids, field="ids")
     batch = asked is not None
     if asked is not None and scope not in {str(each) for each in asked}:
-        return page([], total=0, limit=effective_limit(limit, batch=batch), offset=offset)
+        size = effective_limit(limit, batch=batch)
+        return cursor_page([], total=0, limit=size, offset=offset, next=None)
     query = {"ids": scope, "offset": offset}
+    if after is not None:
+        query["after"] = after
     size = effective_limit(limit, batch=batch)
     if size is not None:
         query["limit"] = size

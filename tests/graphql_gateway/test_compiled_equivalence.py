@@ -27,6 +27,11 @@ from tests.support.services import own_services
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 
+CONNECTION = (
+    "fragment C on UserConnection { totalCount edges { cursor node { name } } "
+    "pageInfo { ... on PageInfo { hasNextPage endCursor } } }"
+)
+
 COMPILED_QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("{ users { total items { id name email roles createdAt updatedAt } } }", {}),
     # A leaf derived from another field (the version from updated_at), asked without it.
@@ -113,6 +118,33 @@ COMPILED_QUERIES: list[tuple[str, dict[str, Any]]] = [
     (
         'query { orders(q: "item") { ...Counted items { id } } } '
         "fragment Counted on OrderPage { total }",
+        {},
+    ),
+    # Connections (cursor pages): nested fields batched per level, totalCount when selected.
+    (
+        "{ usersConnection(first: 2) { totalCount edges { cursor node { id name "
+        "orders { id status } orderStats { count } } } pageInfo { hasNextPage endCursor } } }",
+        {},
+    ),
+    ("{ usersConnection { edges { node { version } } pageInfo { endCursor } } }", {}),
+    ("query($ids: [UUID!]) { usersConnection(ids: $ids, first: 1) { ...C } } " + CONNECTION, "IDS"),
+    ("{ usersConnection(ids: []) { totalCount edges { cursor } } }", {}),
+    (
+        '{ ordersConnection(first: 3, sort: "-due_date") { edges { cursor node { id dueDate '
+        "user { name } assignee { name } } } pageInfo { hasNextPage endCursor } } }",
+        {},
+    ),
+    (
+        "query($u: UUID) { ordersConnection(userId: $u, statuses: [CREATED, IN_PROGRESS], "
+        'first: 1, sort: "total_amount") { totalCount edges { node { id status } } } }',
+        "U0",
+    ),
+    ("{ ordersConnection(first: 0) { edges { cursor } pageInfo { hasNextPage endCursor } } }", {}),
+    ('{ ordersConnection(after: "not-a-cursor") { edges { cursor } } }', {}),  # 400: data null
+    ('{ ordersConnection(sort: "name") { totalCount } }', {}),
+    (
+        "{ ordersConnection(overdue: true, first: 2) { __typename totalCount edges { "
+        "__typename cursor node { overdue } } pageInfo { __typename hasNextPage } } }",
         {},
     ),
 ]
@@ -319,6 +351,41 @@ async def test_a_total_is_asked_of_the_service_only_when_selected(both, query, c
     for answer in fast["data"].values():
         if "total" in answer:
             assert isinstance(answer["total"], int)
+
+
+WALK = (
+    "query($after: String, $sort: String) { ordersConnection(first: 2, after: $after, "
+    "sort: $sort) { edges { cursor node { id status user { name } } } "
+    "pageInfo { hasNextPage endCursor } } }"
+)
+
+
+@pytest.mark.parametrize("sort", ["created_at", "-due_date", "due_date", "-total_amount"])
+async def test_connection_walks_alike_on_both_executors(both, sort: str) -> None:
+    """Page after page by `endCursor`: the same edges, cursors and calls either way, and
+    together every order of the list, in its order."""
+    (compiled_client, compiled_app), (stock_client, stock_app), _ = both
+    variables: dict[str, Any] = {"after": None, "sort": sort}
+    walked: list[str] = []
+    while True:
+        stock, stock_calls = await _ask(stock_client, stock_app, WALK, variables, None)
+        fast, fast_calls, path = await _ask_compiled(
+            compiled_client, compiled_app, WALK, variables, None
+        )
+        assert path == COMPILED
+        assert fast == stock
+        assert fast_calls == stock_calls == 2  # the page, then its users in one call
+        connection = fast["data"]["ordersConnection"]
+        walked += [edge["node"]["id"] for edge in connection["edges"]]
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        assert connection["pageInfo"]["endCursor"] == connection["edges"][-1]["cursor"]
+        variables["after"] = connection["pageInfo"]["endCursor"]
+    listed = await _ask(stock_client, stock_app, ORDERS_LIST, {"sort": sort}, None)
+    assert walked == [order["id"] for order in listed[0]["data"]["orders"]["items"]]
+
+
+ORDERS_LIST = "query($sort: String) { orders(sort: $sort, limit: 1000) { items { id } } }"
 
 
 async def test_mutations_are_not_compiled(gateway_app) -> None:

@@ -140,7 +140,7 @@ async def test_original_spec_examples_verbatim(gateway: httpx.AsyncClient) -> No
         assert listed.json() == {
             "success": True,
             "data": [],
-            "meta": {"total": 0, "limit": 100, "offset": 0},
+            "meta": {"total": 0, "limit": 100, "offset": 0, "next": None},
         }
 
     created = await gateway.post(
@@ -173,13 +173,13 @@ async def test_original_spec_examples_verbatim(gateway: httpx.AsyncClient) -> No
     assert users == {
         "success": True,
         "data": [user],
-        "meta": {"total": 1, "limit": 100, "offset": 0},
+        "meta": {"total": 1, "limit": 100, "offset": 0, "next": None},
     }
     orders = (await gateway.get("/orders")).json()
     assert orders == {
         "success": True,
         "data": [order],
-        "meta": {"total": 1, "limit": 100, "offset": 0},
+        "meta": {"total": 1, "limit": 100, "offset": 0, "next": None},
     }
 
 
@@ -216,13 +216,13 @@ async def test_user_get_put_delete(gateway: httpx.AsyncClient) -> None:
 async def test_users_list_pages_with_meta(gateway: httpx.AsyncClient) -> None:
     users = [await create_user(gateway) for _ in range(3)]
     everyone = (await gateway.get("/users")).json()
-    assert everyone["meta"] == {"total": 3, "limit": 100, "offset": 0}
+    assert everyone["meta"] == {"total": 3, "limit": 100, "offset": 0, "next": None}
     assert {u["id"] for u in everyone["data"]} == {u["id"] for u in users}
 
     response = await gateway.get("/users", params={"limit": 2, "offset": 1})
     page = response.json()
     assert response.status_code == 200
-    assert page["meta"] == {"total": 3, "limit": 2, "offset": 1}
+    assert page["meta"] == {"total": 3, "limit": 2, "offset": 1, "next": None}
     assert page["data"] == everyone["data"][1:3]
 
     error = error_of(await gateway.get("/users", params={"limit": 1001}), 400, "VALIDATION_ERROR")
@@ -299,7 +299,7 @@ async def test_orders_list_filters_by_user_and_status(gateway: httpx.AsyncClient
 
     response = await gateway.get("/orders", params={"userId": alice["id"]})
     assert [o["id"] for o in data_of(response)] == [a_created["id"], a_done["id"]]
-    assert response.json()["meta"] == {"total": 2, "limit": 100, "offset": 0}
+    assert response.json()["meta"] == {"total": 2, "limit": 100, "offset": 0, "next": None}
 
     response = await gateway.get("/orders", params={"userId": alice["id"], "status": "created"})
     assert data_of(response) == [a_created]
@@ -310,7 +310,7 @@ async def test_orders_list_filters_by_user_and_status(gateway: httpx.AsyncClient
 
     response = await gateway.get("/orders", params={"status": "created", "limit": 1, "offset": 1})
     assert len(data_of(response)) == 1
-    assert response.json()["meta"] == {"total": 2, "limit": 1, "offset": 1}
+    assert response.json()["meta"] == {"total": 2, "limit": 1, "offset": 1, "next": None}
 
     response = await gateway.get("/orders", params={"userIds": f"{alice['id']},{bob['id']}"})
     assert {o["id"] for o in data_of(response)} == {a_created["id"], a_done["id"], b_created["id"]}

@@ -36,10 +36,19 @@ async def test_amounts_bound_the_list_both_ends_included(orders_client: httpx.As
     assert await ids(orders_client, minAmount="0", maxAmount="99999999.99") == [free, cheap, dear]
     assert await ids(orders_client, minAmount="10", userId=str(alice)) == [cheap]
     page = (await orders_client.get("/orders", params={"minAmount": "10", "limit": 1})).json()
-    assert page["meta"] == {"total": None, "limit": 1, "offset": 0}  # a scan: only when asked
+    assert page["meta"] == {  # a scan: only when asked
+        "total": None,
+        "limit": 1,
+        "offset": 0,
+        "next": page["meta"]["next"],
+    }
+    after = {"minAmount": "10", "after": page["meta"]["next"]}  # the page after it: the other
+    assert [o["id"] for o in (await orders_client.get("/orders", params=after)).json()["data"]] == [
+        dear
+    ]
     asked = {"minAmount": "10", "limit": 1, "total": "true"}
     page = (await orders_client.get("/orders", params=asked)).json()
-    assert page["meta"] == {"total": 2, "limit": 1, "offset": 0}
+    assert page["meta"]["total"] == 2
 
 
 @pytest.mark.parametrize(

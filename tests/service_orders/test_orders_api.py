@@ -679,8 +679,17 @@ async def list_orders(client: httpx.AsyncClient, **params: Any) -> tuple[list[di
     body = response.json()
     assert set(body) == {"success", "data", "meta"}
     assert body["success"] is True
-    assert set(body["meta"]) == {"total", "limit", "offset"}
-    return body["data"], body["meta"]
+    assert set(body["meta"]) == {"total", "limit", "offset", "next"}
+    return body["data"], without_next(body["meta"], len(body["data"]))
+
+
+def without_next(meta: dict, shown: int) -> dict:
+    """The list's meta less `next` (docs/pagination.md), once `next` is checked: a cursor
+    exactly when rows follow this page's last one."""
+    meta = dict(meta)
+    follows = bool(meta["limit"]) and shown > 0 and meta["offset"] + shown < meta["total"]
+    assert (meta.pop("next") is not None) == follows, meta
+    return meta
 
 
 async def test_list_is_an_envelope_with_meta(orders_client: httpx.AsyncClient) -> None:
@@ -728,7 +737,7 @@ async def test_batch_of_no_ids_matches_nothing(orders_client: httpx.AsyncClient)
     await create(orders_client)
     response = await orders_client.get("/orders?userIds=")
     assert data_of(response) == []
-    assert response.json()["meta"] == {"total": 0, "limit": None, "offset": 0}
+    assert response.json()["meta"] == {"total": 0, "limit": None, "offset": 0, "next": None}
 
 
 async def test_batch_of_one_id(orders_client: httpx.AsyncClient) -> None:

@@ -166,7 +166,7 @@ async def test_list_returns_users_in_creation_order_with_meta(users_client):
     assert [user["id"] for user in body["data"]] == [user["id"] for user in users]
     for user in body["data"]:
         assert_user(user)
-    assert body["meta"] == {"total": 3, "limit": 100, "offset": 0}
+    assert body["meta"] == {"total": 3, "limit": 100, "offset": 0, "next": None}
 
 
 async def test_list_of_an_empty_table(users_client):
@@ -175,7 +175,7 @@ async def test_list_of_an_empty_table(users_client):
     assert response.json() == {
         "success": True,
         "data": [],
-        "meta": {"total": 0, "limit": 100, "offset": 0},
+        "meta": {"total": 0, "limit": 100, "offset": 0, "next": None},
     }
 
 
@@ -714,25 +714,26 @@ async def test_limit_and_offset_page_through_users(users_client):
     body = response.json()
     assert response.status_code == 200
     assert [user["id"] for user in body["data"]] == [users[1]["id"], users[2]["id"]]
-    assert body["meta"] == {"total": 5, "limit": 2, "offset": 1}
+    assert body["meta"] == {"total": 5, "limit": 2, "offset": 1, "next": body["meta"]["next"]}
+    assert body["meta"]["next"] is not None  # rows follow
 
     body = (await users_client.get("/users", params={"limit": 2, "offset": 4})).json()
     assert [user["id"] for user in body["data"]] == [users[4]["id"]]
-    assert body["meta"] == {"total": 5, "limit": 2, "offset": 4}
+    assert body["meta"] == {"total": 5, "limit": 2, "offset": 4, "next": None}
 
     body = (await users_client.get("/users", params={"offset": 10})).json()
     assert body["data"] == []
-    assert body["meta"] == {"total": 5, "limit": 100, "offset": 10}
+    assert body["meta"] == {"total": 5, "limit": 100, "offset": 10, "next": None}
 
     body = (await users_client.get("/users", params={"limit": 1000})).json()
     assert len(body["data"]) == 5
-    assert body["meta"] == {"total": 5, "limit": 1000, "offset": 0}
+    assert body["meta"] == {"total": 5, "limit": 1000, "offset": 0, "next": None}
 
 
 async def test_default_limit_is_100(users_client):
     await create(users_client)
     body = (await users_client.get("/users")).json()
-    assert body["meta"] == {"total": 1, "limit": 100, "offset": 0}
+    assert body["meta"] == {"total": 1, "limit": 100, "offset": 0, "next": None}
 
 
 @pytest.mark.parametrize(
