@@ -4,9 +4,9 @@ its reports are checked against (bench/growth.py).
 Seeding goes through the tables with plain INSERTs, so whatever triggers the migrations
 put on them (summary tables kept by the database) see every row and stay exact. Only the
 orders' secondary indexes are dropped for the load and built again from their own
-definitions afterwards, two at a time: keeping them, a million orders took about 110 s
-to insert on the 2-core machine; dropped, the insert takes about 8 s and the builds
-about 15 s (the trigram index alone about 13 s of it).
+definitions afterwards, two at a time: measured on the shared 2-core machine (load
+average about 9), 200,000 orders took 36 s to seed with the indexes kept and 11 s with
+them rebuilt; a million take about a minute that way, the trigram index about 14 s of it.
 """
 
 from __future__ import annotations
