@@ -78,6 +78,10 @@ CONNECTION = """query ($after: String) {
 }"""
 
 
+# What GraphQL says of a field or argument its schema does not have.
+MISSING_IN_SCHEMA = ("Cannot query field", "Unknown argument")
+
+
 class NotAvailable(Exception):
     """The code under measurement has no such route or parameter (yet): the row is n/a."""
 
@@ -124,13 +128,14 @@ class Site:
             errors = (body or {}).get("errors") if isinstance(body, dict) else None
             if response.status_code == 200 and not errors:
                 return body
-            if optional and errors:
-                raise NotAvailable(errors[0].get("message", "GraphQL error")[:80])
+            message = str(errors[0].get("message", "")) if errors else ""
+            if optional and message.startswith(MISSING_IN_SCHEMA):
+                raise NotAvailable(message[:80])
         else:
             if response.status_code == 200 and isinstance(body, dict) and body.get("success"):
                 return body
-            if optional and response.status_code in (400, 404, 422):
-                raise NotAvailable(_error_text(body) or f"HTTP {response.status_code}")
+            if optional and response.status_code == 400 and _names_unknown_parameter(body):
+                raise NotAvailable(_error_text(body))
         raise RequestFailed(
             f"{self.size}: {call.method} {call.path} {call.params} -> "
             f"{response.status_code} {response.text[:300]}"
@@ -173,14 +178,19 @@ def _graphql(query: str, variables: Callable[[Site], dict[str, Any]] | None = No
 
 
 def _next_cursor(site: Site, path: str, total: int) -> str:
-    """`meta.next` of the page just before the last 1 %: the cursor of that page."""
-    offset = max(_last_percent(total) - 100, 0)
-    call = Call("GET", path, {"limit": "100", "offset": str(offset)})
+    """`meta.next` of the page that ends where the last 1 % begins: the cursor of the page
+    that `offset=` at the last 1 % reads. NotAvailable when the lists give no `meta.next`."""
+    start = _last_percent(total)
+    before = min(100, start)
+    if before == 0:
+        raise NotAvailable("too few rows for a page before the last 1 %")
+    call = Call("GET", path, {"limit": str(before), "offset": str(start - before)})
     meta = site.send(call, optional=True).get("meta") or {}
-    cursor = meta.get("next")
-    if not cursor:
+    if "next" not in meta:
         raise NotAvailable("no meta.next on list pages")
-    return cursor
+    if not meta["next"]:
+        raise RequestFailed(f"{site.size}: {path} at offset {start - before}: meta.next is null")
+    return meta["next"]
 
 
 def _after(path: str, total: Callable[[Size], int]) -> Callable[[Site], Call]:
@@ -300,6 +310,17 @@ def probes() -> list[Probe]:
             optional=True,
         ),
     ]
+
+
+def _names_unknown_parameter(body: Any) -> bool:
+    """A 400 VALIDATION_ERROR naming `after`: the code's lists have no cursors (yet)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict) or error.get("code") != "VALIDATION_ERROR":
+        return False
+    return any(
+        isinstance(detail, dict) and detail.get("field") == "after"
+        for detail in error.get("details") or []
+    )
 
 
 def _error_text(body: Any) -> str:

@@ -202,3 +202,117 @@ def test_the_plain_sql_figures_equal_the_services_reports(seeded, seeded_orders)
         assert sum(day["created"] for day in daily) > 0
         listed = client.get("/orders", params={"limit": "1"}).json()["meta"]["total"]
         assert listed in (None, plain_count(orders_db))
+
+
+def _gateway(answer) -> growth.Site:
+    """A Site whose gateway answers with `answer(request) -> (status, body)`."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        status, body = answer(request)
+        return httpx.Response(status, json=body)
+
+    client = httpx.Client(transport=httpx.MockTransport(handle), base_url="http://gateway")
+    return growth.Site(Size(5000, 5), "", "", "http://gateway", client, 0.0)
+
+
+CONNECTION_CALL = growth.Call("POST", "/graphql", body={"query": growth.CONNECTION})
+AFTER_CALL = growth.Call("GET", "/orders", {"after": "abc"})
+
+
+def _validation(field: str) -> dict:
+    details = [{"field": field, "message": "Unknown query parameter"}]
+    return {
+        "success": False,
+        "error": {"code": "VALIDATION_ERROR", "message": "x", "details": details},
+    }
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["Cannot query field 'ordersConnection' on type 'Query'.", "Unknown argument 'after'."],
+)
+def test_a_field_the_schema_lacks_is_not_available_only_where_optional(message: str) -> None:
+    site = _gateway(lambda _: (200, {"data": None, "errors": [{"message": message}]}))
+    with pytest.raises(growth.NotAvailable, match=message[:10]):
+        site.send(CONNECTION_CALL, optional=True)
+    with pytest.raises(growth.RequestFailed):
+        site.send(CONNECTION_CALL)
+
+
+@pytest.mark.parametrize(
+    "errors",
+    [
+        [{"message": "Invalid cursor"}],
+        [{"message": ""}],
+        [{"extensions": {"code": "INTERNAL"}}],
+    ],
+)
+def test_any_other_graphql_error_fails_even_where_optional(errors: list) -> None:
+    site = _gateway(lambda _: (200, {"data": None, "errors": errors}))
+    with pytest.raises(growth.RequestFailed):
+        site.send(CONNECTION_CALL, optional=True)
+
+
+def test_a_rest_parameter_the_code_lacks_is_not_available_only_where_optional() -> None:
+    site = _gateway(lambda _: (400, _validation("after")))
+    with pytest.raises(growth.NotAvailable, match="VALIDATION_ERROR"):
+        site.send(AFTER_CALL, optional=True)
+    with pytest.raises(growth.RequestFailed, match="400"):
+        site.send(AFTER_CALL)
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (400, _validation("limit")),
+        (400, {"success": False, "error": {"code": "VALIDATION_ERROR", "details": None}}),
+        (400, ["not", "an", "envelope"]),
+        (404, {"success": False, "error": {"code": "NOT_FOUND"}}),
+        (500, {"success": False, "error": {"code": "INTERNAL_ERROR"}}),
+        (504, {"success": False, "error": {"code": "UPSTREAM_TIMEOUT"}}),
+        (200, {"success": False}),
+        (200, None),
+    ],
+)
+def test_any_other_rest_failure_fails_even_where_optional(status: int, body: object) -> None:
+    site = _gateway(lambda _: (status, body))
+    with pytest.raises(growth.RequestFailed, match=str(status)):
+        site.send(AFTER_CALL, optional=True)
+
+
+def test_the_cursor_is_taken_from_the_page_ending_at_the_last_percent() -> None:
+    asked: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> tuple[int, dict]:
+        asked.append(request)
+        return 200, {"success": True, "data": [], "meta": {"total": 25000, "next": "CURSOR"}}
+
+    site = _gateway(answer)
+    assert growth._next_cursor(site, "/orders", 25000) == "CURSOR"
+    assert dict(asked[0].url.params) == {"limit": "100", "offset": "24650"}
+    assert growth._next_cursor(site, "/users", 40) == "CURSOR"
+    assert dict(asked[1].url.params) == {"limit": "39", "offset": "0"}
+    with pytest.raises(growth.NotAvailable, match="too few rows"):
+        growth._next_cursor(site, "/users", 1)
+
+
+@pytest.mark.parametrize(
+    ("meta", "raised"),
+    [({"total": 5}, growth.NotAvailable), ({"total": 5, "next": None}, growth.RequestFailed)],
+)
+def test_a_missing_cursor_is_not_available_and_a_null_one_fails(meta: dict, raised) -> None:
+    site = _gateway(lambda _: (200, {"success": True, "data": [], "meta": meta}))
+    with pytest.raises(raised):
+        growth._next_cursor(site, "/orders", 1000)
+
+
+def test_a_failing_request_is_a_failed_row_and_the_run_goes_on() -> None:
+    site = _gateway(lambda _: (500, {"success": False, "error": {"code": "INTERNAL_ERROR"}}))
+    probe = growth.Probe("stats", growth.GATEWAY_REST, growth._rest("/orders/stats"))
+    row = growth.measure(probe, [site, site], 3)
+    assert row.failed
+    assert row.p50 == [None, None]
+    assert "500" in row.note
+    assert "| stats | gateway REST | FAILED | FAILED | FAILED |" in growth.table(
+        [row], [site, site]
+    )
