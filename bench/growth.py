@@ -110,6 +110,7 @@ class Site:
     gateway: str
     client: httpx.Client
     seconds: float
+    steps: str = ""  # the seeding's steps and their seconds
 
     @property
     def one_user(self) -> str:
@@ -424,8 +425,8 @@ def bring_up(stack: ExitStack, server: str, size: Size, name: str, logs: Path) -
     users_db = _database(stack, server, f"growth_users_{name}", init_users_db)
     orders_db = _database(stack, server, f"growth_orders_{name}", init_orders_db)
     print(f"Seeding {name}: {size} = {size.orders:,} orders…", flush=True)
-    seconds = seed(users_db, orders_db, size)
-    print(f"  {seconds:.1f} s (indexes and VACUUM ANALYZE included)", flush=True)
+    seconds, steps = seed(users_db, orders_db, size)
+    print(f"  {seconds:.1f} s: {_steps(steps)}", flush=True)
     port = free_port()
     users = start(
         f"users-{name}",
@@ -445,7 +446,11 @@ def bring_up(stack: ExitStack, server: str, size: Size, name: str, logs: Path) -
         env, f"gateway-{name}", users.url, orders.url, GATEWAY_UPSTREAM_TIMEOUT=UPSTREAM_TIMEOUT
     )
     client = stack.enter_context(httpx.Client(base_url=gateway.url, timeout=150))
-    return Site(size, users_db, orders_db, gateway.url, client, seconds)
+    return Site(size, users_db, orders_db, gateway.url, client, seconds, _steps(steps))
+
+
+def _steps(steps: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
 
 
 def _stop_on_sigterm() -> None:
@@ -495,7 +500,10 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows, sites))
     print()
     for site in sites:
-        print(f"Seeding {site.size} ({site.size.orders:,} orders): {site.seconds:.1f} s")
+        print(
+            f"Seeding {site.size} ({site.size.orders:,} orders): {site.seconds:.1f} s"
+            f" ({site.steps}; users alongside the orders)"
+        )
     for size, problems in checks.items():
         verdict = "yes" if not problems else "no"
         print(f"Reports exact at {size.orders:,} orders (vs plain SQL count/sum): {verdict}")

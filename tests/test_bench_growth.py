@@ -105,7 +105,9 @@ def seeded(pg_server: str) -> Iterator[tuple[str, str, float]]:
         migrated_database(pg_server, "growth_users", init_users_db) as users_db,
         migrated_database(pg_server, "growth_orders", init_orders_db) as orders_db,
     ):
-        yield users_db, orders_db, seed(users_db, orders_db, SIZE)
+        seconds, steps = seed(users_db, orders_db, SIZE)
+        assert set(steps) == {"users", "orders insert", "orders indexes", "VACUUM ANALYZE"}
+        yield users_db, orders_db, seconds
 
 
 @pytest.fixture(scope="module")
