@@ -537,3 +537,6 @@ if __name__ == "__main__":
     except RequestFailed as exc:
         print(f"\nFAILED: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        print("\nInterrupted: its databases are dropped and its processes stopped", file=sys.stderr)
+        raise SystemExit(130) from None

@@ -5,14 +5,20 @@ plain SQL of the benchmark's exactness check agrees with. Timings are never asse
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from apicore.contract.orders import OrderItemCreate
 from apicore.contract.users import canonical_email
@@ -27,6 +33,7 @@ from bench.growth_data import (
     seed,
     user_id,
 )
+from bench.processes import ROOT
 from service_orders.init_db import main as init_orders_db
 from service_users.init_db import main as init_users_db
 from service_users.models import ROLES
@@ -318,3 +325,52 @@ def test_a_failing_request_is_a_failed_row_and_the_run_goes_on() -> None:
     assert "| stats | gateway REST | FAILED | FAILED | FAILED |" in growth.table(
         [row], [site, site]
     )
+
+
+def _bench_databases(pg_server: str) -> set[str]:
+    query = (
+        "SELECT datname FROM pg_database"
+        " WHERE datname ~ '^growth_(users|orders)_(small|large)_[0-9a-f]{8}$'"
+    )
+    maintenance = libpq_url(make_url(pg_server).set(database="postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        return {row[0] for row in conn.execute(query)}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_drops_its_databases_and_stops_its_processes(
+    pg_server: str, signum: int
+) -> None:
+    """Stopped once the small size's processes run and the large size seeds."""
+    after_line = "Seeding large"
+    before = _bench_databases(pg_server)
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "bench.growth", "--smoke"],
+        cwd=ROOT,
+        env={**os.environ, "BENCH_PG_URL": pg_server, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert bench.stdout is not None
+        seen = []
+        for line in bench.stdout:
+            seen.append(line)
+            if line.startswith(after_line):
+                break
+        assert seen[-1].startswith(after_line), "".join(seen)
+        children = psutil.Process(bench.pid).children(recursive=True)
+        assert children  # the small size's services and gateway, at least
+        assert _bench_databases(pg_server) - before
+        bench.send_signal(signum)
+        output = bench.communicate(timeout=120)[0]
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait()
+    assert bench.returncode == 130, output
+    assert "Interrupted" in output
+    assert _bench_databases(pg_server) - before == set()
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert alive == []
