@@ -126,10 +126,11 @@ class Site:
         except ValueError:
             body = None
         if call.path == "/graphql":
-            errors = (body or {}).get("errors") if isinstance(body, dict) else None
-            if response.status_code == 200 and not errors:
+            answered = isinstance(body, dict) and body.get("data") is not None
+            errors = body.get("errors") if isinstance(body, dict) else None
+            if response.status_code == 200 and answered and not errors:
                 return body
-            message = str(errors[0].get("message", "")) if errors else ""
+            message = _first_message(errors)
             if optional and message.startswith(MISSING_IN_SCHEMA):
                 raise NotAvailable(message[:80])
         else:
@@ -216,8 +217,6 @@ def _days_ago(days: int) -> str:
 
 
 def probes() -> list[Probe]:
-    orders = lambda size: size.orders  # noqa: E731
-    users = lambda size: size.users  # noqa: E731
     return [
         Probe("`GET /orders?limit=100` (first page)", GATEWAY_REST, _rest("/orders", limit=100)),
         Probe(
@@ -277,7 +276,7 @@ def probes() -> list[Probe]:
             _rest("/orders", limit=100, sort="due_date"),
         ),
         Probe(
-            "`GET /orders?limit=100&q=бетон` (1 product in 6)",
+            "`GET /orders?limit=100&q=бетон` (2 products of 12)",
             GATEWAY_REST,
             _rest("/orders", limit=100, q="бетон"),
         ),
@@ -295,13 +294,13 @@ def probes() -> list[Probe]:
         Probe(
             "`GET /orders?limit=100&after=` last 1 %",
             GATEWAY_REST,
-            _after("/orders", orders),
+            _after("/orders", lambda size: size.orders),
             optional=True,
         ),
         Probe(
             "`GET /users?limit=100&after=` last 1 %",
             GATEWAY_REST,
-            _after("/users", users),
+            _after("/users", lambda size: size.users),
             optional=True,
         ),
         Probe(
@@ -311,6 +310,11 @@ def probes() -> list[Probe]:
             optional=True,
         ),
     ]
+
+
+def _first_message(errors: Any) -> str:
+    first = errors[0] if isinstance(errors, list) and errors else None
+    return str(first.get("message", "")) if isinstance(first, dict) else ""
 
 
 def _names_unknown_parameter(body: Any) -> bool:

@@ -249,15 +249,22 @@ def test_a_field_the_schema_lacks_is_not_available_only_where_optional(message: 
 
 
 @pytest.mark.parametrize(
-    "errors",
+    ("status", "body"),
     [
-        [{"message": "Invalid cursor"}],
-        [{"message": ""}],
-        [{"extensions": {"code": "INTERNAL"}}],
+        (200, {"data": None, "errors": [{"message": "Invalid cursor"}]}),
+        (200, {"data": None, "errors": [{"message": ""}]}),
+        (200, {"data": None, "errors": [{"extensions": {"code": "INTERNAL"}}]}),
+        (200, {"data": {"x": 1}, "errors": ["Cannot query field"]}),
+        (200, {"data": {"x": 1}, "errors": "Cannot query field"}),
+        (200, {"data": None}),
+        (200, None),
+        (200, ["Cannot query field"]),
+        (500, {"data": {"x": 1}}),
+        (400, {"errors": [{"message": "Syntax Error: Unexpected Name"}]}),
     ],
 )
-def test_any_other_graphql_error_fails_even_where_optional(errors: list) -> None:
-    site = _gateway(lambda _: (200, {"data": None, "errors": errors}))
+def test_any_other_graphql_error_fails_even_where_optional(status: int, body: object) -> None:
+    site = _gateway(lambda _: (status, body))
     with pytest.raises(growth.RequestFailed):
         site.send(CONNECTION_CALL, optional=True)
 
