@@ -42,6 +42,7 @@ from bench.growth_data import (
     Size,
     plain_count,
     plain_daily,
+    plain_page,
     plain_stats,
     seed,
     user_id,
@@ -382,7 +383,8 @@ def table(rows: list[Row], sites: list[Site]) -> str:
 
 
 def check_reports(site: Site) -> list[str]:
-    """Every figure of the reports against a plain SQL count over the rows; the differences."""
+    """Every figure of the reports, the lists' totals and their deep pages against plain
+    SQL over the rows; the differences."""
     problems: list[str] = []
     first = _today() - dt.timedelta(days=200)
     for label, params, expected in (
@@ -403,9 +405,19 @@ def check_reports(site: Site) -> list[str]:
     expected_daily = plain_daily(site.orders_db, last - dt.timedelta(days=29), last)
     if daily != expected_daily:
         problems.append(f"daily: service {daily} != SQL {expected_daily}")
-    total = site.send(Call("GET", "/orders", {"limit": "1"}))["meta"].get("total")
-    if total is not None and total != plain_count(site.orders_db):
-        problems.append(f"list total: service {total} != SQL {plain_count(site.orders_db)}")
+    for path, url, rows in (
+        ("/orders", site.orders_db, site.size.orders),
+        ("/users", site.users_db, site.size.users),
+    ):
+        table = path.strip("/")
+        total = site.send(Call("GET", path, {"limit": "1"}))["meta"].get("total")
+        if total is not None and total != plain_count(url, table):
+            problems.append(f"{table} total: service {total} != SQL {plain_count(url, table)}")
+        # The deep page, however the service finds it, holds the rows a plain OFFSET does.
+        offset = _last_percent(rows)
+        page = site.send(Call("GET", path, {"limit": "100", "offset": str(offset)}))["data"]
+        if [row["id"] for row in page] != plain_page(url, table, offset):
+            problems.append(f"{table} page at offset {offset}: not the rows of a plain OFFSET")
     return problems
 
 
@@ -497,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
             row = rows[-1]
             figures = ", ".join(_ms(p, row.failed) for p in row.p50)
             print(f"  {probe.title}: {figures} {row.note}", flush=True)
-        print("Checking the reports against plain SQL over the rows…", flush=True)
+        print("Checking reports, totals and deep pages against plain SQL…", flush=True)
         checks = {site.size: check_reports(site) for site in sites}
 
     print(_header(sites, argv, requests))
@@ -510,7 +522,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     for size, problems in checks.items():
         verdict = "yes" if not problems else "no"
-        print(f"Reports exact at {size.orders:,} orders (vs plain SQL count/sum): {verdict}")
+        print(
+            f"Reports exact at {size.orders:,} orders (figures, list totals and deep pages"
+            f" vs plain SQL count/sum/OFFSET): {verdict}"
+        )
         for problem in problems:
             print(f"  {problem[:2000]}")
     print(f"Whole run: {time.perf_counter() - started:.0f} s; logs in {logs}")

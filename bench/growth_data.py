@@ -295,9 +295,16 @@ def plain_daily(url: str, first: Any, last: Any) -> list[dict[str, Any]]:
     return [{"date": day.isoformat(), "created": c, "completed": d} for day, c, d in rows]
 
 
-def plain_count(url: str) -> int:
+def plain_count(url: str, table: str = "orders") -> int:
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-        return conn.execute("SELECT count(*) FROM orders").fetchone()[0]
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def plain_page(url: str, table: str, offset: int, limit: int = 100) -> list[str]:
+    """The ids of a list's default page (oldest first, ties by id), by plain OFFSET."""
+    query = f"SELECT id FROM {table} ORDER BY created_at, id OFFSET %s LIMIT %s"
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        return [str(row[0]) for row in conn.execute(query, [offset, limit])]
 
 
 def _money(amount: Decimal) -> str:

@@ -29,6 +29,7 @@ from bench.growth_data import (
     Size,
     plain_count,
     plain_daily,
+    plain_page,
     plain_stats,
     seed,
     user_id,
@@ -381,3 +382,14 @@ def test_ctrl_c_or_sigterm_drops_its_databases_and_stops_its_processes(
     assert _bench_databases(pg_server) - before == set()
     _, alive = psutil.wait_procs(children, timeout=5)
     assert alive == []
+
+
+def test_the_plain_offset_page_is_the_services_page(seeded, seeded_orders) -> None:
+    offset = growth._last_percent(SIZE.orders) - 50
+    with httpx.Client(base_url=seeded_orders.url, timeout=30) as client:
+        params = {"limit": "100", "offset": str(offset)}
+        page = client.get("/orders", params=params).json()["data"]
+    ids = [row["id"] for row in page]
+    assert len(ids) == SIZE.orders - offset
+    assert ids == plain_page(seeded[1], "orders", offset)
+    assert plain_count(seeded[0], "users") == SIZE.users
