@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import platform
+import shutil
 import signal
 import statistics
 import sys
@@ -453,7 +454,7 @@ def bring_up(stack: ExitStack, server: str, size: Size, name: str, logs: Path) -
         logs=logs,
     )
     stack.callback(users.stop)
-    orders = orders_service(stack, orders_db, f"growth-{name}")
+    orders = orders_service(stack, orders_db, f"orders-{name}", logs)
     env = environment.Environment(logs=logs)
     stack.enter_context(env.stack)
     # A deep offset page on a million orders can take longer than the gateway's 5 s
@@ -497,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with ExitStack() as stack:
         logs = Path(tempfile.mkdtemp(prefix="bench-growth-"))
+        print(f"The processes' logs: {logs} (removed after a clean run)", flush=True)
         server = _postgres(stack)
         sites = [
             bring_up(stack, server, small, "small", logs),
@@ -528,11 +530,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         for problem in problems:
             print(f"  {problem[:2000]}")
-    print(f"Whole run: {time.perf_counter() - started:.0f} s; logs in {logs}")
     failed = [row.probe.title for row in rows if row.failed]
     if failed:
         print(f"FAILED requests: {', '.join(failed)}")
-    return 0 if not failed and all(not problems for problems in checks.values()) else 1
+    ok = not failed and all(not problems for problems in checks.values())
+    if ok:  # the processes' logs matter only when something went wrong
+        shutil.rmtree(logs, ignore_errors=True)
+    where = "" if ok else f"; the processes' logs are in {logs}"
+    print(f"Whole run: {time.perf_counter() - started:.0f} s{where}")
+    return 0 if ok else 1
 
 
 def _header(sites: list[Site], argv: list[str] | None, requests: int) -> str:
