@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -382,6 +383,10 @@ def test_ctrl_c_or_sigterm_drops_its_databases_and_stops_its_processes(
     assert _bench_databases(pg_server) - before == set()
     _, alive = psutil.wait_procs(children, timeout=5)
     assert alive == []
+    # An interrupted run keeps its processes' logs, in the folder it named at the start.
+    logs = Path(seen[0].removeprefix("The processes' logs: ").split(" (")[0])
+    assert (logs / "users-small.log").is_file()
+    shutil.rmtree(logs)
 
 
 def test_the_plain_offset_page_is_the_services_page(seeded, seeded_orders) -> None:
