@@ -20,7 +20,9 @@ end, on errors and on Ctrl-C too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import os
 import platform
 import shutil
 import signal
@@ -470,6 +472,20 @@ def _steps(steps: dict[str, float]) -> str:
     return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
 
 
+def _stop_strays() -> None:
+    """Stop any process of this run still running: one that a Ctrl-C caught while it was
+    being started (inside `subprocess.Popen`) never became a Proc with a stop of its own.
+    Each was started in its own process group (bench/processes.py), its workers with it."""
+    strays = psutil.Process().children()
+    for each in strays:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(each.pid, signal.SIGTERM)
+    _, alive = psutil.wait_procs(strays, timeout=10)
+    for each in alive:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(each.pid, signal.SIGKILL)
+
+
 def _stop_on_sigterm() -> None:
     """SIGTERM unwinds like Ctrl-C, so the databases and processes are removed."""
 
@@ -497,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     with ExitStack() as stack:
+        stack.callback(_stop_strays)  # last of all
         logs = Path(tempfile.mkdtemp(prefix="bench-growth-"))
         print(f"The processes' logs: {logs} (removed after a clean run)", flush=True)
         server = _postgres(stack)

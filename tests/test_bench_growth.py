@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -346,17 +347,43 @@ def _bench_databases(pg_server: str) -> set[str]:
         return {row[0] for row in conn.execute(query)}
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def _marked(mark: str) -> list[psutil.Process]:
+    """The processes whose environment holds `mark` (a run's, and its children's)."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("GROWTH_TEST_MARK") == mark:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+    return found
+
+
+@pytest.mark.parametrize(
+    ("signum", "after_line"),
+    [
+        # Once the small size's processes run and the large size seeds.
+        (signal.SIGINT, "Seeding large"),
+        (signal.SIGTERM, "Seeding large"),
+        # At once after the small size is seeded: while its processes start.
+        (signal.SIGINT, "  "),
+    ],
+    ids=["ctrl-c-running", "sigterm-running", "ctrl-c-starting"],
+)
 def test_ctrl_c_or_sigterm_drops_its_databases_and_stops_its_processes(
-    pg_server: str, signum: int
+    pg_server: str, signum: int, after_line: str
 ) -> None:
-    """Stopped once the small size's processes run and the large size seeds."""
-    after_line = "Seeding large"
     before = _bench_databases(pg_server)
+    mark = uuid.uuid4().hex
     bench = subprocess.Popen(
         [sys.executable, "-m", "bench.growth", "--smoke"],
         cwd=ROOT,
-        env={**os.environ, "BENCH_PG_URL": pg_server, "PYTHONUNBUFFERED": "1"},
+        env={
+            **os.environ,
+            "BENCH_PG_URL": pg_server,
+            "PYTHONUNBUFFERED": "1",
+            "GROWTH_TEST_MARK": mark,
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -369,8 +396,6 @@ def test_ctrl_c_or_sigterm_drops_its_databases_and_stops_its_processes(
             if line.startswith(after_line):
                 break
         assert seen[-1].startswith(after_line), "".join(seen)
-        children = psutil.Process(bench.pid).children(recursive=True)
-        assert children  # the small size's services and gateway, at least
         assert _bench_databases(pg_server) - before
         bench.send_signal(signum)
         output = bench.communicate(timeout=120)[0]
@@ -381,11 +406,11 @@ def test_ctrl_c_or_sigterm_drops_its_databases_and_stops_its_processes(
     assert bench.returncode == 130, output
     assert "Interrupted" in output
     assert _bench_databases(pg_server) - before == set()
-    _, alive = psutil.wait_procs(children, timeout=5)
+    _, alive = psutil.wait_procs(_marked(mark), timeout=10)
     assert alive == []
     # An interrupted run keeps its processes' logs, in the folder it named at the start.
     logs = Path(seen[0].removeprefix("The processes' logs: ").split(" (")[0])
-    assert (logs / "users-small.log").is_file()
+    assert logs.is_dir()
     shutil.rmtree(logs)
 
 
