@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed-stamp
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 PIP_QUIET := --quiet --root-user-action=ignore
 
-.PHONY: install run seed test lint format schema assets bench bench-smoke mutation clean compose-smoke
+.PHONY: install run seed test lint format schema assets bench bench-smoke bench-growth mutation clean \
+	compose-smoke
 
 install: $(STAMP)
 
@@ -56,6 +57,13 @@ bench: $(STAMP)
 
 bench-smoke: $(STAMP)
 	$(BIN)/python -m bench --smoke
+	$(BIN)/python -m bench.growth --smoke
+
+# Lists, pages and reports at two sizes (default 5,000 users × 5 orders and 100,000 × 10),
+# seeded in SQL, and how much each grows (docs/benchmarks-growth.md). A few minutes; e.g.
+# `make bench-growth GROWTH_ARGS="--small 1000x5 --large 20000x10"`.
+bench-growth: $(STAMP)
+	$(BIN)/python -m bench.growth $(GROWTH_ARGS)
 
 # The containers for real (stack/compose_smoke.py): installs docker.io and docker-compose
 # from the distribution if missing (apt-get, as root), starts dockerd if it is not running,

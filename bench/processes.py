@@ -94,18 +94,29 @@ def start(
             start_new_session=True,  # its own group: stopping it stops its workers too
         )
     proc = Proc(name, url, popen, log)
+    try:
+        _wait_healthy(proc, health_path, timeout)
+    except BaseException:
+        # Not yet the caller's to stop (a timeout, Ctrl-C while it starts): stopped here.
+        proc.stop()
+        raise
+    return proc
+
+
+def _wait_healthy(proc: Proc, health_path: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if popen.poll() is not None:
-            raise RuntimeError(f"{name} exited with {popen.returncode}; see {log}")
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}; see {proc.log}")
         try:
-            if httpx.get(url + health_path, timeout=2).status_code < 500:
-                return proc
+            if httpx.get(proc.url + health_path, timeout=2).status_code < 500:
+                return
         except httpx.TransportError:
             pass
         time.sleep(0.25)
-    proc.stop()
-    raise TimeoutError(f"{name} did not answer {url}{health_path} in {timeout}s; see {log}")
+    raise TimeoutError(
+        f"{proc.name} did not answer {proc.url}{health_path} in {timeout}s; see {proc.log}"
+    )
 
 
 def python_module(module: str) -> list[str]:

@@ -194,10 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def orders_service(stack: ExitStack, url: str, name: str) -> Proc:
-    """The orders service on `url`'s database, stopped with `stack`."""
+def orders_service(stack: ExitStack, url: str, name: str, logs: Path | None = None) -> Proc:
+    """The orders service on `url`'s database, stopped with `stack`; its log in `logs`
+    (a new temporary folder when not given)."""
     port = free_port()
-    logs = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    logs = logs or Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     service = start(
         "orders",
         python_module("service_orders"),
