@@ -29,7 +29,13 @@ async def test_rest_totals_are_null_for_a_search_unless_asked(
     client, _ = gateway_app
     await _seeded(orders_app, 30)
     plain = await client.get("/orders", params={"q": "бетон", "limit": 2})
-    assert plain.json()["meta"] == {"total": None, "limit": 2, "offset": 0}
+    assert plain.json()["meta"] == {
+        "total": None,
+        "limit": 2,
+        "offset": 0,
+        "next": plain.json()["meta"]["next"],
+    }
+    assert plain.json()["meta"]["next"] is not None  # 10 matches: more follow
     asked = await client.get("/orders", params={"q": "бетон", "limit": 2, "total": "true"})
     assert asked.json()["meta"]["total"] == 10
     free = await client.get("/orders", params={"statuses": "created,cancelled", "limit": 1})

@@ -194,7 +194,13 @@ async def test_jumped_pages_equal_plain_offset_pages(users_client, users_db_url,
         for offset in offsets:
             ids, meta = _page(await users_client.get(f"/users?limit={limit}&offset={offset}"))
             assert ids == await _plain_ids(url, limit=limit, offset=offset), (limit, offset)
+            following = meta.pop("next")
             assert meta == {"total": total, "limit": limit, "offset": offset}
+            assert (following is None) == (offset + limit >= total), (limit, offset)
+            if following is not None and offset < total:  # a jumped page's cursor goes on
+                after, _ = _page(await users_client.get(f"/users?limit={limit}&after={following}"))
+                plain = await _plain_ids(url, limit=limit, offset=offset + limit)
+                assert after == plain, (limit, offset)
 
 
 async def test_a_jump_through_zero_and_negative_days_stays_exact(
@@ -295,7 +301,7 @@ async def test_limits_at_the_bounds_and_the_largest_offset(
     await _insert(users_db_url, _spread(3, seed=6))
     ids, meta = _page(await users_client.get(f"/users?limit={limit}&offset={MAX_OFFSET}"))
     assert ids == []
-    assert meta == {"total": 3, "limit": limit, "offset": MAX_OFFSET}
+    assert meta == {"total": 3, "limit": limit, "offset": MAX_OFFSET, "next": None}
     ids, meta = _page(await users_client.get(f"/users?limit={limit}"))
     assert len(ids) == min(limit, 3)
     assert meta["total"] == 3
