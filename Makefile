@@ -73,13 +73,13 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 schema: $(STAMP)
-	$(BIN)/python -m apicore.export_schemas
+	$(BIN)/python -m tools.export_schemas
 
 # The playground's and the API docs' JavaScript and CSS, from the npm registry at the
-# versions pinned in apicore/fetch_assets.py, integrity-checked, into apicore/static/vendor
+# versions pinned in tools/fetch_assets.py, integrity-checked, into apicore/static/vendor
 # (committed: run it only to change a version).
 assets: $(STAMP)
-	$(BIN)/python -m apicore.fetch_assets
+	$(BIN)/python -m tools.fetch_assets
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache mutants
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache mutants

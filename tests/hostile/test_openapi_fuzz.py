@@ -39,9 +39,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from apicore.export_schemas import SCHEMA_DIR
 from tests.hostile.conftest import V1Gateway
 from tests.support.procs import RunningProcess
+from tools.export_schemas import SCHEMA_DIR
 
 DOCUMENTS = {
     "users": "users.openapi.json",

@@ -25,9 +25,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from apicore.embedded import running_server_pid
 from stack.preflight import InstanceLock, is_taken
 from tests.support.procs import ROOT, free_port
+from tools.embedded import running_server_pid
 
 # The lines that mark each step, in the order they come.
 STEPS = {

@@ -1,7 +1,7 @@
 """Write the contract documents under schema/: each process's OpenAPI (and the GraphQL SDL).
 
-python -m apicore.export_schemas          # write
-python -m apicore.export_schemas --check  # exit 1 when a file differs from the code
+python -m tools.export_schemas          # write
+python -m tools.export_schemas --check  # exit 1 when a file differs from the code
 """
 
 from __future__ import annotations
