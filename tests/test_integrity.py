@@ -93,7 +93,7 @@ async def race(
         (rest_delete, rest_create) if api == "rest" else (graphql_delete, graphql_create)
     )
 
-    async def later(call, delay: float) -> int:  # type: ignore[no-untyped-def]
+    async def later(call, delay: float) -> int:
         await asyncio.sleep(delay)
         return await call(client, gateway.url, user_id)
 

@@ -11,14 +11,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from fastapi import FastAPI
+
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
 
 
-def _openapi(create_app: Callable) -> str:
+def _openapi(create_app: Callable[[], FastAPI]) -> str:
     return json.dumps(create_app().openapi(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
-def gateway_app() -> object:
+def gateway_app() -> FastAPI:
     """The gateway's whole surface: authentication on, and with it the /v1 routes
     (graphql_gateway/rest/v1/). With auth off it serves this document without them."""
     from graphql_gateway.app import create_app

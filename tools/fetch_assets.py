@@ -122,7 +122,8 @@ PINS = (
 
 def _download(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=60) as response:
-        return response.read()
+        body: bytes = response.read()
+    return body
 
 
 def verified(pin: Pin, tarball: bytes) -> bytes:
@@ -187,7 +188,10 @@ def fetch() -> dict[str, object]:
             }
         )
         print(f"{pin.package} {pin.version}: {', '.join(kept)}")
-    manifest = {"generated_by": "python -m tools.fetch_assets", "packages": packages}
+    manifest: dict[str, object] = {
+        "generated_by": "python -m tools.fetch_assets",
+        "packages": packages,
+    }
     MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 

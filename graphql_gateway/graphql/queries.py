@@ -8,6 +8,7 @@ import strawberry
 
 from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
+from graphql_gateway.graphql.served import served
 from graphql_gateway.graphql.types.enums import OrderStatus
 from graphql_gateway.graphql.types.order import Order
 from graphql_gateway.graphql.types.pages import OrderPage, UserPage
@@ -21,11 +22,11 @@ Info = strawberry.Info[Context, None]
 class Query:
     @strawberry.field(description="The caller (null when nobody is logged in or auth is off)")
     async def me(self, info: Info) -> User | None:
-        return await resolvers.me(info.context)  # type: ignore[return-value]
+        return served(await resolvers.me(info.context))
 
     @strawberry.field
     async def user(self, info: Info, id: UUID) -> User | None:
-        return await resolvers.user(info.context, str(id))  # type: ignore[return-value]
+        return served(await resolvers.user(info.context, str(id)))
 
     @strawberry.field
     async def users(
@@ -37,11 +38,11 @@ class Query:
     ) -> UserPage:
         # Absent or null: no filter. A list, even an empty one: exactly those users.
         id_list = None if ids is None or ids is strawberry.UNSET else [str(i) for i in ids]
-        return await resolvers.users(info.context, limit=limit, offset=offset, ids=id_list)  # type: ignore[return-value]
+        return served(await resolvers.users(info.context, limit=limit, offset=offset, ids=id_list))
 
     @strawberry.field
     async def order(self, info: Info, id: UUID) -> Order | None:
-        return await resolvers.order(info.context, str(id))  # type: ignore[return-value]
+        return served(await resolvers.order(info.context, str(id)))
 
     @strawberry.field
     async def orders(
@@ -86,7 +87,7 @@ class Query:
             strawberry.argument(description="Case-insensitive search in the items' products"),
         ] = strawberry.UNSET,
     ) -> OrderPage:
-        return await resolvers.orders(  # type: ignore[return-value]
+        found = await resolvers.orders(
             info.context,
             user_id=str(user_id) if user_id else None,
             status=status.value if status else None,
@@ -106,6 +107,7 @@ class Query:
                 q=None if q is strawberry.UNSET else q,
             ),
         )
+        return served(found)
 
     @strawberry.field(
         description="Counts and amounts of the orders (of one user; created from/to, whole UTC"
@@ -118,12 +120,13 @@ class Query:
         first: Annotated[date | None, strawberry.argument(name="from")] = strawberry.UNSET,
         to: date | None = strawberry.UNSET,
     ) -> OrderStats:
-        return await resolvers.order_stats(  # type: ignore[return-value]
+        found = await resolvers.order_stats(
             info.context,
             user_id=str(user_id) if user_id else None,
             first=first or None,
             last=to or None,
         )
+        return served(found)
 
     @strawberry.field(
         description="Orders created and completed on each UTC day from/to (default: the last 30"
@@ -136,9 +139,10 @@ class Query:
         to: date | None = strawberry.UNSET,
         user_id: UUID | None = strawberry.UNSET,
     ) -> list[DayStats]:
-        return await resolvers.orders_by_day(  # type: ignore[return-value]
+        found = await resolvers.orders_by_day(
             info.context,
             user_id=str(user_id) if user_id else None,
             first=first or None,
             last=to or None,
         )
+        return served(found)
