@@ -1,4 +1,6 @@
 # Two commands matter: `make run` (the whole system) and `make test` (the whole suite).
+# While working: `make test-quick` (the tests not marked slow, a few minutes; see
+# docs/development-typing-and-tests.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 PIP_QUIET := --quiet --root-user-action=ignore
 
-.PHONY: install run seed test lint format schema assets bench bench-smoke mutation clean compose-smoke
+.PHONY: install run seed test test-quick lint format schema assets bench bench-smoke mutation clean compose-smoke
 
 install: $(STAMP)
 
@@ -25,8 +27,15 @@ run: $(STAMP)
 seed: $(STAMP)
 	$(BIN)/python -m stack.seed
 
+# The slowest tests are listed at the end of each run, so a slow one is seen.
+DURATIONS := --durations=15
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(DURATIONS) $(PYTEST_ARGS)
+
+# Everything but the tests marked `slow` (process starts, browsers, load and fault tests).
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(DURATIONS) $(PYTEST_ARGS)
 
 # Mutation testing, not in CI: each module for at most MUTATION_BUDGET seconds (timeout ends
 # the run and the service processes its tests started); each mutant runs only the tests that
@@ -67,6 +76,7 @@ compose-smoke: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
