@@ -22,6 +22,8 @@ from tests.support.procs import RunningProcess, free_port, running
 from tests.support.proxy import Forward, Proxy
 from tests.support.services import own_services
 
+pytestmark = pytest.mark.slow  # processes and databases of its own, killed mid-request
+
 ITEMS = [{"product": "Арматура", "quantity": 2, "price": "10.00"}]
 TRIES = int(os.environ.get("INTEGRITY_TRIES", "1000"))  # each API; the goal is 1,000
 IN_PARALLEL = 8

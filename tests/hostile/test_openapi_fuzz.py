@@ -43,6 +43,8 @@ from tests.hostile.conftest import V1Gateway
 from tests.support.procs import RunningProcess
 from tools.export_schemas import SCHEMA_DIR
 
+pytestmark = pytest.mark.slow  # schemathesis: hundreds of generated requests per test
+
 DOCUMENTS = {
     "users": "users.openapi.json",
     "orders": "orders.openapi.json",

@@ -28,6 +28,8 @@ from graphql_gateway.config import Settings as GatewaySettings
 from service_users.config import Settings as UsersSettings
 from tests.support.procs import ROOT
 
+pytestmark = pytest.mark.slow  # every README example against real processes, and `make`
+
 ROOT_DIR = Path(ROOT)
 README = (ROOT_DIR / "README.md").read_text(encoding="utf-8")
 README_BASE = "http://localhost:8000"

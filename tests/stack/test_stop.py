@@ -29,6 +29,8 @@ from stack.preflight import InstanceLock, is_taken
 from tests.support.procs import ROOT, free_port
 from tools.embedded import running_server_pid
 
+pytestmark = pytest.mark.slow  # `python -m stack` with its embedded PostgreSQL, per test
+
 # The lines that mark each step, in the order they come.
 STEPS = {
     "postgres": "Starting embedded PostgreSQL",
