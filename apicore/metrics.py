@@ -132,9 +132,9 @@ def route_template(scope: Scope, path: str | None = None) -> str:
 
     Hand-written: FastAPI's own matching needs the scope as routing leaves it, which a
     request refused before routing never has, and keeps included routers private."""
-    path = getattr(scope.get("route"), "path", None)
-    if isinstance(path, str):
-        return path
+    routed = getattr(scope.get("route"), "path", None)
+    if isinstance(routed, str):
+        return routed
     app = scope.get("app")
     if getattr(app, "router", None) is None or getattr(app, "state", None) is None:
         return UNMATCHED
