@@ -284,6 +284,7 @@ def test_failed_logins_are_limited_per_address(
     )
 
 
+@pytest.mark.slow
 def test_logins_are_limited_per_email(
     limited_gateway: RunningProcess, auth_services: Services
 ) -> None:
