@@ -243,6 +243,7 @@ def test_drift_check_detects_a_stale_file(tmp_path: Path, monkeypatch: pytest.Mo
     assert export_schemas.main(["--check"]) == 1
 
 
+@pytest.mark.slow
 def test_export_schemas_check_passes() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "tools.export_schemas", "--check"],
