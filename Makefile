@@ -1,4 +1,6 @@
 # Two commands matter: `make run` (the whole system) and `make test` (the whole suite).
+# While working: `make test-quick` (the tests not marked slow, a few minutes; see
+# docs/development-typing-and-tests.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,8 +9,8 @@ STAMP := $(VENV)/.installed-stamp
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 PIP_QUIET := --quiet --root-user-action=ignore
 
-.PHONY: install run seed test lint format schema assets bench bench-smoke bench-growth mutation clean \
-	compose-smoke
+.PHONY: install run seed test test-quick lint format schema assets bench bench-smoke bench-growth \
+	mutation clean compose-smoke
 
 install: $(STAMP)
 
@@ -26,8 +28,15 @@ run: $(STAMP)
 seed: $(STAMP)
 	$(BIN)/python -m stack.seed
 
+# The slowest tests are listed at the end of each run, so a slow one is seen.
+DURATIONS := --durations=15
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(DURATIONS) $(PYTEST_ARGS)
+
+# Everything but the tests marked `slow` (process starts, browsers, load and fault tests).
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(DURATIONS) $(PYTEST_ARGS)
 
 # Mutation testing, not in CI: each module for at most MUTATION_BUDGET seconds (timeout ends
 # the run and the service processes its tests started); each mutant runs only the tests that
@@ -75,19 +84,20 @@ compose-smoke: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 schema: $(STAMP)
-	$(BIN)/python -m apicore.export_schemas
+	$(BIN)/python -m tools.export_schemas
 
 # The playground's and the API docs' JavaScript and CSS, from the npm registry at the
-# versions pinned in apicore/fetch_assets.py, integrity-checked, into apicore/static/vendor
+# versions pinned in tools/fetch_assets.py, integrity-checked, into apicore/static/vendor
 # (committed: run it only to change a version).
 assets: $(STAMP)
-	$(BIN)/python -m apicore.fetch_assets
+	$(BIN)/python -m tools.fetch_assets
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache mutants
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache mutants

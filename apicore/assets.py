@@ -1,7 +1,7 @@
 """The browser pages' scripts and styles, served by the process itself under /static.
 
 Everything the playground and the API docs load comes from apicore/static: the vendored
-builds in vendor/ (`make assets`, apicore/fetch_assets.py) and our own small scripts
+builds in vendor/ (`make assets`, tools/fetch_assets.py) and our own small scripts
 beside them. Pages name each file with `asset_url`, whose `?v=` is the file's digest, so
 a browser may keep a file for a year and still gets a new one the moment it changes.
 Only .js and .css are served; anything else under the folder (licences, the manifest)

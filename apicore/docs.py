@@ -54,7 +54,8 @@ _REDOC = """<!doctype html>
 
 def root_of(request: Request) -> str:
     """The path the app is mounted under (behind a proxy that strips a prefix), or ""."""
-    return request.scope.get("root_path", "").rstrip("/")
+    root: str = request.scope.get("root_path", "")
+    return root.rstrip("/")
 
 
 def swagger_ui_html(title: str, root: str, openapi_url: str) -> str:

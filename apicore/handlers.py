@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -37,7 +38,7 @@ def internal_error() -> ApiError:
     return ApiError(INTERNAL_ERROR, "Internal server error")
 
 
-def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+def validation_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     """One {"field", "message"} per problem, without the location's part (body, query...)."""
     details = []
     for err in errors:
@@ -51,7 +52,7 @@ def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     return details
 
 
-def translate_validation(errors: list[dict[str, Any]]) -> ApiError:
+def translate_validation(errors: Sequence[Mapping[str, Any]]) -> ApiError:
     for err in errors:
         loc = tuple(err.get("loc", ()))
         if err.get("type") == "json_invalid":

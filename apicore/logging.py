@@ -74,7 +74,7 @@ def log_format() -> str:
     return "json" if os.environ.get("LOG_FORMAT", "").lower() == "json" else "text"
 
 
-def log_config(level: str = "INFO") -> dict:
+def log_config(level: str = "INFO") -> dict[str, Any]:
     """A logging dictConfig for uvicorn and our own loggers alike."""
     handler = {
         "class": "logging.StreamHandler",

@@ -78,7 +78,8 @@ def metrics_response() -> Response:
         from prometheus_client import multiprocess as mp
 
         registry = CollectorRegistry()
-        mp.MultiProcessCollector(registry)
+        # prometheus_client leaves its multiprocess module unannotated.
+        mp.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
@@ -88,7 +89,7 @@ def worker_stopped() -> None:
     if multiprocess():
         from prometheus_client import multiprocess as mp
 
-        mp.mark_process_dead(os.getpid())
+        mp.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]  # as above
 
 
 def _walk(routes: Any, prefix: str = "") -> Iterator[tuple[re.Pattern[str], str, Any]]:
@@ -131,9 +132,9 @@ def route_template(scope: Scope, path: str | None = None) -> str:
 
     Hand-written: FastAPI's own matching needs the scope as routing leaves it, which a
     request refused before routing never has, and keeps included routers private."""
-    route = scope.get("route")
-    if route is not None and isinstance(getattr(route, "path", None), str):
-        return route.path
+    routed = getattr(scope.get("route"), "path", None)
+    if isinstance(routed, str):
+        return routed
     app = scope.get("app")
     if getattr(app, "router", None) is None or getattr(app, "state", None) is None:
         return UNMATCHED

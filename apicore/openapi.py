@@ -28,7 +28,8 @@ _PUBLIC_SUFFIX = re.compile(r"([A-Z][A-Za-z]*?)Public(?=\b|_)")
 
 def _is_fastapi_422(response: dict[str, Any]) -> bool:
     schema = response.get("content", {}).get("application/json", {}).get("schema", {})
-    return schema.get("$ref") == _FASTAPI_422_REF
+    ref: object = schema.get("$ref")
+    return ref == _FASTAPI_422_REF
 
 
 def _fix_operation(operation: dict[str, Any]) -> None:

@@ -64,7 +64,9 @@ def amount_query(alias: str, description: str) -> Any:
         Query(
             alias=alias,
             ge=0,
-            le=MAX_TOTAL,
+            # FastAPI types the bound as a float; Pydantic compares it as given, and a
+            # Decimal bound is exact where a float one is not.
+            le=MAX_TOTAL,  # type: ignore[arg-type]
             max_digits=10,
             decimal_places=2,
             allow_inf_nan=False,

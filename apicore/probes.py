@@ -14,6 +14,7 @@ import logging
 import signal
 import threading
 from collections.abc import Awaitable, Callable
+from types import FrameType
 
 from fastapi import APIRouter, FastAPI, Request
 
@@ -49,7 +50,11 @@ def watch_for_shutdown() -> None:
         if not callable(previous) or getattr(previous, "_marks_stopping", False):
             continue
 
-        def handler(signum: int, frame: object, previous: Callable = previous) -> None:
+        def handler(
+            signum: int,
+            frame: FrameType | None,
+            previous: Callable[[int, FrameType | None], object] = previous,
+        ) -> None:
             lifecycle.stopping = True
             previous(signum, frame)
 

@@ -170,7 +170,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             if self._timer is None:
                 self._arm(self.timeouts.header if phase == _HEAD else self.timeouts.body)
 
-    def eof_received(self) -> bool | None:
+    def eof_received(self) -> None:
         return None  # closes the transport (uvicorn's behaviour), lingering or not
 
     # Parser callbacks

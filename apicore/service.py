@@ -35,7 +35,8 @@ class HealthReport(BaseModel):
 
 async def get_engine(request: Request) -> AsyncEngine:
     # async: a plain `def` dependency runs in a worker thread, a thread hop per request.
-    return request.app.state.engine
+    engine: AsyncEngine = request.app.state.engine
+    return engine
 
 
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]

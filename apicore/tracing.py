@@ -33,7 +33,7 @@ is a process of its own and sets its own).
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -140,7 +140,9 @@ def instrument_engine(engine: AsyncEngine) -> None:
     common = {key: value for key, value in where.items() if value is not None}
 
     # The connection's events run in SQLAlchemy's greenlet, in the request's context.
-    def before(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool):
+    def before(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
         if context is None or not current_span().is_recording():
             return
         operation = statement.split(None, 1)[0] if statement else "SQL"
@@ -149,7 +151,9 @@ def instrument_engine(engine: AsyncEngine) -> None:
             operation, kind=SpanKind.CLIENT, attributes=attributes
         )
 
-    def after(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool):
+    def after(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
         span = getattr(context, "_trace_span", None)
         if span is not None:
             span.end()
@@ -171,12 +175,23 @@ class _Answer(Protocol):
     def status_code(self) -> int: ...
 
 
+class _Request(Protocol):
+    """What a span reads of a request: an `httpx.Request`, or the gateway's own direct one
+    (graphql_gateway/clients/transport.py)."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def url(self) -> httpx.URL: ...
+    @property
+    def headers(self) -> MutableMapping[str, str]: ...
+
+
+Q = TypeVar("Q", bound=_Request)
 R = TypeVar("R", bound=_Answer)
 
 
-def traced_send(
-    send: Callable[[httpx.Request], Awaitable[R]],
-) -> Callable[[httpx.Request], Awaitable[R]]:
+def traced_send(send: Callable[[Q], Awaitable[R]]) -> Callable[[Q], Awaitable[R]]:
     """`send` (an answer with a `status_code`); when tracing is on, with a client span and
     `traceparent` in a request."""
     if not tracing_enabled():
@@ -188,13 +203,13 @@ def traced_send(
     current_span = trace.get_current_span
     inject = propagate.inject
 
-    async def traced(request: httpx.Request) -> R:
+    async def traced(request: Q) -> R:
         if not current_span().is_recording():
             # Not sampled: the service is told so (no header at all outside a request).
             inject(request.headers)
             return await send(request)
         url = request.url
-        attributes = {
+        attributes: dict[str, str | int] = {
             "http.method": request.method,
             "http.url": str(url),
             "net.peer.name": url.host,

@@ -16,10 +16,10 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from apicore.db import drop_database
-from apicore.embedded import server_url, start_embedded, stop_embedded
 from bench.processes import ROOT, Proc, free_port, python_module, start
 from service_orders.init_db import main as init_orders_db
 from service_users.init_db import main as init_users_db
+from tools.embedded import server_url, start_embedded, stop_embedded
 
 # Where the peers are copied from when bench/.peer/ has none (docs/benchmarks.md).
 PEER_SOURCE = ROOT.parent / "shared" / "bench" / "peer"

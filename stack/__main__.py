@@ -30,14 +30,6 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from apicore.db import init_database
-from apicore.embedded import (
-    forget_dead_handles,
-    running_server_pid,
-    server_url,
-    start_embedded,
-    stop_embedded,
-    stop_server,
-)
 from service_users.config import Settings as UsersSettings
 from service_users.init_db import (
     RESET_FLAG,
@@ -52,6 +44,14 @@ from stack.output import Output
 from stack.preflight import InstanceLock, Port, Refused, check_ports, ports_from
 from stack.processes import Child, ChildFailed, stop_all, wait_healthy
 from stack.seed import ADMIN_EMAIL_VAR, ADMIN_PASSWORD_VAR, AdminLogin, SeedError, local_url
+from tools.embedded import (
+    forget_dead_handles,
+    running_server_pid,
+    server_url,
+    start_embedded,
+    stop_embedded,
+    stop_server,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 logger = logging.getLogger("stack")

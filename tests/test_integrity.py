@@ -22,6 +22,8 @@ from tests.support.procs import RunningProcess, free_port, running
 from tests.support.proxy import Forward, Proxy
 from tests.support.services import own_services
 
+pytestmark = pytest.mark.slow  # processes and databases of its own, killed mid-request
+
 ITEMS = [{"product": "Арматура", "quantity": 2, "price": "10.00"}]
 TRIES = int(os.environ.get("INTEGRITY_TRIES", "1000"))  # each API; the goal is 1,000
 IN_PARALLEL = 8
@@ -93,7 +95,7 @@ async def race(
         (rest_delete, rest_create) if api == "rest" else (graphql_delete, graphql_create)
     )
 
-    async def later(call, delay: float) -> int:  # type: ignore[no-untyped-def]
+    async def later(call, delay: float) -> int:
         await asyncio.sleep(delay)
         return await call(client, gateway.url, user_id)
 

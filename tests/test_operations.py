@@ -22,6 +22,8 @@ from tests.support.fake_servers import FakeServer, http_response
 from tests.support.procs import ROOT, RunningProcess, free_port, launch, running, wait_healthy
 from tests.support.services import own_gateway
 
+pytestmark = pytest.mark.slow  # processes of its own per test: signals, drains, probes
+
 
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of a /metrics answer: (name, sorted labels) -> value."""

@@ -21,7 +21,7 @@ def commands(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
     sent: list[bytes] = []
     real = BaseConnection._exec_command
 
-    def recording(self, command, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def recording(self, command, *args, **kwargs):
         sent.append(bytes(command) if isinstance(command, bytes | bytearray) else b"<sql>")
         return real(self, command, *args, **kwargs)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from apicore.export_schemas import SCHEMA_DIR, documents
+from tools.export_schemas import SCHEMA_DIR, documents
 
 OPENAPI_FILES = ("users.openapi.json", "orders.openapi.json", "gateway.openapi.json")
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -81,9 +81,9 @@ def keys_anywhere(value: Any) -> Iterator[str]:
 @pytest.mark.parametrize("name", OPENAPI_FILES)
 def test_committed_document_matches_the_code(generated, name):
     path = SCHEMA_DIR / name
-    assert path.exists(), f"schema/{name} is missing; run `python -m apicore.export_schemas`"
+    assert path.exists(), f"schema/{name} is missing; run `python -m tools.export_schemas`"
     assert path.read_text() == generated[name], (
-        f"schema/{name} differs from the code; run `python -m apicore.export_schemas`"
+        f"schema/{name} differs from the code; run `python -m tools.export_schemas`"
     )
 
 

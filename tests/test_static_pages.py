@@ -17,13 +17,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from apicore import fetch_assets
 from apicore.assets import STATIC_DIR
 from graphql_gateway.app import create_app as create_gateway_app
 from graphql_gateway.config import Settings as GatewaySettings
 from service_users.app import create_app as create_users_app
 from service_users.config import Settings as UsersSettings
 from tests.conftest import asgi_client, gateway_for
+from tools import fetch_assets
 
 UNUSED = "http://127.0.0.1:9"  # the pages call no service
 AUTH_ON = {"auth": "on", "jwt_secret": "static-pages-test-secret-" + "x" * 32}

@@ -27,6 +27,8 @@ from tests.support.otlp import OtlpReceiver, ReceivedSpan
 from tests.support.pg import migrated_database
 from tests.support.procs import ROOT, RunningProcess, free_port, running
 
+pytestmark = pytest.mark.slow  # three processes of its own exporting to a receiver
+
 FRONT = "query Front($id: UUID!) { user(id: $id) { id orders { id } } }"
 SPAN_WAIT_S = 10.0
 OTEL_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")

@@ -37,7 +37,8 @@ def _price_as_written(value: object) -> object:
         if not _PRICE_TEXT.fullmatch(value):
             raise ValueError(_PRICE_ERROR)
         return Decimal(value)
-    if isinstance(value, Decimal) and value.is_finite() and value.as_tuple().exponent < -2:
+    exponent = value.as_tuple().exponent if isinstance(value, Decimal) else 0
+    if isinstance(exponent, int) and exponent < -2:  # not "n", "N" or "F": a finite number
         # "52.000" as written has three decimals (Pydantic would count them normalised).
         raise ValueError("Must have at most 2 decimals")
     return value

@@ -47,7 +47,7 @@ class UserCreate(StrictModel):
     email: Email
     name: NonBlank200
     password: Password | None = None
-    roles: Roles = Field(default_factory=lambda: ["user"])
+    roles: Roles = Field(default_factory=lambda: list[Role](["user"]))
 
 
 class UserUpdate(StrictModel):

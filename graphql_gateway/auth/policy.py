@@ -33,6 +33,9 @@ data: outside the read scope 404, inside it but someone else's 403.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from apicore.errors import FORBIDDEN, ApiError, not_found
 from apicore.versions import etag, version_of_timestamp
 from graphql_gateway.auth.identity import Identity
@@ -74,7 +77,7 @@ def can_read_user(identity: Identity, user_id: str) -> bool:
     return scope is None or scope == user_id
 
 
-def can_read_order(identity: Identity, order: dict) -> bool:
+def can_read_order(identity: Identity, order: Mapping[str, Any]) -> bool:
     scope = order_scope(identity)
     return scope is None or scope == order["user_id"]
 
@@ -140,12 +143,14 @@ def order_update_needs_owner(identity: Identity) -> bool:
     raise forbidden("Your roles do not allow updating orders")
 
 
-def works_on(identity: Identity, order: dict) -> bool:
+def works_on(identity: Identity, order: Mapping[str, Any]) -> bool:
     """The order is the caller's own, or assigned to them."""
     return identity.user_id in (order["user_id"], order.get("assignee_id"))
 
 
-def check_update_order(identity: Identity, order: dict, changes: dict | None = None) -> None:
+def check_update_order(
+    identity: Identity, order: Mapping[str, Any], changes: dict[str, Any] | None = None
+) -> None:
     """For callers who may update only their own work: the order as the service has it, and
     the change (JSON: `due_date` as "YYYY-MM-DD", ids as strings) they ask for."""
     if not order_update_needs_owner(identity):

@@ -94,6 +94,7 @@ class TokenService:
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
             local = algorithm == LOCAL_ALGORITHM
+            issuer: str | None
             if local:
                 key: Any = self._secret
                 algorithms, issuer = [LOCAL_ALGORITHM], self._local_issuer

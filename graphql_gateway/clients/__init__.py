@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from pydantic import SecretStr
 
@@ -11,6 +12,15 @@ from graphql_gateway.clients.errors import is_service_fault
 from graphql_gateway.clients.orders import OrdersClient
 from graphql_gateway.clients.users import UsersClient
 from graphql_gateway.config import Settings
+
+
+class _ClientOptions(TypedDict):
+    """What both services' clients share (ServiceClient's keyword arguments)."""
+
+    timeout: float
+    max_connections: int
+    pool_timeout: float
+    transport: str
 
 
 @dataclass(slots=True)
@@ -33,7 +43,7 @@ class Clients:
                 failure_rate=settings.breaker_failure_rate,
             )
 
-        common = {
+        common: _ClientOptions = {
             "timeout": settings.upstream_timeout,
             "max_connections": settings.pool_max_connections,
             "pool_timeout": settings.pool_timeout,

@@ -8,9 +8,9 @@ import logging
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote_plus
 
 import httpx
@@ -40,6 +40,8 @@ READS = frozenset({"GET", "HEAD"})
 # only doubles the connection attempts of an outage), timeouts (the service is slow, asking
 # again adds load and passes the deadline), and any answer, 5xx included.
 BROKEN_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+# How a request goes out: our transport's `exchange`, or httpx's `AsyncClient.send`.
+Sender = Callable[[httpx.Request | DirectRequest], Awaitable[httpx.Response | Answer]]
 # A path httpx would send as it is (nothing to percent-encode, no query of its own).
 _PLAIN_PATH = re.compile(r"/(?!/)[A-Za-z0-9/_.~-]*")
 # Characters `urlencode` leaves as they are, and the comma (which it writes %2C).
@@ -193,7 +195,12 @@ class ServiceClient:
         )
         # Our aiohttp transport answers directly (transport.py); any other through httpx.
         direct = isinstance(transport, ServiceTransport)
-        send = transport.exchange if direct else self.http.send
+        send: Sender
+        if isinstance(transport, ServiceTransport):
+            send = transport.exchange
+        else:
+            # Without our transport send() builds no DirectRequest (`direct` is False).
+            send = cast(Sender, self.http.send)
         self._send = traced_send(send)  # with a span and `traceparent` when tracing
         # For DirectRequest: the headers httpx writes on every request (host, accept, …).
         self._direct_headers = dict(self.http.build_request("GET", "/").headers) if direct else None

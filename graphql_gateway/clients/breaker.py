@@ -43,6 +43,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeVar
 
 from aiobreaker import CircuitBreaker, CircuitBreakerListener, CircuitBreakerState
+from aiobreaker.state import CircuitBreakerBaseState
 from aiobreaker.storage.memory import CircuitMemoryStorage
 
 from graphql_gateway import metrics
@@ -147,10 +148,20 @@ class OutcomeWindow:
         self._calls = self._failures = 0
 
 
+def _state_of(state: CircuitBreakerBaseState | None) -> CircuitBreakerState | None:
+    return state.state if state is not None else None
+
+
 class _LogStateChanges(CircuitBreakerListener):
-    def state_change(self, breaker: CircuitBreaker, old: object, new: object) -> None:
-        old_name = _STATE_NAMES.get(getattr(old, "state", None), "closed")  # type: ignore[arg-type]
-        new_name = _STATE_NAMES.get(getattr(new, "state", None), "?")  # type: ignore[arg-type]
+    def state_change(
+        self,
+        breaker: CircuitBreaker,
+        old: CircuitBreakerBaseState | None,
+        new: CircuitBreakerBaseState,
+    ) -> None:
+        old_state = _state_of(old)
+        old_name = _STATE_NAMES[old_state] if old_state is not None else "closed"
+        new_name = _STATE_NAMES[new.state]
         logger.warning("Circuit %s: %s -> %s", breaker.name, old_name, new_name)
         metrics.BREAKER_CHANGES(breaker.name, new_name).inc()
         metrics.breaker_state(breaker.name, new_name)
@@ -160,8 +171,13 @@ class _WatchWhileOpen(CircuitBreakerListener):
     def __init__(self, owner: Breaker) -> None:
         self._owner = owner
 
-    def state_change(self, breaker: CircuitBreaker, old: object, new: object) -> None:
-        self._owner._state_changed(getattr(old, "state", None), getattr(new, "state", None))
+    def state_change(
+        self,
+        breaker: CircuitBreaker,
+        old: CircuitBreakerBaseState | None,
+        new: CircuitBreakerBaseState,
+    ) -> None:
+        self._owner._state_changed(_state_of(old), new.state)
 
 
 class Breaker:
@@ -223,7 +239,7 @@ class Breaker:
         if self._watchers:
             await asyncio.wait(set(self._watchers))
 
-    def _state_changed(self, old: object, new: object) -> None:
+    def _state_changed(self, old: CircuitBreakerState | None, new: CircuitBreakerState) -> None:
         if new is CircuitBreakerState.OPEN:
             if old is CircuitBreakerState.HALF_OPEN and self._probed_trial:
                 self._failed_probed_trials += 1
@@ -261,7 +277,7 @@ class Breaker:
     def _probe_wait(self) -> float:
         longest = max(self.probe_interval, self.reset_timeout)
         doublings = min(self._failed_probed_trials, 32)
-        return min(self.probe_interval * 2**doublings, longest)
+        return min(self.probe_interval * 2.0**doublings, longest)
 
     async def _watch(self, probe: Probe) -> None:
         """Probe while open, one probe at a time: at most one every `probe_interval`."""

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from apicore.finding import Finding
 from apicore.headers import ACTING_USER, GATEWAY_TOKEN
@@ -30,7 +30,7 @@ class OrdersClient(ServiceClient):
         return {ACTING_USER: identity.user_id, GATEWAY_TOKEN: self.service_token}
 
     async def get_order(self, order_id: str) -> OrderData:
-        return (await self.fetch("GET", f"/orders/{order_id}")).data
+        return cast("OrderData", (await self.fetch("GET", f"/orders/{order_id}")).data)
 
     async def get_orders_by_user_ids(
         self, user_ids: Iterable[str], *, fields: str | None = None
@@ -39,7 +39,7 @@ class OrdersClient(ServiceClient):
         params = {"userIds": ",".join(user_ids)}
         if fields is not None:
             params["fields"] = fields
-        return (await self.fetch("GET", "/orders", params=params)).data
+        return cast("list[OrderData]", (await self.fetch("GET", "/orders", params=params)).data)
 
     async def list_orders(
         self,
@@ -87,20 +87,28 @@ class OrdersClient(ServiceClient):
         self, *, user_id: str | None, first: date | None, last: date | None
     ) -> OrderStatsData:
         params = _period({"userId": user_id} if user_id is not None else {}, first, last)
-        return (await self.fetch("GET", "/orders/stats", params=params)).data
+        return cast(
+            "OrderStatsData", (await self.fetch("GET", "/orders/stats", params=params)).data
+        )
 
     async def order_stats_by_user_ids(
         self, user_ids: Iterable[str], *, first: date | None, last: date | None
     ) -> list[OrderStatsData]:
         """One report per user (at most 500), in the order given, duplicates dropped."""
         params = _period({"userIds": ",".join(user_ids)}, first, last)
-        return (await self.fetch("GET", "/orders/stats/by-user", params=params)).data
+        return cast(
+            "list[OrderStatsData]",
+            (await self.fetch("GET", "/orders/stats/by-user", params=params)).data,
+        )
 
     async def orders_by_day(
         self, *, user_id: str | None, first: date, last: date
     ) -> list[DayStatsData]:
         params = _period({"userId": user_id} if user_id is not None else {}, first, last)
-        return (await self.fetch("GET", "/orders/stats/daily", params=params)).data
+        return cast(
+            "list[DayStatsData]",
+            (await self.fetch("GET", "/orders/stats/daily", params=params)).data,
+        )
 
     async def count_orders(self, *, user_id: str, status: str) -> int:
         _, meta = await self.list_orders(limit=0, offset=0, user_id=user_id, status=status)
@@ -143,19 +151,22 @@ class OrdersClient(ServiceClient):
         if_match: str | None = None,
         acting: Identity | None = None,
     ) -> OrderData:
-        return (
-            await self.fetch(
-                "PUT",
-                f"/orders/{order_id}",
-                json=payload,
-                if_match=if_match,
-                headers=self.acting(acting),
-            )
-        ).data
+        return cast(
+            "OrderData",
+            (
+                await self.fetch(
+                    "PUT",
+                    f"/orders/{order_id}",
+                    json=payload,
+                    if_match=if_match,
+                    headers=self.acting(acting),
+                )
+            ).data,
+        )
 
     async def delete_order(self, order_id: str, *, acting: Identity | None = None) -> str:
         answer = await self.fetch("DELETE", f"/orders/{order_id}", headers=self.acting(acting))
-        return answer.data["id"]
+        return cast("str", answer.data["id"])
 
     async def order_history(
         self, order_id: str, *, limit: int, offset: int
@@ -171,13 +182,16 @@ class OrdersClient(ServiceClient):
         params = {"assigneeIds": ",".join(user_ids)}
         if fields is not None:
             params["fields"] = fields
-        return (await self.fetch("GET", "/orders", params=params)).data
+        return cast("list[OrderData]", (await self.fetch("GET", "/orders", params=params)).data)
 
     # The order book of a user (service_orders/books.py): how deleting a user and creating
     # an order for them serialise. Internal routes; every call is idempotent.
     async def close_order_book(self, user_id: str) -> dict[str, Any]:
         """No more orders for this user; 409 USER_HAS_ACTIVE_ORDERS (book unchanged) if any."""
-        return (await self.fetch("POST", f"/internal/users/{user_id}/order-book/close")).data
+        return cast(
+            "dict[str, Any]",
+            (await self.fetch("POST", f"/internal/users/{user_id}/order-book/close")).data,
+        )
 
     async def reopen_order_book(
         self, user_id: str, *, if_closed_at: str | None = None
@@ -185,7 +199,10 @@ class OrdersClient(ServiceClient):
         """Open it; with `if_closed_at`, only if no delete has closed it again since."""
         params = {"ifClosedAt": if_closed_at} if if_closed_at is not None else None
         path = f"/internal/users/{user_id}/order-book/reopen"
-        return (await self.fetch("POST", path, params=params)).data
+        return cast("dict[str, Any]", (await self.fetch("POST", path, params=params)).data)
 
     async def order_book(self, user_id: str) -> dict[str, Any]:
-        return (await self.fetch("GET", f"/internal/users/{user_id}/order-book")).data
+        return cast(
+            "dict[str, Any]",
+            (await self.fetch("GET", f"/internal/users/{user_id}/order-book")).data,
+        )

@@ -26,6 +26,7 @@ from graphql_gateway.auth.login import (
     refresh,
 )
 from graphql_gateway.graphql.context import Context
+from graphql_gateway.graphql.served import served
 from graphql_gateway.graphql.types.auth import LoginResult, LogoutResult
 from graphql_gateway.graphql.types.inputs import (
     OrderCreateInput,
@@ -36,13 +37,14 @@ from graphql_gateway.graphql.types.inputs import (
 )
 from graphql_gateway.graphql.types.order import Order
 from graphql_gateway.graphql.types.user import User
+from graphql_gateway.types import UserData
 
 Info = strawberry.Info[Context, None]
 
 
-def _remember(info: Info, user: dict) -> dict:
+def _remember(info: Info, user: UserData) -> UserData:
     """A user written in this request is already in hand for the rest of it."""
-    info.context.loaders.user_by_id.prime(user["id"], user, force=True)  # type: ignore[arg-type]
+    info.context.loaders.user_by_id.prime(user["id"], user, force=True)
     return user
 
 
@@ -116,7 +118,7 @@ class Mutation:
         policy.check_manage_users(caller)
         key = integrity.scoped_key(caller, _given(idempotency_key))
         user = await info.context.clients.users.create_user(to_payload(input), idempotency_key=key)
-        return _remember(info, user)  # type: ignore[return-value, arg-type]
+        return served(_remember(info, user))
 
     @strawberry.mutation
     async def update_user(
@@ -140,7 +142,7 @@ class Mutation:
             if counted and exc.status == 409:
                 await email_change_refused(request)
             raise
-        return _remember(info, user)  # type: ignore[return-value, arg-type]
+        return served(_remember(info, user))
 
     @strawberry.mutation
     async def delete_user(self, info: Info, id: UUID) -> UUID:
@@ -162,8 +164,8 @@ class Mutation:
             info.context.clients, to_payload(input), idempotency_key=key, acting=caller
         )
         if user is not None:
-            _remember(info, user)  # type: ignore[arg-type]
-        return created.data  # type: ignore[no-any-return]
+            _remember(info, user)
+        return created.data
 
     @strawberry.mutation
     async def update_order(
@@ -178,9 +180,10 @@ class Mutation:
         version = await policy.authorize_order_update(clients, caller, str(id), payload)
         await integrity.check_new_assignee(clients, payload)
         with _named_expected_version():
-            return await clients.orders.update_order(  # type: ignore[return-value]
+            order = await clients.orders.update_order(
                 str(id), payload, if_match=_if_match(expected_version) or version, acting=caller
             )
+        return served(order)
 
     @strawberry.mutation
     async def delete_order(self, info: Info, id: UUID) -> UUID:

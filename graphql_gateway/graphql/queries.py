@@ -9,6 +9,7 @@ from strawberry.types.nodes import SelectedField, Selection
 
 from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
+from graphql_gateway.graphql.served import served
 from graphql_gateway.graphql.types.connections import OrderConnection, UserConnection
 from graphql_gateway.graphql.types.enums import OrderStatus
 from graphql_gateway.graphql.types.order import Order
@@ -50,11 +51,11 @@ def selects(info: Info, name: str) -> bool:
 class Query:
     @strawberry.field(description="The caller (null when nobody is logged in or auth is off)")
     async def me(self, info: Info) -> User | None:
-        return await resolvers.me(info.context)  # type: ignore[return-value]
+        return served(await resolvers.me(info.context))
 
     @strawberry.field
     async def user(self, info: Info, id: UUID) -> User | None:
-        return await resolvers.user(info.context, str(id))  # type: ignore[return-value]
+        return served(await resolvers.user(info.context, str(id)))
 
     @strawberry.field
     async def users(
@@ -66,17 +67,18 @@ class Query:
     ) -> UserPage:
         # Absent or null: no filter. A list, even an empty one: exactly those users.
         id_list = None if ids is None or ids is strawberry.UNSET else [str(i) for i in ids]
-        return await resolvers.users(  # type: ignore[return-value]
+        found = await resolvers.users(
             info.context,
             limit=limit,
             offset=offset,
             ids=id_list,
             want_total=selects(info, "total"),
         )
+        return served(found)
 
     @strawberry.field
     async def order(self, info: Info, id: UUID) -> Order | None:
-        return await resolvers.order(info.context, str(id))  # type: ignore[return-value]
+        return served(await resolvers.order(info.context, str(id)))
 
     @strawberry.field
     async def orders(
@@ -121,7 +123,7 @@ class Query:
             strawberry.argument(description="Case-insensitive search in the items' products"),
         ] = strawberry.UNSET,
     ) -> OrderPage:
-        return await resolvers.orders(  # type: ignore[return-value]
+        found = await resolvers.orders(
             info.context,
             user_id=str(user_id) if user_id else None,
             status=status.value if status else None,
@@ -142,6 +144,7 @@ class Query:
             ),
             want_total=selects(info, "total"),
         )
+        return served(found)
 
     @strawberry.field(description=CONNECTION_DESCRIPTION)
     async def users_connection(
@@ -152,13 +155,14 @@ class Query:
         ids: list[UUID] | None = strawberry.UNSET,
     ) -> UserConnection:
         id_list = None if ids is None or ids is strawberry.UNSET else [str(i) for i in ids]
-        return await resolvers.users_connection(  # type: ignore[return-value]
+        found = await resolvers.users_connection(
             info.context,
             first=first,
             after=None if after is strawberry.UNSET else after,
             ids=id_list,
             total=selects(info, "totalCount"),
         )
+        return served(found)
 
     @strawberry.field(description=CONNECTION_DESCRIPTION)
     async def orders_connection(
@@ -203,7 +207,7 @@ class Query:
             strawberry.argument(description="Case-insensitive search in the items' products"),
         ] = strawberry.UNSET,
     ) -> OrderConnection:
-        return await resolvers.orders_connection(  # type: ignore[return-value]
+        found = await resolvers.orders_connection(
             info.context,
             first=first,
             after=None if after is strawberry.UNSET else after,
@@ -224,6 +228,7 @@ class Query:
                 q=None if q is strawberry.UNSET else q,
             ),
         )
+        return served(found)
 
     @strawberry.field(
         description="Counts and amounts of the orders (of one user; created from/to, whole UTC"
@@ -236,12 +241,13 @@ class Query:
         first: Annotated[date | None, strawberry.argument(name="from")] = strawberry.UNSET,
         to: date | None = strawberry.UNSET,
     ) -> OrderStats:
-        return await resolvers.order_stats(  # type: ignore[return-value]
+        found = await resolvers.order_stats(
             info.context,
             user_id=str(user_id) if user_id else None,
             first=first or None,
             last=to or None,
         )
+        return served(found)
 
     @strawberry.field(
         description="Orders created and completed on each UTC day from/to (default: the last 30"
@@ -254,9 +260,10 @@ class Query:
         to: date | None = strawberry.UNSET,
         user_id: UUID | None = strawberry.UNSET,
     ) -> list[DayStats]:
-        return await resolvers.orders_by_day(  # type: ignore[return-value]
+        found = await resolvers.orders_by_day(
             info.context,
             user_id=str(user_id) if user_id else None,
             first=first or None,
             last=to or None,
         )
+        return served(found)

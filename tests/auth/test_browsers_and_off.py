@@ -36,6 +36,7 @@ def preflight(
     )
 
 
+@pytest.mark.slow
 def test_a_preflight_from_an_allowed_origin_is_answered(cors_gateway: RunningProcess) -> None:
     response = preflight(cors_gateway.url, DASHBOARD)
     assert response.status_code == 200
@@ -66,6 +67,7 @@ def test_a_refused_preflight_is_400_in_our_envelope(
     assert "access-control-allow-origin" not in response.headers or origin == DASHBOARD
 
 
+@pytest.mark.slow
 def test_errors_carry_cors_headers_so_a_browser_can_read_them(
     cors_gateway: RunningProcess, auth_stack: AuthStack
 ) -> None:

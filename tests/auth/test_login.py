@@ -147,6 +147,7 @@ def test_an_email_that_is_no_bare_address_is_400_and_counted_nowhere(
     assert post_login(limited_gateway.url, email, PASSWORD, source=source).status_code == 200
 
 
+@pytest.mark.slow
 def test_unknown_email_takes_about_as_long_as_a_wrong_password(auth_stack: AuthStack) -> None:
     """Loose bound (this machine is shared): without the users service's dummy hash an
     unknown email answers ~40x faster than a wrong password, far outside it."""
@@ -255,6 +256,7 @@ def limited_gateway(auth_services: Services, logs_dir: Path) -> Iterator[Running
         yield gateway
 
 
+@pytest.mark.slow
 def test_failed_logins_are_limited_per_address(
     limited_gateway: RunningProcess, auth_services: Services
 ) -> None:
@@ -282,6 +284,7 @@ def test_failed_logins_are_limited_per_address(
     )
 
 
+@pytest.mark.slow
 def test_logins_are_limited_per_email(
     limited_gateway: RunningProcess, auth_services: Services
 ) -> None:
@@ -307,6 +310,7 @@ def _attempts(urls: list[str], email: str, count: int) -> list[int]:
     return [post_login(urls[i % len(urls)], email, "wrong").status_code for i in range(count)]
 
 
+@pytest.mark.slow
 def test_two_workers_share_one_limit_on_redis(
     auth_services: Services, logs_dir: Path, redis_url: str
 ) -> None:
@@ -324,6 +328,7 @@ def test_two_workers_share_one_limit_on_redis(
     assert health["rate_limits"] == {"storage": "redis", "available": True}
 
 
+@pytest.mark.slow
 def test_replicas_share_the_limit_on_redis_and_not_in_memory(
     auth_services: Services, logs_dir: Path, redis_url: str
 ) -> None:
@@ -347,6 +352,7 @@ def test_replicas_share_the_limit_on_redis_and_not_in_memory(
     assert in_memory == [401] * 8 + [429] * 2  # each replica counts its own 4
 
 
+@pytest.mark.slow
 def test_a_redis_that_is_gone_does_not_take_the_gateway_down(
     auth_stack: AuthStack, auth_services: Services, logs_dir: Path
 ) -> None:
@@ -376,6 +382,7 @@ def test_a_redis_that_is_gone_does_not_take_the_gateway_down(
     assert log.count("Redis unavailable for rate limits") == 1  # said once, not per request
 
 
+@pytest.mark.slow
 def test_the_global_limit_counts_per_user_then_per_address(
     auth_stack: AuthStack, auth_services: Services, logs_dir: Path
 ) -> None:
@@ -405,6 +412,7 @@ def test_the_global_limit_counts_per_user_then_per_address(
     assert graphql.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
 
 
+@pytest.mark.slow
 def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(
     auth_services: Services, logs_dir: Path
 ) -> None:

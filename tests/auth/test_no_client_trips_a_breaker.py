@@ -15,10 +15,13 @@ import itertools
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.auth.conftest import PASSWORD, another_gateway, create_account, login
 from tests.support.metrics import sample
 from tests.support.procs import RunningProcess
+
+pytestmark = pytest.mark.slow  # the calendar's edges on every report, through the gateway
 
 EDGES = ("0001-01-01", "9999-12-31")
 

@@ -14,6 +14,8 @@ import pytest
 
 from tests.auth.conftest import PASSWORD, AuthStack, create_account, login
 
+pytestmark = pytest.mark.slow  # a day of every persona, end to end
+
 ITEMS = [{"product": "Бетон М300", "quantity": 3, "price": "4500.00"}]
 
 

@@ -123,6 +123,7 @@ def order_exists(stack: Stack, order_id: str) -> bool:
 # ------------------------------------------------------------------ revocation
 
 
+@pytest.mark.slow
 def test_a_demoted_managers_old_token_cannot_delete_an_order_past_the_bound(stack: Stack) -> None:
     _, admin = account(stack, "admin")
     manager, login = account(stack, "manager")
@@ -154,6 +155,7 @@ def test_a_demoted_managers_old_token_cannot_delete_an_order_past_the_bound(stac
     assert stale.status_code == 401
 
 
+@pytest.mark.slow
 def test_a_deleted_users_token_is_401_everywhere(stack: Stack) -> None:
     _, admin = account(stack, "admin")
     engineer, login = account(stack, "engineer")
@@ -170,6 +172,7 @@ def test_a_deleted_users_token_is_401_everywhere(stack: Stack) -> None:
     assert graphql.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+@pytest.mark.slow
 def test_a_password_change_ends_every_session_of_the_user(stack: Stack) -> None:
     user, first = account(stack, "engineer")
     second = log_in(stack, user["email"])  # another device
@@ -359,6 +362,7 @@ def attempts(stack: Stack, emails: list[str], sources: list[str], password: str)
     ]
 
 
+@pytest.mark.slow
 def test_fifteen_spellings_from_fifteen_addresses_are_one_account(stack: Stack) -> None:
     """On Redis, exactly as 15 at one spelling. In memory each of the two workers counts
     its own (docs/auth.md says so): 25 attempts then, at most 10 per worker get through."""
@@ -376,6 +380,7 @@ def test_fifteen_spellings_from_fifteen_addresses_are_one_account(stack: Stack) 
             assert outcome.count(401) <= 20
 
 
+@pytest.mark.slow
 def test_a_colleagues_login_from_the_same_address_after_ten_failures(stack: Stack) -> None:
     office = "127.0.5.1"
     clumsy = create_account(stack.users.url, "engineer", PASSWORD)
@@ -391,6 +396,7 @@ def test_a_colleagues_login_from_the_same_address_after_ten_failures(stack: Stac
         assert 429 in right
 
 
+@pytest.mark.slow
 def test_probing_emails_by_changing_ones_own_costs_what_logging_in_does(stack: Stack) -> None:
     """`PUT /users/{self}` with someone's email is 409 EMAIL_EXISTS: it tells the email is
     registered, so it counts as a login attempt at that account (and a failure from the

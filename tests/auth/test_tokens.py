@@ -243,6 +243,7 @@ def test_an_admin_delete_with_a_non_ascii_if_match_leaves_the_order_book_open(
         assert created.status_code == 201, created.text
 
 
+@pytest.mark.slow
 def test_every_bad_token_is_the_same_401(auth_stack: AuthStack) -> None:
     before = downstream_calls(auth_stack)
     seen = set()
@@ -456,6 +457,7 @@ def status_with(gateway: RunningProcess, token: str) -> int:
     return httpx.get(f"{gateway.url}/users", headers=headers, timeout=10).status_code
 
 
+@pytest.mark.slow
 def test_a_providers_tokens_are_accepted_with_its_issuer(
     idp_gateway: RunningProcess, provider: tuple[JwksServer, Any], auth_stack: AuthStack
 ) -> None:
@@ -505,6 +507,7 @@ def test_a_providers_bad_tokens_are_refused(
     assert status_with(idp_gateway, forged) == 401
 
 
+@pytest.mark.slow
 def test_a_provider_whose_keys_cannot_be_fetched_is_503_not_a_pass(
     auth_services: tuple[RunningProcess, RunningProcess], logs_dir: Path, auth_stack: AuthStack
 ) -> None:

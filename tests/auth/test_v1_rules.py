@@ -122,6 +122,7 @@ def test_a_registration_that_is_no_json_object_is_refused(
     error_of(response, status, code)
 
 
+@pytest.mark.slow
 def test_a_registered_account_is_a_user_who_places_its_own_orders_only(gateway, callers):
     email = f"self-{uuid.uuid4().hex[:8]}@client.example"
     body = {"email": email, "password": "long enough 1", "name": "Самозапись"}
@@ -336,6 +337,7 @@ def test_a_deleted_callers_token_gets_no_profile(gateway, auth_services, callers
 # ------------------------------------------------------------------ limits
 
 
+@pytest.mark.slow
 def test_twenty_creates_and_a_hundred_requests_a_minute_per_user(auth_services, logs_dir):
     users_url = auth_services[0].url
     with (
@@ -411,6 +413,7 @@ def test_our_own_order_list_takes_the_amounts_too(callers):
     error_of(user.http.get("/orders?maxAmount=NaN"), 400, "VALIDATION_ERROR")
 
 
+@pytest.mark.slow
 def test_replicas_share_the_v1_limits_on_redis(auth_services, logs_dir):
     users_url = auth_services[0].url
     with redis_server() as redis_url:

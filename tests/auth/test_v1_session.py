@@ -20,6 +20,8 @@ from tests.auth.conftest import PASSWORD, another_gateway, create_account
 from tests.support.envelope import data_of, error_of
 from tests.support.procs import RunningProcess
 
+pytestmark = pytest.mark.slow  # a whole client session, step by step, over its own stack
+
 Services = tuple[RunningProcess, RunningProcess]
 
 

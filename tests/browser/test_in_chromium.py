@@ -17,6 +17,8 @@ import pytest
 from graphql_gateway.graphql.examples import EXAMPLES
 from tests.browser.conftest import SEEDED_NAME, System
 
+pytestmark = pytest.mark.slow  # Chromium, and a gateway started for it
+
 # Set to a path to keep the playground's screenshot (docs/graphql.md shows docs/playground.png).
 KEEP_SCREENSHOT = os.environ.get("PLAYGROUND_SCREENSHOT")
 

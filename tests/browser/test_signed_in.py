@@ -21,6 +21,8 @@ import pytest
 from tests.auth.conftest import SECRET
 from tests.support.services import own_gateway
 
+pytestmark = pytest.mark.slow  # Chromium, and a gateway started for it
+
 # The Login tab's own Variables (graphql/examples.py): the account the test signs in as.
 EMAIL = "you@example.com"
 PASSWORD = "your password"

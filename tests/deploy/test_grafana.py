@@ -295,6 +295,7 @@ def scrape(process: RunningProcess) -> tuple[str | None, str]:
     return response.text, ""
 
 
+@pytest.mark.slow
 def test_dashboard_metrics_exist_in_real_scrapes(
     dashboard: dict[str, Any],
     gateway_process: RunningProcess,

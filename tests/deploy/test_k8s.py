@@ -35,6 +35,8 @@ from service_orders.config import Settings as OrdersSettings
 from service_users.config import Settings as UsersSettings
 from tests.support.procs import ROOT
 
+pytestmark = pytest.mark.slow  # `kubectl kustomize` of every overlay, and schema validation
+
 K8S_DIR = Path(ROOT) / "deploy" / "k8s"
 OVERLAYS = ("dev", "production")
 KUBERNETES_VERSIONS = ("1.30", kubernetes_validate.latest_version())

@@ -24,7 +24,7 @@ async def service_order(orders_url: str, **body: Any) -> dict[str, Any]:
         return response.json()["data"]
 
 
-@pytest.mark.parametrize("n", [1, 20, 100])
+@pytest.mark.parametrize("n", [1, 20, pytest.param(100, marks=pytest.mark.slow)])
 async def test_users_page_with_assigned_orders_costs_one_call_per_service(
     gateway_app: Gateway, users_process: RunningProcess, orders_process: RunningProcess, n: int
 ) -> None:

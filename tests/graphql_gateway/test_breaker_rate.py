@@ -32,6 +32,8 @@ from tests.support.metrics import sample
 from tests.support.procs import RunningProcess
 from tests.support.proxy import Doctor, Forward, Proxy
 
+pytestmark = pytest.mark.slow  # failure windows filled and waited out
+
 BOOM = http_response(500, "boom", content_type="text/plain")
 
 

@@ -423,6 +423,7 @@ PARTIAL_QUERIES = [
 
 
 @pytest.mark.parametrize("query", PARTIAL_QUERIES)
+@pytest.mark.slow
 async def test_partial_results_match_when_the_orders_service_is_down(
     users_process,
     orders_db_url,

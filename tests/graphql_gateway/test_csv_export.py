@@ -52,6 +52,7 @@ async def seed_many(orders_app: FastAPI, user_id: str, count: int) -> None:
         await conn.execute(statement, {**params, "p2": PRODUCTS[2]})
 
 
+@pytest.mark.slow
 async def test_ten_thousand_orders_export_with_cyrillic_and_match_the_json(
     gateway_app: Gateway, orders_app: FastAPI, orders_process: RunningProcess
 ) -> None:

@@ -140,6 +140,7 @@ def assert_users_partial(body: dict[str, Any], users: list[dict[str, Any]], code
     assert all(error["message"] for error in body["errors"])
 
 
+@pytest.mark.slow
 async def test_orders_service_down_gives_users_with_null_orders(
     empty_tables: None, users_process: RunningProcess, orders_db_url: str
 ) -> None:
@@ -177,6 +178,7 @@ async def test_orders_service_down_gives_users_with_null_orders(
             assert codes(single) == ["SERVICE_UNAVAILABLE"]
 
 
+@pytest.mark.slow
 async def test_users_service_down_gives_orders_with_null_user(
     empty_tables: None, orders_process: RunningProcess, users_db_url: str
 ) -> None:

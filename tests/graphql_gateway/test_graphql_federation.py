@@ -103,7 +103,7 @@ async def seed_orders(
 # --- a page of N users (or orders) costs two calls whatever N is ------------------------
 
 
-@pytest.mark.parametrize("n", [1, 10, 100])
+@pytest.mark.parametrize("n", [1, 10, pytest.param(100, marks=pytest.mark.slow)])
 async def test_users_page_with_orders_costs_two_calls(
     gateway_app: Gateway,
     users_process: RunningProcess,

@@ -34,6 +34,8 @@ from tests.support.fake_servers import FakeServer, http_response
 from tests.support.metrics import sample
 from tests.support.procs import RunningProcess, launch, running
 
+pytestmark = pytest.mark.slow  # circuits opened and waited out
+
 HEALTHY = http_response(200, {"success": True, "data": {"status": "OK"}})
 BROKEN = http_response(500, "oops", content_type="text/plain")
 ORDERS_OK = http_response(

@@ -71,6 +71,7 @@ async def gateway_both(
         yield stock
 
 
+@pytest.mark.slow
 async def test_a_page_of_users_with_their_stats_costs_two_calls(
     gateway_both: Gateway, users_process: RunningProcess, orders_process: RunningProcess
 ) -> None:
@@ -262,6 +263,7 @@ async def test_malformed_report_requests_are_400_before_any_call(
     assert app.state.clients.orders.calls == before
 
 
+@pytest.mark.slow
 async def test_stats_while_the_orders_service_is_down(
     users_process: RunningProcess, users_app: FastAPI, orders_db_url: str
 ) -> None:

@@ -24,6 +24,8 @@ from tests.support.envelope import error_of
 from tests.support.fake_servers import FakeServer, http_response
 from tests.support.procs import RunningProcess, free_port, running
 
+pytestmark = pytest.mark.slow  # a gateway and an orders process per test, killed or hung
+
 ORDERS_ENVELOPE = {"success": True, "data": [], "meta": {"total": 0, "limit": 100, "offset": 0}}
 
 

@@ -336,7 +336,7 @@ async def test_a_plain_read_goes_out_as_httpx_would_write_it() -> None:
             sent.append(request)
             return await send(request)
 
-        client._send = recorded  # type: ignore[method-assign]
+        client._send = recorded
         try:
             await client.send("GET", "/orders", params=params)
             # Before aiohttp reads it: the URL and headers httpx would have made.

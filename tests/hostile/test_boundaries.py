@@ -38,6 +38,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.hostile.conftest import V1Gateway
 from tests.support.procs import RunningProcess
 
+pytestmark = pytest.mark.slow  # every route and argument of three processes, per test
+
 EXAMPLES = 12
 BOUNDED = settings(
     max_examples=EXAMPLES,

@@ -337,6 +337,7 @@ def rss_mb(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
+@pytest.mark.slow
 def test_padded_documents_do_not_stay_in_memory(
     users_process: RunningProcess, orders_process: RunningProcess, logs_dir: Path
 ) -> None:
@@ -603,6 +604,7 @@ def test_development_keeps_suggestions_and_introspection(client: httpx.Client) -
     assert "User" in {t["name"] for t in introspection.json()["data"]["__schema"]["types"]}
 
 
+@pytest.mark.slow
 def test_introspection_setting_wins_over_production(
     users_process: RunningProcess, orders_process: RunningProcess, logs_dir: Path
 ) -> None:

@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 from tests.support.procs import RunningProcess, running
 from tests.support.services import own_services
 
+pytestmark = pytest.mark.slow  # hypothesis: generated GraphQL operations
+
 CASES_PER_OPERATION = 30
 TIME_BUDGET = 90.0
 

@@ -39,9 +39,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from apicore.export_schemas import SCHEMA_DIR
 from tests.hostile.conftest import V1Gateway
 from tests.support.procs import RunningProcess
+from tools.export_schemas import SCHEMA_DIR
+
+pytestmark = pytest.mark.slow  # schemathesis: hundreds of generated requests per test
 
 DOCUMENTS = {
     "users": "users.openapi.json",

@@ -34,6 +34,8 @@ from tests.support.clients import users_client
 from tests.support.fake_servers import FakeServer, http_response
 from tests.support.procs import RunningProcess, running
 
+pytestmark = pytest.mark.slow  # slow and vanishing clients: each waits out a timeout
+
 # Small on purpose: every slow-client test waits for them.
 HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 1.0

@@ -17,6 +17,8 @@ from apicore.db import create_database, downgrade, drop_database, libpq_url, upg
 from service_orders.init_db import PACKAGE_DIR
 from tests.support.pg import database_url
 
+pytestmark = pytest.mark.slow  # an Alembic migration up and down on a fresh database
+
 BEFORE = "0001_create_orders"
 # Awkward on purpose: what a text-level compaction of jsonb's output would break.
 ITEMS = [

@@ -195,6 +195,7 @@ async def test_the_stand_in_hash_has_the_parameters_of_real_hashes():
     assert not passwords.verify_password(passwords.STAND_IN_HASH, "")
 
 
+@pytest.mark.slow
 async def test_failures_take_about_as_long_as_a_wrong_password(users_client, users_db_url):
     """Medians of interleaved tries, within a loose ratio (a shared machine is noisy).
 
@@ -675,6 +676,7 @@ def run_init_db(url: str, **admin: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_init_db_as_a_command(fresh_db):
     admin = {"USERS_ADMIN_EMAIL": "cli@example.com", "USERS_ADMIN_PASSWORD": PASSWORD}
     done = run_init_db(fresh_db, **admin)

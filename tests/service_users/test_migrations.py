@@ -30,6 +30,8 @@ from service_users import init_db as users_init_db
 from service_users.models import Base as UsersBase
 from tests.support.pg import database_url
 
+pytestmark = pytest.mark.slow  # Alembic chains up, down and up on fresh databases
+
 
 @dataclass(frozen=True)
 class Service:

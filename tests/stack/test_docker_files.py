@@ -41,7 +41,15 @@ PROCESSES: dict[str, tuple[str, str, type[BaseSettings], str | None]] = {
     "api_gateway": ("graphql_gateway", "GATEWAY_", GatewaySettings, None),
 }
 SERVICES = ("service_users", "service_orders")
-CODE_PACKAGES = {"apicore", "service_users", "service_orders", "graphql_gateway", "stack", "tests"}
+CODE_PACKAGES = {
+    "apicore",
+    "service_users",
+    "service_orders",
+    "graphql_gateway",
+    "stack",
+    "tools",
+    "tests",
+}
 DEPENDENCY_FILES = {"pyproject.toml", "constraints.txt"}
 
 

@@ -37,6 +37,8 @@ from service_users.config import Settings as UsersSettings
 from tests.deploy import test_k8s as k8s
 from tests.support.procs import ROOT
 
+pytestmark = pytest.mark.slow  # every README example against real processes, and `make`
+
 ROOT_DIR = Path(ROOT)
 # README.md first, then the docs in name order: each page's examples run on their own.
 PAGES = {

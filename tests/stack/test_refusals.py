@@ -21,6 +21,8 @@ import pytest
 from stack.preflight import InstanceLock
 from tests.support.procs import ROOT, free_port
 
+pytestmark = pytest.mark.slow  # `python -m stack`, per test
+
 RUNNING = (Path(ROOT) / "docs" / "development.md").read_text(encoding="utf-8")
 VENV = Path(sys.prefix)
 

@@ -34,6 +34,8 @@ from stack.seed import ADMIN, ORDERS, PEOPLE
 from stack.seed import seed as load_demo_data
 from tests.support.procs import ROOT, free_port
 
+pytestmark = pytest.mark.slow  # `python -m stack` with its embedded PostgreSQL, per test
+
 START_TIMEOUT = 90.0  # runner start → gateway /health 200, cold data directory included
 STOP_TIMEOUT = 15.0  # signal → runner exited
 LEFTOVER_TIMEOUT = 5.0  # runner exited → every process of the run gone

@@ -25,9 +25,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from apicore.embedded import running_server_pid
 from stack.preflight import InstanceLock, is_taken
 from tests.support.procs import ROOT, free_port
+from tools.embedded import running_server_pid
+
+pytestmark = pytest.mark.slow  # `python -m stack` with its embedded PostgreSQL, per test
 
 # The lines that mark each step, in the order they come.
 STEPS = {

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from apicore.db import drop_database
-from apicore.embedded import server_url, start_embedded, stop_embedded
+from tools.embedded import server_url, start_embedded, stop_embedded
 
 
 @contextmanager

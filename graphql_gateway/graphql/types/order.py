@@ -10,6 +10,7 @@ import strawberry
 from apicore.versions import version_of_timestamp
 from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
+from graphql_gateway.graphql.served import served
 from graphql_gateway.graphql.types.enums import OrderStatus
 from graphql_gateway.graphql.types.order_item import OrderItem
 from graphql_gateway.types import OrderData
@@ -30,7 +31,7 @@ class Order:
     async def user(
         root: OrderData, info: strawberry.Info[Context, None]
     ) -> Annotated[User, strawberry.lazy("graphql_gateway.graphql.types.user")] | None:
-        return await resolvers.user(info.context, root["user_id"])  # type: ignore[return-value]
+        return served(await resolvers.user(info.context, root["user_id"]))
 
     assignee_id: UUID | None = strawberry.field(description="Who does the work, null for nobody")
 
@@ -42,7 +43,7 @@ class Order:
         root: OrderData, info: strawberry.Info[Context, None]
     ) -> Annotated[User, strawberry.lazy("graphql_gateway.graphql.types.user")] | None:
         (found,) = await resolvers.assignees_of_orders(info.context, [root.get("assignee_id")])
-        return found  # type: ignore[return-value]
+        return served(found)
 
     created_by: UUID | None = strawberry.field(description="Who created it (null: not recorded)")
     updated_by: UUID | None = strawberry.field(
@@ -56,9 +57,8 @@ class Order:
         limit: int = 100,
         offset: int = 0,
     ) -> Annotated[OrderHistoryPage, strawberry.lazy("graphql_gateway.graphql.types.history")]:
-        return await resolvers.order_history(  # type: ignore[return-value]
-            info.context, root["id"], limit=limit, offset=offset
-        )
+        found = await resolvers.order_history(info.context, root["id"], limit=limit, offset=offset)
+        return served(found)
 
     items: list[OrderItem]
     status: OrderStatus

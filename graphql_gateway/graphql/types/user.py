@@ -9,6 +9,7 @@ import strawberry
 from apicore.versions import version_of_timestamp
 from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
+from graphql_gateway.graphql.served import served
 from graphql_gateway.graphql.types.enums import OrderStatus
 from graphql_gateway.graphql.types.stats import OrderStats
 from graphql_gateway.types import UserData
@@ -39,7 +40,7 @@ class User:
         status: OrderStatus | None = strawberry.UNSET,
     ) -> list[Annotated[Order, strawberry.lazy("graphql_gateway.graphql.types.order")]] | None:
         chosen = status.value if status else None
-        return await resolvers.orders_of_user(info.context, root["id"], chosen)  # type: ignore[return-value]
+        return served(await resolvers.orders_of_user(info.context, root["id"], chosen))
 
     @strawberry.field(
         description="The orders assigned to this user, oldest first (of a customer: their own"
@@ -53,7 +54,7 @@ class User:
     ) -> list[Annotated[Order, strawberry.lazy("graphql_gateway.graphql.types.order")]] | None:
         chosen = status.value if status else None
         (found,) = await resolvers.assigned_orders_of_users(info.context, [root["id"]], chosen)
-        return found  # type: ignore[return-value]
+        return served(found)
 
     @strawberry.field(
         description="Counts and amounts of this user's orders (created from/to, whole UTC days)."
@@ -66,6 +67,7 @@ class User:
         first: Annotated[date | None, strawberry.argument(name="from")] = strawberry.UNSET,
         to: date | None = strawberry.UNSET,
     ) -> OrderStats | None:
-        return await resolvers.order_stats_of_user(
+        found = await resolvers.order_stats_of_user(
             info.context, root["id"], first or None, to or None
-        )  # type: ignore[return-value]
+        )
+        return served(found)

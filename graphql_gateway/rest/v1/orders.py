@@ -6,7 +6,8 @@ through integrity.create_order (the user checked, the order book, the Idempotenc
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
@@ -43,8 +44,12 @@ router = APIRouter(prefix="/orders", tags=["v1"], route_class=ContractRoute)
 
 V1StatusQuery = Annotated[V1Status | None, Query(description="Only orders in this status")]
 # That version's names for our minAmount/maxAmount (apicore/params.py), the same bounds.
-MinAmount = amount_query("min_amount", "Only orders whose total is at least this")
-MaxAmount = amount_query("max_amount", "Only orders whose total is at most this")
+if TYPE_CHECKING:  # what FastAPI hands the route; amount_query builds it at run time
+    MinAmount = Decimal | None
+    MaxAmount = Decimal | None
+else:
+    MinAmount = amount_query("min_amount", "Only orders whose total is at least this")
+    MaxAmount = amount_query("max_amount", "Only orders whose total is at most this")
 
 
 @router.get(

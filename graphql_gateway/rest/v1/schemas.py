@@ -8,6 +8,7 @@ numbered (`page`, `per_page`) where ours are offsets (`offset`, `limit`).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -34,11 +35,11 @@ def v1_status(status: str) -> str:
     return _THEIRS.get(status, status)
 
 
-def v1_order(order: dict[str, Any]) -> dict[str, Any]:
+def v1_order(order: Mapping[str, Any]) -> dict[str, Any]:
     return {**order, "status": v1_status(order["status"])}
 
 
-def v1_stats(stats: dict[str, Any]) -> dict[str, Any]:
+def v1_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
     by_status = [{**each, "status": v1_status(each["status"])} for each in stats["by_status"]]
     return {**stats, "by_status": by_status}
 

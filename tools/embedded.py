@@ -73,7 +73,8 @@ def start_embedded(data_dir: Path, *, keep_data: bool) -> Any:
 
 
 def server_url(handle: Any) -> str:
-    return handle.get_uri("postgres")
+    url: str = handle.get_uri("postgres")
+    return url
 
 
 def stop_embedded(handle: Any) -> bool:

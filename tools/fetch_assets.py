@@ -8,8 +8,8 @@ only the minified browser builds and the licence files are kept. The files are
 committed: this command runs only to change a version. A build that would still reach
 for another origin gets that one URL replaced (`Patch`, listed in the manifest).
 
-python -m apicore.fetch_assets          # download, verify, write vendor/ and its manifest
-python -m apicore.fetch_assets --check  # exit 1 when vendor/ differs from its manifest
+python -m tools.fetch_assets          # download, verify, write vendor/ and its manifest
+python -m tools.fetch_assets --check  # exit 1 when vendor/ differs from its manifest
 
 To move a package to another version: change its version and integrity below (the
 integrity is `dist.integrity` of `https://registry.npmjs.org/<package>/<version>`), run
@@ -29,7 +29,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-VENDOR_DIR = Path(__file__).resolve().parent / "static" / "vendor"
+VENDOR_DIR = Path(__file__).resolve().parent.parent / "apicore" / "static" / "vendor"
 MANIFEST = VENDOR_DIR / "manifest.json"
 REGISTRY = "https://registry.npmjs.org"
 
@@ -122,7 +122,8 @@ PINS = (
 
 def _download(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=60) as response:
-        return response.read()
+        body: bytes = response.read()
+    return body
 
 
 def verified(pin: Pin, tarball: bytes) -> bytes:
@@ -187,7 +188,10 @@ def fetch() -> dict[str, object]:
             }
         )
         print(f"{pin.package} {pin.version}: {', '.join(kept)}")
-    manifest = {"generated_by": "python -m apicore.fetch_assets", "packages": packages}
+    manifest: dict[str, object] = {
+        "generated_by": "python -m tools.fetch_assets",
+        "packages": packages,
+    }
     MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 

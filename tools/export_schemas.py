@@ -1,7 +1,7 @@
 """Write the contract documents under schema/: each process's OpenAPI (and the GraphQL SDL).
 
-python -m apicore.export_schemas          # write
-python -m apicore.export_schemas --check  # exit 1 when a file differs from the code
+python -m tools.export_schemas          # write
+python -m tools.export_schemas --check  # exit 1 when a file differs from the code
 """
 
 from __future__ import annotations
@@ -11,14 +11,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from fastapi import FastAPI
+
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
 
 
-def _openapi(create_app: Callable) -> str:
+def _openapi(create_app: Callable[[], FastAPI]) -> str:
     return json.dumps(create_app().openapi(), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
-def gateway_app() -> object:
+def gateway_app() -> FastAPI:
     """The gateway's whole surface: authentication on, and with it the /v1 routes
     (graphql_gateway/rest/v1/). With auth off it serves this document without them."""
     from graphql_gateway.app import create_app
