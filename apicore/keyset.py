@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import operator
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -185,7 +186,7 @@ def _after(table: Table, keyset: Keyset) -> list[list[ColumnElement[bool]]]:
     assert keyset.after is not None
     value, row_id = keyset.after
     column, ids = table.c[keyset.key], table.c.id
-    later = (lambda a, b: a < b) if keyset.descending else (lambda a, b: a > b)
+    later = operator.lt if keyset.descending else operator.gt
     if value is not None:
         bound = tuple_(literal(value, column.type), literal(row_id, ids.type))
         ranges = [[later(tuple_(column, ids), bound)]]

@@ -22,7 +22,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     FromClause,
-    Select,
     Table,
     Text,
     any_,
@@ -112,7 +111,7 @@ async def json_array_page(
     descending: bool = False,
     keyset: Keyset | None = None,
     total: Total = COUNT_ROWS,
-    days: Select[Any] | None = None,
+    days: paging.DayCounts | None = None,
 ) -> JsonPage:
     """A page of rows as one JSON array (only `fields`, when given), its total (`total`),
     and the last row's key for the next page's cursor.

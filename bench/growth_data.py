@@ -298,7 +298,9 @@ def plain_daily(url: str, first: Any, last: Any) -> list[dict[str, Any]]:
 
 def plain_count(url: str, table: str = "orders") -> int:
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        assert row is not None  # a count is one row
+        return int(row[0])
 
 
 def plain_page(url: str, table: str, offset: int, limit: int = 100) -> list[str]:

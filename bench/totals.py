@@ -21,6 +21,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
@@ -59,7 +60,8 @@ async def _count(url: str, where: str) -> int:
     engine = create_engine(url, pool_size=1)
     try:
         async with engine.connect() as conn:
-            return (await conn.execute(text(f"SELECT count(*) FROM orders WHERE {where}"))).scalar()
+            found = await conn.execute(text(f"SELECT count(*) FROM orders WHERE {where}"))
+            return int(found.scalar_one())
     finally:
         await engine.dispose()
 
@@ -73,7 +75,7 @@ def _service(stack: ExitStack, package: str, prefix: str, url: str, cwd: Path | 
         f"{prefix}DATABASE_URL": url,
         f"{prefix}ACCESS_LOG": "false",
     }
-    extra = {} if cwd is None else {"cwd": cwd}
+    extra: dict[str, Any] = {} if cwd is None else {"cwd": cwd}
     proc = start(
         package,
         python_module(package),

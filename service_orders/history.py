@@ -104,6 +104,7 @@ async def history_page(
             limit=limit,
             offset=offset,
         )
+        assert total is not None  # counted over the rows (the default)
         if total == 0 and not await has_history(conn, order_id):
             return None
         return text, total

@@ -15,7 +15,6 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     FromClause,
-    Select,
     Text,
     cast,
     false,
@@ -32,6 +31,7 @@ from apicore.errors import not_found, validation_error
 from apicore.finding import Finding
 from apicore.idempotency import Created, Idempotency, create_once
 from apicore.keyset import Keyset
+from apicore.paging import DayCounts
 from apicore.params import day_after
 from apicore.sqljson import (
     COUNT_ROWS,
@@ -156,7 +156,7 @@ async def get_order(engine: AsyncEngine, *, order_id: uuid.UUID) -> str | None:
 
 def _no_scan_total(
     status: str | None, overdue: bool | None, finding: Finding | None
-) -> tuple[ColumnElement[int] | None, Select[Any] | None]:
+) -> tuple[ColumnElement[int] | None, DayCounts | None]:
     """The list's total from the summaries (service_orders/summaries.py), and its matches per
     UTC day for a deep page's jump (apicore/paging.py) when the filters allow one.
 
@@ -173,7 +173,7 @@ def _no_scan_total(
     )
     if overdue is not None:
         return total, None
-    days = select(OrderCreatedDay.day, OrderCreatedDay.orders.label("n")).where(
+    days: DayCounts = select(OrderCreatedDay.day, OrderCreatedDay.orders.label("n")).where(
         *summaries.Days(first, last).conditions(OrderCreatedDay.day)
     )
     if statuses is not None:

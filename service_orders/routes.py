@@ -117,8 +117,8 @@ async def list_orders(
     min_amount, max_amount = checked_amounts(min_amount, max_amount)
     assignees = parse_id_list(assignee_ids, field="assigneeIds")
     size = effective_limit(limit, batch=id_list is not None or assignees is not None)
-    sort = KIND, finding.sort, finding.descending
-    keyset = starting(after, offset=offset, kind=KIND, key=sort[1], descending=sort[2])
+    order = finding.sort, finding.descending
+    keyset = starting(after, offset=offset, kind=KIND, key=order[0], descending=order[1])
     found = await repository.list_orders(
         engine,
         limit=size,
@@ -136,7 +136,7 @@ async def list_orders(
         want_total=wants_total(total),
         keyset=keyset,
     )
-    next_page = following(*sort, found.next)
+    next_page = following(KIND, *order, found.next)
     return cursor_page(
         RawJson(found.text), total=found.total, limit=size, offset=offset, next=next_page
     )

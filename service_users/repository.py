@@ -19,7 +19,15 @@ from apicore.db import reading
 from apicore.errors import EMAIL_EXISTS, ApiError
 from apicore.idempotency import Created, Idempotency, create_once
 from apicore.keyset import Keyset
-from apicore.sqljson import COUNT_ROWS, JsonPage, among, json_array_page, json_object, utc_timestamp
+from apicore.sqljson import (
+    COUNT_ROWS,
+    JsonPage,
+    Total,
+    among,
+    json_array_page,
+    json_object,
+    utc_timestamp,
+)
 from apicore.versions import delete_at_version, matches
 from service_users.models import Session, User, UserDay
 
@@ -75,6 +83,7 @@ async def list_users(
     whole list's total is the sum of `user_days`, read in the page's statement, and a deep
     page jumps to its day through it (apicore/paging.py, docs/totals.md).
     """
+    total: Total
     if ids is not None:
         conditions, total, days = [among(User.id, ids)], COUNT_ROWS, None
     else:

@@ -128,8 +128,7 @@ async def list_orders(
         statuses=statuses,
         q=q,
     )
-    sort = finding.sort, finding.descending
-    starting(after, offset=offset, kind="orders", key=sort[0], descending=sort[1])
+    starting(after, offset=offset, kind="orders", key=finding.sort, descending=finding.descending)
     if as_csv and after is not None:
         raise validation_error("after", "An export is every match from `offset`: no cursor")
     scope = policy.order_scope(identity)

@@ -46,7 +46,7 @@ async def test_amounts_bound_the_list_both_ends_included(orders_client: httpx.As
     assert [o["id"] for o in (await orders_client.get("/orders", params=after)).json()["data"]] == [
         dear
     ]
-    asked = {"minAmount": "10", "limit": 1, "total": "true"}
+    asked: dict[str, str | int] = {"minAmount": "10", "limit": 1, "total": "true"}
     page = (await orders_client.get("/orders", params=asked)).json()
     assert page["meta"]["total"] == 2
 

@@ -239,7 +239,7 @@ async def test_hostile_cursors_are_400_naming_after(
     repeated = [("after", good), ("after", good), ("sort", "-due_date")]
     assert (await orders_client.get("/orders", params=repeated)).status_code in (200, 400)
     # The edges of each type decode and answer (nothing after the last possible key).
-    edges = {
+    edges: dict[str, list[str | None]] = {
         "created_at": ["0001-01-01T00:00:00.000000+00:00", "9999-12-31T23:59:59.999999+00:00"],
         "-updated_at": ["0001-01-01T00:00:00.000000+00:00", "9999-12-31T23:59:59.999999+00:00"],
         "due_date": ["0001-01-01", "9999-12-31", None],

@@ -125,7 +125,7 @@ async def test_search_over_products_any_case(orders_client: httpx.AsyncClient) -
     # A search's total is a count of every match: only when asked (docs/totals.md).
     response = await orders_client.get("/orders", params={"q": "бетон", "limit": 1})
     assert response.json()["meta"]["total"] is None
-    asked = {"q": "бетон", "limit": 1, "total": "true"}
+    asked: dict[str, str | int] = {"q": "бетон", "limit": 1, "total": "true"}
     assert (await orders_client.get("/orders", params=asked)).json()["meta"]["total"] == 2
 
 

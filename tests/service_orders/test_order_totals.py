@@ -61,7 +61,7 @@ def _rows(count: int, seed: int) -> list[tuple[Any, ...]]:
 
 async def _insert(url: str, rows: list[tuple[Any, ...]]) -> None:
     """One statement for all (the statement-level triggers see them at once)."""
-    columns = list(zip(*rows, strict=True)) if rows else [[]] * 8
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 8
     await _sql(
         url,
         "INSERT INTO orders (user_id, assignee_id, items, total_amount, status, due_date,"

@@ -74,7 +74,7 @@ async def plain_stats(engine: AsyncEngine, first: date | None, last: date | None
     """What `/orders/stats?from=&to=` must say, counted over the rows."""
     params = {"first": first or date.min, "last": last or date.max}
     async with engine.connect() as conn:
-        rows = (await conn.exec_driver_sql(PLAIN_STATS, params)).all()
+        rows: list[Any] = list((await conn.exec_driver_sql(PLAIN_STATS, params)).all())
     found = {row[0]: row for row in rows}
     on_time = sum(row[4] for row in rows)
     late = sum(row[5] for row in rows)
@@ -98,7 +98,9 @@ async def plain_stats(engine: AsyncEngine, first: date | None, last: date | None
 
 async def plain_daily(engine: AsyncEngine, first: date, last: date) -> list[dict]:
     async with engine.connect() as conn:
-        rows = await conn.exec_driver_sql(PLAIN_DAILY, {"first": first, "last": last})
+        rows: list[Any] = list(
+            await conn.exec_driver_sql(PLAIN_DAILY, {"first": first, "last": last})
+        )
         return [{"date": d.isoformat(), "created": c, "completed": k} for d, c, k in rows]
 
 

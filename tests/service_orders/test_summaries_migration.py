@@ -69,8 +69,8 @@ async def assert_summaries_equal_the_rows(engine: AsyncEngine) -> None:
         served = await reports.order_stats(engine, period=reports.Period(first, last))
         assert served == await plain_stats(engine, first, last), (first, last)
     for first, last in [(today - timedelta(days=12), today), (date(9999, 1, 1), date.max)]:
-        served = await reports.orders_by_day(engine, first=first, last=last)
-        assert served == await plain_daily(engine, first, last)
+        daily = await reports.orders_by_day(engine, first=first, last=last)
+        assert daily == await plain_daily(engine, first, last)
     await assert_counts_match(engine, [today, date.min, date(9999, 12, 30)])
 
 

@@ -60,7 +60,11 @@ def offset_of(page: int, per_page: int) -> int:
     return offset
 
 
-def numbered_page(items: Any, *, total: int, page: int, per_page: int) -> EnvelopeResponse:
+def numbered_page(items: Any, *, total: int | None, page: int, per_page: int) -> EnvelopeResponse:
+    # /v1 lists always ask for their total (`total=true`, docs/totals.md): the services
+    # answer it exactly then, so None here is a broken contract, not a client's doing.
+    if total is None:
+        raise RuntimeError("a /v1 list was answered without its total")
     meta = {
         "page": page,
         "per_page": per_page,
