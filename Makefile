@@ -1,6 +1,6 @@
 # Two commands matter: `make run` (the whole system) and `make test` (the whole suite).
 # While working: `make test-quick` (the tests not marked slow, a few minutes; see
-# docs/development-typing-and-tests.md).
+# docs/development.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
