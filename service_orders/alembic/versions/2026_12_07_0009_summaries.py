@@ -14,6 +14,11 @@ connections mostly get a row each), so concurrent writes of the same day do not 
 one row; readers sum over the slots. A group whose difference is all zeros (an update of
 the assignee, say) is not written at all.
 
+Each function runs with the search_path of this migration (`SET search_path FROM
+CURRENT`): a data-only pg_dump/pg_restore writes with an empty search_path, and the
+functions must still find their tables. A TRUNCATE empties the tables with DELETE (row
+locks), not TRUNCATE, so it never waits on a reader holding them in the opposite order.
+
 The tables are filled from the existing rows in this migration's transaction, after the
 triggers exist: CREATE TRIGGER locks `orders` against writes until the commit, so no
 write falls between the fill and the triggers.
@@ -104,7 +109,8 @@ def _trigger_function(event: str, rows: str) -> str:
         each.format(source=source, slot=slot).strip() for each in (CREATED, COMPLETED, DEADLINES)
     )
     return f"""
-        CREATE FUNCTION order_summaries_{event}() RETURNS trigger LANGUAGE plpgsql AS $$
+        CREATE FUNCTION order_summaries_{event}() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
         BEGIN
         {body};
         RETURN NULL;
@@ -156,9 +162,10 @@ def upgrade() -> None:
         )
     op.execute(
         f"""
-        CREATE FUNCTION order_summaries_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+        CREATE FUNCTION order_summaries_truncate() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
         BEGIN
-        TRUNCATE {", ".join(TABLES)};
+        {" ".join(f"DELETE FROM {table};" for table in TABLES)}
         RETURN NULL;
         END
         $$

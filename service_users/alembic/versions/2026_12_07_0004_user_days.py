@@ -9,7 +9,9 @@ rows (the writer's backend pid picks it), so creating users does not queue on on
 lock; readers sum over the slots. Rows may hold zeros. See docs/totals.md.
 
 Filled from the existing users in the migration's transaction (the table is locked against
-writes meanwhile, so none is counted twice or missed).
+writes meanwhile, so none is counted twice or missed). Its functions run with this
+migration's search_path (`SET search_path FROM CURRENT`), so a data-only restore, which
+writes with an empty search_path, finds `user_days` too.
 
 Revision ID: 0004_user_days
 Revises: 0003_sessions_canonical_emails
@@ -28,7 +30,8 @@ depends_on: str | Sequence[str] | None = None
 SLOTS = 8  # service_users/models.py USER_DAY_SLOTS
 
 _FUNCTIONS = f"""
-CREATE FUNCTION user_days_add() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION user_days_add() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 BEGIN
     -- Days in order: two writers lock the rows they share in the same order (no deadlock).
     INSERT INTO user_days (day, slot, users)
@@ -38,7 +41,8 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION user_days_remove() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION user_days_remove() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 BEGIN
     INSERT INTO user_days (day, slot, users)
     SELECT (created_at AT TIME ZONE 'UTC')::date, pg_backend_pid() % {SLOTS}, -count(*)
@@ -48,7 +52,8 @@ BEGIN
 END $$;
 
 -- An update that moves `created_at` to another day (only SQL can: the API never does).
-CREATE FUNCTION user_days_move() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION user_days_move() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 BEGIN
     INSERT INTO user_days (day, slot, users)
     SELECT day, pg_backend_pid() % {SLOTS}, sum(change)
@@ -62,7 +67,8 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION user_days_clear() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION user_days_clear() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 BEGIN
     DELETE FROM user_days;
     RETURN NULL;
