@@ -446,6 +446,7 @@ def bring_up(stack: ExitStack, server: str, size: Size, name: str, logs: Path) -
     print(f"Seeding {name}: {size} = {size.orders:,} orders…", flush=True)
     seconds, steps = seed(users_db, orders_db, size)
     print(f"  {seconds:.1f} s: {_steps(steps)}", flush=True)
+    _unless_interrupted()
     port = free_port()
     users = start(
         f"users-{name}",
@@ -456,6 +457,7 @@ def bring_up(stack: ExitStack, server: str, size: Size, name: str, logs: Path) -
         logs=logs,
     )
     stack.callback(users.stop)
+    _unless_interrupted()
     orders = orders_service(stack, orders_db, f"orders-{name}", logs)
     env = environment.Environment(logs=logs)
     stack.enter_context(env.stack)
@@ -486,13 +488,27 @@ def _stop_strays() -> None:
             os.killpg(each.pid, signal.SIGKILL)
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM unwinds like Ctrl-C, so the databases and processes are removed."""
+_interrupted: list[int] = []  # the signals received (SIGINT, SIGTERM)
+
+
+def _stop_on_signals() -> None:
+    """SIGINT and SIGTERM unwind, so the databases and processes are removed.
+
+    The handler raises KeyboardInterrupt where the main thread happens to be; when that is a
+    garbage collector's callback, Python swallows it ("Exception ignored in ..."), so the
+    signal is also remembered and `_unless_interrupted` raises it again at the next step."""
 
     def stop(signum: int, frame: Any) -> None:
+        _interrupted.append(signum)
         raise KeyboardInterrupt
 
+    signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+
+
+def _unless_interrupted() -> None:
+    if _interrupted:
+        raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -509,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     requests = args.requests or (2 if args.smoke else 5)
     small = args.small or Size.parse(SMOKE_SMALL if args.smoke else DEFAULT_SMALL)
     large = args.large or Size.parse(SMOKE_LARGE if args.smoke else DEFAULT_LARGE)
-    _stop_on_sigterm()
+    _stop_on_signals()
 
     started = time.perf_counter()
     with ExitStack() as stack:
@@ -517,19 +533,21 @@ def main(argv: list[str] | None = None) -> int:
         logs = Path(tempfile.mkdtemp(prefix="bench-growth-"))
         print(f"The processes' logs: {logs} (removed after a clean run)", flush=True)
         server = _postgres(stack)
-        sites = [
-            bring_up(stack, server, small, "small", logs),
-            bring_up(stack, server, large, "large", logs),
-        ]
+        sites = []
+        for size, name in ((small, "small"), (large, "large")):
+            _unless_interrupted()
+            sites.append(bring_up(stack, server, size, name, logs))
         print(f"\nTiming: 1 warm-up, then p50 of {requests} requests per size…", flush=True)
         rows = []
         for probe in probes():
+            _unless_interrupted()
             rows.append(measure(probe, sites, requests))
             row = rows[-1]
             figures = ", ".join(_ms(p, row.failed) for p in row.p50)
             print(f"  {probe.title}: {figures} {row.note}", flush=True)
         print("Checking reports, totals and deep pages against plain SQL…", flush=True)
         checks = {site.size: check_reports(site) for site in sites}
+        _unless_interrupted()
 
     print(_header(sites, argv, requests))
     print(table(rows, sites))

@@ -34,12 +34,22 @@ async def test_orders_loaded_with_an_empty_search_path_are_counted(orders_db_url
         "UPDATE public.orders SET status = 'in_progress' WHERE total_amount = 1",
         "DELETE FROM public.orders WHERE total_amount = 2",
     )
-    summed = "SELECT coalesce(sum(orders), 0) FROM order_created_days"
-    assert await _one(orders_db_url, summed) == 4
-    assert await _one(orders_db_url, "SELECT coalesce(sum(orders), 0) FROM order_deadlines") == 4
+    await _assert_orders_summed(orders_db_url)
     await _restoring(orders_db_url, "TRUNCATE public.orders")
-    assert await _one(orders_db_url, summed) == 0
-    assert await _one(orders_db_url, "SELECT coalesce(sum(orders), 0) FROM order_deadlines") == 0
+    await _assert_orders_summed(orders_db_url)
+    assert await _one(orders_db_url, "SELECT coalesce(sum(orders), 0) FROM order_created_days") == 0
+
+
+async def _assert_orders_summed(url: str) -> None:
+    """The summaries hold exactly the rows (whatever other tests left in this database)."""
+    created = "SELECT coalesce(sum(orders), 0) FROM order_created_days"
+    assert await _one(url, created) == await _one(url, "SELECT count(*) FROM orders")
+    due = "SELECT coalesce(sum(orders), 0) FROM order_deadlines"
+    active = (
+        "SELECT count(*) FROM orders"
+        " WHERE due_date IS NOT NULL AND status IN ('created', 'in_progress')"
+    )
+    assert await _one(url, due) == await _one(url, active)
 
 
 async def test_users_loaded_with_an_empty_search_path_are_counted(users_db_url: str) -> None:
@@ -48,6 +58,9 @@ async def test_users_loaded_with_an_empty_search_path_are_counted(users_db_url: 
         "INSERT INTO public.users (email, name)"
         " SELECT 'restored' || n || '@example.com', 'R' FROM generate_series(1, 3) AS n",
     )
-    assert await _one(users_db_url, "SELECT coalesce(sum(users), 0) FROM user_days") == 3
+    summed = "SELECT coalesce(sum(users), 0) FROM user_days"
+    assert await _one(users_db_url, summed) == await _one(
+        users_db_url, "SELECT count(*) FROM users"
+    )
     await _restoring(users_db_url, "TRUNCATE public.users CASCADE")
-    assert await _one(users_db_url, "SELECT coalesce(sum(users), 0) FROM user_days") == 0
+    assert await _one(users_db_url, summed) == 0
