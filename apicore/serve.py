@@ -63,6 +63,8 @@ def serve(app: str, settings: ProcessSettings) -> None:
         timeout_graceful_shutdown=int(settings.shutdown_grace) or None,
         workers=settings.workers,
         # Our guards over uvicorn's httptools protocol (a partial: workers unpickle it).
-        http=partial(GuardedHttpProtocol, timeouts=timeouts),  # type: ignore[arg-type]
+        http=partial(  # type: ignore[arg-type]
+            GuardedHttpProtocol, timeouts=timeouts, coalesce=settings.coalesce_writes
+        ),
         ws="none",  # no WebSocket route: an upgrade request is served as plain HTTP
     )
