@@ -19,6 +19,7 @@ from apicore.metrics import switch as metrics_switch
 from apicore.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from apicore.openapi import use_truthful_openapi
 from apicore.probes import Check, probe_router, watch_for_shutdown
+from apicore.tracing import fastapi_telemetry
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None] | AsyncIterator[None]]
 
@@ -75,6 +76,7 @@ def base_app(
         redoc_url=None,
         default_response_class=EnvelopeResponse,
         redirect_slashes=False,
+        telemetry=fastapi_telemetry(),  # type: ignore[arg-type]
     )
     install_error_handlers(app)
     # Added last = outermost: the request id is set before anything can fail.
