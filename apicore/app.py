@@ -10,6 +10,7 @@ from starlette.middleware import Middleware
 
 from apicore.addresses import PRIVATE
 from apicore.assets import STATIC_PATH, StaticAssets
+from apicore.collector import tune_for_serving
 from apicore.docs import install_docs
 from apicore.envelope import EnvelopeResponse
 from apicore.handlers import install_error_handlers
@@ -59,10 +60,12 @@ def base_app(
         try:
             if lifespan is None:
                 app.state.started = True
+                tune_for_serving()
                 yield
             else:
                 async with lifespan(app):  # type: ignore[union-attr]
                     app.state.started = True
+                    tune_for_serving()
                     yield
         finally:
             app.state.started = False

@@ -2,6 +2,7 @@
 
     python -m bench.request_cost                       # S2 and S3, the default settings
     python -m bench.request_cost --set GATEWAY_GRAPHQL_CACHED_HOOKS=false
+    python -m bench.request_cost --only S2 --concurrency 32 --collector
 
 What `make bench`'s CPU per request has on top of this is the server's and the client's
 sockets (the kernel's work for each read and write, the event loop's polls): here the
@@ -13,11 +14,19 @@ metrics, the answers' parsing and the response's JSON. CPU time (`time.process_t
 batches of requests, two apps alternating batch by batch when `--set` names the second's
 settings: the least of each app's batches is the figure least moved by other work on the
 machine. Timings are only printed, never asserted.
+
+`--concurrency N` keeps N requests in flight (each service call then takes 1 ms of the
+loop's time, as a real service's answer would), which is what makes the garbage
+collector's work grow under load; `--collector` alternates batches with the collector as
+Python comes and as `apicore.collector` tunes a served process (startup's objects
+frozen, young collections every 7,000 allocations).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import gc
 import os
 import statistics
 import time
@@ -31,6 +40,7 @@ import uvloop
 from fastapi import FastAPI
 from multidict import CIMultiDict
 
+from apicore import collector
 from bench.scenarios import FRONT_OURS
 from graphql_gateway.app import create_app
 from graphql_gateway.clients.transport import Answer
@@ -81,6 +91,20 @@ async def _exchange(request: Any) -> Answer:
     return _answer(getattr(request, "target", None) or str(request.url))
 
 
+async def _exchange_later(request: Any) -> Answer:
+    await asyncio.sleep(0.001)  # the service's time: requests in flight overlap
+    return _answer(getattr(request, "target", None) or str(request.url))
+
+
+def _collector(tuned: bool) -> None:
+    """The collector as a served process has it (tuned) or as Python comes."""
+    gc.unfreeze()
+    gc.collect()
+    if tuned:
+        gc.freeze()
+    gc.set_threshold(collector.YOUNG_THRESHOLD if tuned else 700, 10, 10)
+
+
 def _scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
     return {
         "type": "http",
@@ -124,7 +148,7 @@ def _request(app: FastAPI, scenario: str) -> Callable[[], Awaitable[None]]:
     return one
 
 
-async def _app(stack: AsyncExitStack, env: dict[str, str]) -> FastAPI:
+async def _app(stack: AsyncExitStack, env: dict[str, str], later: bool) -> FastAPI:
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     try:
@@ -137,33 +161,50 @@ async def _app(stack: AsyncExitStack, env: dict[str, str]) -> FastAPI:
                 os.environ[name] = value
     await stack.enter_async_context(app.router.lifespan_context(app))
     for client in (app.state.clients.users, app.state.clients.orders):
-        client._send = _exchange  # the services, answered from memory
+        client._send = _exchange_later if later else _exchange  # the services, from memory
     return app
 
 
+async def _batch(call: Callable[[], Awaitable[None]], requests: int, concurrency: int) -> None:
+    async def one_after_another(count: int) -> None:
+        for _ in range(count):
+            await call()
+
+    await asyncio.gather(*(one_after_another(requests // concurrency) for _ in range(concurrency)))
+
+
 async def _measure(args: argparse.Namespace) -> None:
+    later = args.concurrency > 1
     async with AsyncExitStack() as stack:
-        apps = {"default": await _app(stack, {})}
+        apps = {"default": await _app(stack, {}, later)}
         if args.set:
-            apps["--set"] = await _app(stack, dict(args.set))
+            apps["--set"] = await _app(stack, dict(args.set), later)
+        # label -> (app, the collector tuned or not; None: left as it is)
+        runs: dict[str, tuple[FastAPI, bool | None]] = {
+            label: (app, None) for label, app in apps.items()
+        }
+        if args.collector:
+            runs = {"as comes": (apps["default"], False), "tuned": (apps["default"], True)}
         for scenario in args.only:
-            calls = {label: _request(app, scenario) for label, app in apps.items()}
-            batches: dict[str, list[float]] = {label: [] for label in apps}
+            calls = {label: _request(app, scenario) for label, (app, _) in runs.items()}
+            batches: dict[str, list[float]] = {label: [] for label in runs}
             for call in calls.values():
-                for _ in range(200):  # warm: caches, plans, label children
-                    await call()
+                await _batch(call, 200, args.concurrency)  # warm: caches, plans, labels
             for _ in range(args.batches):
                 for label, call in calls.items():
+                    tuned = runs[label][1]
+                    if tuned is not None:
+                        _collector(tuned)
                     started = time.process_time()
-                    for _ in range(args.requests):
-                        await call()
+                    await _batch(call, args.requests, args.concurrency)
                     cpu = time.process_time() - started
                     batches[label].append(cpu / args.requests * 1e6)
             for label, each in batches.items():
                 print(
                     f"{scenario} {label:8} µs CPU per request: least {min(each):6.1f},"
                     f" median {statistics.median(each):6.1f}"
-                    f" ({args.batches} batches of {args.requests})",
+                    f" ({args.batches} batches of {args.requests},"
+                    f" {args.concurrency} in flight)",
                     flush=True,
                 )
 
@@ -180,7 +221,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", default=["S2", "S3"], choices=["S2", "S3"])
     parser.add_argument("--set", type=_setting, action="append", metavar="V=X")
     parser.add_argument("--batches", type=int, default=10)
-    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--requests", type=int, default=320)
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--collector", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("GATEWAY_LOG_LEVEL", "warning")
     uvloop.run(_measure(args))
