@@ -131,16 +131,16 @@ def _request(app: FastAPI, scenario: str) -> Callable[[], Awaitable[None]]:
     else:
         body = b""
         scope = _scope("GET", f"/users/{USER_ID}", [])
-    sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": body, "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
     async def one() -> None:
-        sent.clear()
+        sent: list[dict[str, Any]] = []  # this request's own (others may be in flight)
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
         await app({**scope, "state": {}}, receive, send)
         if sent[0]["status"] != 200 or b'"errors"' in sent[-1]["body"]:
             raise RuntimeError(f"unexpected answer: {sent}")
@@ -148,11 +148,12 @@ def _request(app: FastAPI, scenario: str) -> Callable[[], Awaitable[None]]:
     return one
 
 
-async def _app(stack: AsyncExitStack, env: dict[str, str], later: bool) -> FastAPI:
+async def _app(stack: AsyncExitStack, env: dict[str, str], in_flight: int) -> FastAPI:
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     try:
-        app = create_app(Settings(access_log=False))
+        # A connection for each request in flight: none waits for the pool (or is shed).
+        app = create_app(Settings(access_log=False, pool_max_connections=max(8, in_flight)))
     finally:
         for name, value in saved.items():
             if value is None:
@@ -161,7 +162,7 @@ async def _app(stack: AsyncExitStack, env: dict[str, str], later: bool) -> FastA
                 os.environ[name] = value
     await stack.enter_async_context(app.router.lifespan_context(app))
     for client in (app.state.clients.users, app.state.clients.orders):
-        client._send = _exchange_later if later else _exchange  # the services, from memory
+        client._send = _exchange_later if in_flight > 1 else _exchange  # services, from memory
     return app
 
 
@@ -174,11 +175,10 @@ async def _batch(call: Callable[[], Awaitable[None]], requests: int, concurrency
 
 
 async def _measure(args: argparse.Namespace) -> None:
-    later = args.concurrency > 1
     async with AsyncExitStack() as stack:
-        apps = {"default": await _app(stack, {}, later)}
+        apps = {"default": await _app(stack, {}, args.concurrency)}
         if args.set:
-            apps["--set"] = await _app(stack, dict(args.set), later)
+            apps["--set"] = await _app(stack, dict(args.set), args.concurrency)
         # label -> (app, the collector tuned or not; None: left as it is)
         runs: dict[str, tuple[FastAPI, bool | None]] = {
             label: (app, None) for label, app in apps.items()
