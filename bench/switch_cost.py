@@ -57,7 +57,12 @@ def syscalls(pid: int, request: Request, count: int) -> dict[str, float]:
     with httpx.Client(timeout=10) as client:
 
         def send() -> None:
-            response = client.request(request.method, request.url, content=request.body)
+            headers = dict(request.headers)
+            if request.body is not None:
+                headers["content-type"] = "application/json"
+            response = client.request(
+                request.method, request.url, content=request.body, headers=headers
+            )
             assert response.status_code == request.status, response.text
 
         for _ in range(20):  # warm: the keep-alive connections exist before counting
@@ -124,7 +129,7 @@ def main() -> None:
                 print(f"\n{key}, {args.syscalls} requests one at a time (strace -c)", flush=True)
                 requests = {label: _LOAD[key](gw.url, user_id) for label, gw in gateways.items()}
                 _print_syscalls(gateways, requests, args.syscalls)
-            for connections in args.connections:
+            for connections in args.connections if args.rounds > 0 else ():
                 requests = {label: _LOAD[key](gw.url, user_id) for label, gw in gateways.items()}
                 for label in gateways:  # warm-up: connections, caches, plans
                     wrk.run(requests[label], connections=connections, seconds=2)
