@@ -36,11 +36,12 @@ import httpx
 from bench import wrk
 from bench.environment import Environment, _start_ours, bring_up
 from bench.processes import Proc
-from bench.scenarios import FRONT_OURS, Request, _graphql
+from bench.scenarios import DASHBOARD_STATS_OURS, FRONT_OURS, Request, _graphql
 
 _LOAD = {
     "S2": lambda base, user_id: _graphql(base, FRONT_OURS % user_id, '"orders"'),
     "S3": lambda base, user_id: Request(f"{base}/users/{user_id}"),
+    "S7": lambda base, user_id: _graphql(base, DASHBOARD_STATS_OURS, '"orderStats"'),
 }
 
 
