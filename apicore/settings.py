@@ -36,8 +36,8 @@ class ProcessSettings(BaseSettings):
     # A response's head and body leave in one write, not two (apicore/protocol.py,
     # docs/performance.md); off: as uvicorn writes them.
     coalesce_writes: bool = True
-    # Once started, startup's objects frozen out of the garbage collector's walks and young
-    # collections every 7,000 allocations (apicore/collector.py); off: as Python comes.
+    # Once started, startup's objects frozen out of the garbage collector's walks
+    # (apicore/collector.py); off: as Python comes.
     gc_freeze: bool = True
     # SIGTERM: stop accepting, /readyz 503, finish what is in flight for at most this long.
     shutdown_grace: float = Field(20.0, ge=0, description="Seconds to drain on SIGTERM")

@@ -19,7 +19,7 @@ machine. Timings are only printed, never asserted.
 loop's time, as a real service's answer would), which is what makes the garbage
 collector's work grow under load; `--collector` alternates batches with the collector as
 Python comes and as `apicore.collector` tunes a served process (startup's objects
-frozen, young collections every 7,000 allocations).
+frozen).
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ import uvloop
 from fastapi import FastAPI
 from multidict import CIMultiDict
 
-from apicore import collector
 from bench.scenarios import FRONT_OURS
 from graphql_gateway.app import create_app
 from graphql_gateway.clients.transport import Answer
@@ -97,12 +96,11 @@ async def _exchange_later(request: Any) -> Answer:
 
 
 def _collector(tuned: bool) -> None:
-    """The collector as a served process has it (tuned) or as Python comes."""
+    """The collector as a served process has it (`apicore.collector`) or as Python comes."""
     gc.unfreeze()
     gc.collect()
     if tuned:
         gc.freeze()
-    gc.set_threshold(collector.YOUNG_THRESHOLD if tuned else 700, 10, 10)
 
 
 def _scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
