@@ -10,6 +10,7 @@ from starlette.middleware import Middleware
 
 from apicore.addresses import PRIVATE
 from apicore.assets import STATIC_PATH, StaticAssets
+from apicore.collector import tune_for_serving
 from apicore.docs import install_docs
 from apicore.envelope import EnvelopeResponse
 from apicore.handlers import install_error_handlers
@@ -19,6 +20,7 @@ from apicore.metrics import switch as metrics_switch
 from apicore.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from apicore.openapi import use_truthful_openapi
 from apicore.probes import Check, probe_router, watch_for_shutdown
+from apicore.tracing import fastapi_telemetry
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None] | AsyncIterator[None]]
 
@@ -58,10 +60,12 @@ def base_app(
         try:
             if lifespan is None:
                 app.state.started = True
+                tune_for_serving()
                 yield
             else:
                 async with lifespan(app):  # type: ignore[union-attr]
                     app.state.started = True
+                    tune_for_serving()
                     yield
         finally:
             app.state.started = False
@@ -75,6 +79,7 @@ def base_app(
         redoc_url=None,
         default_response_class=EnvelopeResponse,
         redirect_slashes=False,
+        telemetry=fastapi_telemetry(),  # type: ignore[arg-type]
     )
     install_error_handlers(app)
     # Added last = outermost: the request id is set before anything can fail.

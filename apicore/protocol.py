@@ -49,6 +49,9 @@ MAX_HEADERS = 100
 LINGER_TIME = 5.0
 LINGER_IDLE_TIME = 2.0
 LINGER_MAX_BYTES = 32 * 1024 * 1024
+# A held write and the next are joined into one bytes object up to this size; larger,
+# they are handed to the transport as two buffers (one writev, no copy).
+_JOIN_MAX_BYTES = 64 * 1024
 
 # Where the request being read stands.
 _IDLE = 0  # a new connection, nothing received yet
@@ -68,12 +71,58 @@ class _Refused(Exception):
 
 
 class _Transport:
-    """The connection's transport as uvicorn sees it: closing it may linger first."""
+    """The connection's transport as uvicorn sees it: closing it may linger first, and
+    (`coalesce`) a response's head leaves with its body, in one write.
 
-    def __init__(self, transport: asyncio.Transport, protocol: GuardedHttpProtocol) -> None:
+    uvicorn writes a response in two calls, the status line and headers at
+    `http.response.start`, then the body; uvloop sends each at once, so every answer
+    costs two `send` system calls and, at one request at a time, two wake-ups of the
+    client. A write is held here instead, until the next write (then both leave as one)
+    or the end of the event loop's current pass (`call_soon`), whichever comes first:
+    the head and body of one answer are sent in one pass of the task that answers, so
+    they leave together, and nothing waits longer than that pass. At most one write is
+    held; every other use of the transport (closing it, an EOF, the protocol's own
+    refusals) sends it first. Measured with `python -m bench.switch_cost --set
+    GATEWAY_COALESCE_WRITES=false` (docs/performance.md). Off:
+    `*_COALESCE_WRITES=false`.
+    """
+
+    def __init__(
+        self, transport: asyncio.Transport, protocol: GuardedHttpProtocol, coalesce: bool
+    ) -> None:
         self._transport = transport
         self._protocol = protocol
-        self.write = transport.write
+        self._held: bytes | None = None
+        self.write = self._write_held if coalesce else transport.write
+
+    def _write_held(self, data: bytes) -> None:
+        held = self._held
+        if held is None:
+            if data:
+                self._held = data
+                self._protocol.loop.call_soon(self.flush)
+            return
+        self._held = None
+        if len(held) + len(data) <= _JOIN_MAX_BYTES:
+            self._transport.write(held + data)
+        else:
+            self._transport.writelines((held, data))  # one writev, no copy of a large body
+
+    def flush(self) -> None:
+        """Send the write held, if any (dropped if the connection is already gone)."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not (self._protocol._lingering or self._transport.is_closing()):
+                self._transport.write(held)
+
+    def writelines(self, data: Any) -> None:
+        self.flush()
+        self._transport.writelines(data)
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
 
     def is_closing(self) -> bool:
         return self._protocol._lingering or self._transport.is_closing()
@@ -109,9 +158,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         _loop: asyncio.AbstractEventLoop | None = None,
         *,
         timeouts: ReadTimeouts | None = None,
+        coalesce: bool = True,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.timeouts = timeouts or ReadTimeouts()
+        self.coalesce = coalesce
         self._raw: asyncio.Transport | None = None
         self._phase = _IDLE
         self._head_started = 0.0
@@ -130,7 +181,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._raw = transport
-        self.transport = _Transport(transport, self)  # type: ignore[assignment]
+        self.transport = _Transport(transport, self, self.coalesce)  # type: ignore[assignment]
         self._head_started = self._last_read = self.loop.time()
         self._timer = self.loop.call_later(self.timeouts.header, self._on_timer)
 
@@ -171,6 +222,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 self._arm(self.timeouts.header if phase == _HEAD else self.timeouts.body)
 
     def eof_received(self) -> None:
+        self._flush()  # an answer held (a HEAD's head) goes out before the transport closes
         return None  # closes the transport (uvicorn's behaviour), lingering or not
 
     # Parser callbacks
@@ -247,6 +299,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             cycle.disconnected = True
             cycle.message_event.set()
         error = ApiError(REQUEST_TIMEOUT, f"Request {what} not received in time")
+        self._flush()  # an earlier answer's held write goes first
         self._raw.write(_error_bytes(error, self.server_state.default_headers))
         self._close()
 
@@ -261,17 +314,23 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self.cycle.message_event.set()
         logger.info("400 from %s: %s%s", self._peer(), message, f" ({reason})" if reason else "")
         error = ApiError(BAD_REQUEST, message)
+        self._flush()  # an earlier answer's held write goes first
         self._raw.write(_error_bytes(error, self.server_state.default_headers))
         self._close()
 
     def _peer(self) -> str:
         return f"{self.client[0]}:{self.client[1]}" if self.client else "?"
 
+    def _flush(self) -> None:
+        if isinstance(self.transport, _Transport):
+            self.transport.flush()
+
     def _close(self) -> None:
         """Close, lingering first when the client may still be sending its request."""
         raw = self._raw
         if raw is None or raw.is_closing() or self._lingering:
             return
+        self._flush()
         if not (self._failed or self._phase in (_HEAD, _BODY)):
             raw.close()
             return
@@ -299,4 +358,5 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def _raw_close(self) -> None:
         if self._raw is not None and not self._raw.is_closing():
+            self._flush()
             self._raw.close()

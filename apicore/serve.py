@@ -21,6 +21,7 @@ from functools import partial
 
 import uvicorn
 
+from apicore import collector
 from apicore.logging import log_config
 from apicore.metrics import MULTIPROCESS_ENV
 from apicore.protocol import GuardedHttpProtocol, ReadTimeouts
@@ -41,6 +42,8 @@ def _metrics_directory(workers: int) -> None:
 def serve(app: str, settings: ProcessSettings) -> None:
     """Run the `module:create_app` factory with the process's host, port and logging."""
     _metrics_directory(settings.workers)
+    # Read by each worker once its app has started (apicore/collector.py).
+    os.environ[collector.ENV] = "1" if settings.gc_freeze else "0"
     # uvicorn raises the signal again once it has shut down cleanly, to end the process
     # "as the signal would"; with the default handler that is death by SIGTERM (exit
     # status -15). This one ignores it, so a clean shutdown exits 0.
@@ -63,6 +66,8 @@ def serve(app: str, settings: ProcessSettings) -> None:
         timeout_graceful_shutdown=int(settings.shutdown_grace) or None,
         workers=settings.workers,
         # Our guards over uvicorn's httptools protocol (a partial: workers unpickle it).
-        http=partial(GuardedHttpProtocol, timeouts=timeouts),  # type: ignore[arg-type]
+        http=partial(  # type: ignore[arg-type]
+            GuardedHttpProtocol, timeouts=timeouts, coalesce=settings.coalesce_writes
+        ),
         ws="none",  # no WebSocket route: an upgrade request is served as plain HTTP
     )

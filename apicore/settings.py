@@ -33,6 +33,12 @@ class ProcessSettings(BaseSettings):
     # only to these addresses (others: 404), so a public gateway does not publish them.
     metrics: bool = True
     metrics_allow: str = PRIVATE
+    # A response's head and body leave in one write, not two (apicore/protocol.py,
+    # docs/performance.md); off: as uvicorn writes them.
+    coalesce_writes: bool = True
+    # Once started, startup's objects frozen out of the garbage collector's walks
+    # (apicore/collector.py); off: as Python comes.
+    gc_freeze: bool = True
     # SIGTERM: stop accepting, /readyz 503, finish what is in flight for at most this long.
     shutdown_grace: float = Field(20.0, ge=0, description="Seconds to drain on SIGTERM")
 

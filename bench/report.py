@@ -31,11 +31,11 @@ def summarise(
 ) -> dict:
     ours = per_target.get("ours")
     ratio = None
+    ratios: list[float] = []
     if ours is not None and target != "ours":
         # Ours relative to this target, round by round (same moment, same drift).
-        ratio = statistics.median(
-            o["rps"] / t["rps"] for o, t in zip(ours, results, strict=True) if t["rps"]
-        )
+        ratios = [o["rps"] / t["rps"] for o, t in zip(ours, results, strict=True) if t["rps"]]
+        ratio = statistics.median(ratios) if ratios else None
     calls = [r["calls_per_request"] for r in results if "calls_per_request" in r]
     return {
         "scenario": scenario.key,
@@ -43,6 +43,9 @@ def summarise(
         "conc": connections,
         "gateway": target,
         "rps": statistics.median(r["rps"] for r in results),
+        # The spread of the rounds: what one figure alone would hide.
+        "rps_range": (min(r["rps"] for r in results), max(r["rps"] for r in results)),
+        "ratio_range": (min(ratios), max(ratios)) if ratios else None,
         "p50": statistics.median(r["p50_ms"] for r in results),
         "p99": statistics.median(r["p99_ms"] for r in results),
         "errors": sum(r["bad"] + r["socket_errors"] for r in results),
@@ -58,15 +61,25 @@ def _cells(row: dict) -> list[str]:
         row["scenario"],
         str(row["conc"]),
         row["gateway"],
-        f"{row['rps']:.1f}",
+        _spread(row["rps"], row.get("rps_range"), "{:.1f}"),
         f"{row['p50']:.2f}",
         f"{row['p99']:.2f}",
         str(row["errors"]),
         "—" if row["calls"] is None else f"{row['calls']:.2f}",
         f"{row['cpu']:.2f}",
         f"{row['rss']:.0f}",
-        "" if row["ours_ratio"] is None else f"{row['ours_ratio']:.2f}×",
+        ""
+        if row["ours_ratio"] is None
+        else _spread(row["ours_ratio"], row.get("ratio_range"), "{:.2f}×"),
     ]
+
+
+def _spread(median: float, extremes: tuple[float, float] | None, form: str) -> str:
+    """The median, and the rounds' lowest and highest when they differ: `113.0 (110.2–116.9)`."""
+    text = form.format(median)
+    if extremes is not None and extremes[0] != extremes[1]:
+        text += f" ({form.format(extremes[0]).rstrip('×')}–{form.format(extremes[1])})"
+    return text
 
 
 def markdown_rows(rows: list[dict]) -> str:
@@ -87,6 +100,7 @@ def document(rows: list[dict], *, stamp: str, machine: str, args: dict) -> str:
     return (
         f"# Benchmark {stamp}\n\nMachine: {machine}. {settings}.\n\n{legend}\n\n"
         f"`vs ours` is our req/s divided by that gateway's, round by round (median).\n"
+        f"`req/s` and `vs ours`: the median of the rounds, then (lowest–highest).\n"
         f"`calls/req` are downstream requests counted at the services.\n\n"
         f"{head}\n{markdown_rows(rows)}\n"
     )

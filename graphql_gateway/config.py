@@ -68,6 +68,9 @@ class Settings(ProcessSettings):
     # None: on in development, off in production; set it to decide either way.
     graphql_introspection: bool | None = None
     graphql_compile: bool = Field(True, description="Run compiled plans where they apply")
+    # Strawberry's extension hooks looked up once per class, not per request
+    # (graphql_gateway/graphql/hooks.py); off: Strawberry's own lookups.
+    graphql_cached_hooks: bool = True
 
     # Identity and access (docs/auth.md). Off: every route open, as the original API.
     auth: Literal["off", "on"] = "off"

@@ -11,7 +11,9 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
+    SchemaExtension,
 )
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 
@@ -20,6 +22,7 @@ from graphql_gateway.config import Settings
 from graphql_gateway.graphql.access import RequireIdentity
 from graphql_gateway.graphql.compiled import CompiledExecution, ExecutionPaths
 from graphql_gateway.graphql.errors import coded, log_unexpected, without_suggestions
+from graphql_gateway.graphql.hooks import CachedHooksRunner
 from graphql_gateway.graphql.limits import DocumentCache, GuardedDocument, Limits
 from graphql_gateway.graphql.mutations import Mutation
 from graphql_gateway.graphql.observed import OperationMetrics
@@ -36,6 +39,7 @@ def field_value(source: Any, name: str) -> Any:
 
 class GatewaySchema(strawberry.Schema):
     suggestions = True  # "Did you mean …?" kept in messages
+    cached_hooks = True  # graphql_gateway/graphql/hooks.py
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -49,6 +53,13 @@ class GatewaySchema(strawberry.Schema):
             if not self.suggestions:
                 result.errors = [without_suggestions(error) for error in result.errors]
         return result
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        if self.cached_hooks:
+            return CachedHooksRunner(execution_context=execution_context, extensions=extensions)
+        return super().create_extensions_runner(execution_context, extensions)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -115,6 +126,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions=_extensions(settings),
     )
     schema.suggestions = settings.graphql_suggestions
+    schema.cached_hooks = settings.graphql_cached_hooks
     return schema
 
 
