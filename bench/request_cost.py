@@ -31,7 +31,7 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -134,9 +134,9 @@ def _request(app: FastAPI, scenario: str) -> Callable[[], Awaitable[None]]:
         return {"type": "http.request", "body": body, "more_body": False}
 
     async def one() -> None:
-        sent: list[dict[str, Any]] = []  # this request's own (others may be in flight)
+        sent: list[MutableMapping[str, Any]] = []  # this request's own (others may be in flight)
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             sent.append(message)
 
         await app({**scope, "state": {}}, receive, send)

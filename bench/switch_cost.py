@@ -90,7 +90,9 @@ def syscalls(pid: int, request: Request, count: int) -> dict[str, float]:
 def _print_syscalls(gateways: dict[str, Proc], requests: dict[str, Request], count: int) -> None:
     for label, gateway in gateways.items():
         per_request = syscalls(gateway.tree()[-1].pid, requests[label], count)
-        common = sorted((n for n, v in per_request.items() if v >= 0.05), key=per_request.get)
+        common = sorted(
+            (n for n, v in per_request.items() if v >= 0.05), key=lambda name: per_request[name]
+        )
         print(
             f"  {label:>3} system calls per request: {sum(per_request.values()):.1f} ("
             + ", ".join(f"{name} {per_request[name]:.2f}" for name in reversed(common))

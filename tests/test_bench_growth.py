@@ -359,6 +359,7 @@ def _marked(mark: str) -> list[psutil.Process]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("signum", "after_line"),
     [

@@ -15,6 +15,8 @@ from apicore.keyset import encode
 from tests.auth.conftest import PASSWORD, AuthStack, create_account, login
 from tests.auth.test_reports_scoped import order_for
 
+pytestmark = pytest.mark.slow  # a gateway with authentication on, and seeded services
+
 EDGES = "edges { cursor node { id userId } } pageInfo { hasNextPage endCursor } totalCount"
 USER_EDGES = EDGES.replace("id userId", "id")
 

@@ -25,6 +25,8 @@ from tests.auth.conftest import PASSWORD, another_gateway, create_account
 from tests.stack.test_readme_examples import PAGES, parse_curl, transcript_commands
 from tests.support.procs import RunningProcess
 
+pytestmark = pytest.mark.slow  # a real system with authentication on
+
 QUIET = frozenset({"-s", "-i"})
 UUID_IN_PATH = re.compile(r"/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 ITEMS = [{"product": "Бетон М300, м³", "quantity": 12, "price": "5400.00"}]

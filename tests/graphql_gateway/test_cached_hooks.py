@@ -24,6 +24,8 @@ from graphql_gateway.graphql.hooks import CachedHooksRunner
 from tests.conftest import gateway_for
 from tests.support.procs import RunningProcess
 
+pytestmark = pytest.mark.slow  # gateways over real service processes
+
 
 def _operations(outcome: str) -> float:
     total = 0.0
@@ -106,7 +108,7 @@ async def test_the_same_answers_with_hooks_cached_or_not(
 async def test_unauthenticated_refusal_is_the_same(
     users_process: RunningProcess, orders_process: RunningProcess
 ) -> None:
-    answers = {}
+    answers: dict[bool, tuple[int, str | None, Any]] = {}
     for cached in (True, False):
         async with gateway_for(
             users_process.url,
@@ -116,8 +118,11 @@ async def test_unauthenticated_refusal_is_the_same(
             jwt_secret="hooks-test-secret-" + "0" * 32,
         ) as (client, _):
             response = await client.post("/graphql", json={"query": "{ users { total } }"})
-            answers[cached] = (response.status_code, response.headers.get("www-authenticate"))
-            answers[cached] += (response.json(),)
+            answers[cached] = (
+                response.status_code,
+                response.headers.get("www-authenticate"),
+                response.json(),
+            )
     assert answers[True][0] == 401
     assert answers[True] == answers[False]
 
@@ -132,12 +137,12 @@ class EveryKind(SchemaExtension):
     def __init__(self, *, execution_context: Any = None) -> None:
         self.label = f"#{next(INSTANCES)}"  # which instance (one per request) ran the hook
 
-    def on_operation(self):  # type: ignore[override]  # a generator
+    def on_operation(self):  # a generator
         EVENTS.append("operation in")
         yield
         EVENTS.append("operation out")
 
-    async def on_parse(self):  # type: ignore[override]  # an async generator
+    async def on_parse(self):  # an async generator
         EVENTS.append("parse in")
         yield
         EVENTS.append("parse out")

@@ -53,6 +53,7 @@ async def walk_graphql(
         after = connection["pageInfo"]["endCursor"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sort", ["created_at", "-updated_at", "due_date", "-due_date"])
 async def test_orders_walk_through_gateway_rest_and_graphql(
     gateway_app: Gateway, orders_app: FastAPI, sort: str

@@ -80,6 +80,7 @@ async def walk(client: httpx.AsyncClient, limit: int, **params: Any) -> list[str
         body = await page(client, limit=limit, after=body["meta"]["next"], **params)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sort", SORTS)
 async def test_walk_every_sort_equals_the_sorted_list(
     orders_client: httpx.AsyncClient, orders_app: FastAPI, sort: str

@@ -31,6 +31,8 @@ from tests.service_orders.test_orders_api import STATUSES, item
 from tests.support.envelope import data_of
 from tests.support.procs import RunningProcess
 
+pytestmark = pytest.mark.slow  # random and concurrent writes through a service process
+
 ACTIVE = ("created", "in_progress")
 TODAY_SQL = "(now() AT TIME ZONE 'UTC')::date"
 EDGES = (date.min, date.max)  # 0001-01-01 and 9999-12-31

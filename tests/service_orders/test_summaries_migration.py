@@ -21,6 +21,8 @@ from tests.service_orders.test_summaries import (
 )
 from tests.support.pg import database_url
 
+pytestmark = pytest.mark.slow  # migrations up and down
+
 BEFORE = "0008_total_amount_index"
 
 # Every status, due yesterday, today, tomorrow, none and at the edges, created over days

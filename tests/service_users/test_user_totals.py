@@ -175,6 +175,7 @@ def jump_always(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(paging, "JUMP_FROM", 0)
 
 
+@pytest.mark.slow
 async def test_jumped_pages_equal_plain_offset_pages(users_client, users_db_url, jump_always):
     url = users_db_url
     await _insert(url, _spread(160, seed=7))
