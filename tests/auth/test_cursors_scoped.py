@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from apicore.keyset import encode
 from tests.auth.conftest import PASSWORD, AuthStack, create_account, login
