@@ -36,7 +36,6 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     get_nullable_type,
-    get_operation_ast,
     is_leaf_type,
     is_list_type,
     is_non_null_type,
@@ -48,7 +47,7 @@ from strawberry.extensions import SchemaExtension
 from apicore.versions import version_of_timestamp
 from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
-from graphql_gateway.graphql.limits import document_key
+from graphql_gateway.graphql.limits import document_key, select_operation
 
 LEAF, TYPENAME, NESTED, RESOLVED = range(4)
 STRAWBERRY_FIELD = "strawberry-definition"
@@ -371,8 +370,8 @@ def _object_plan(
 def compile_operation(
     schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
 ) -> OperationPlan | None:
-    operation = get_operation_ast(document, operation_name)
-    if operation is None or operation.operation != OperationType.QUERY:
+    operation = select_operation(document, operation_name)
+    if isinstance(operation, GraphQLError) or operation.operation != OperationType.QUERY:
         return None
     if operation.directives or schema.query_type is None:
         return None
