@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -70,3 +71,32 @@ def loads(body: bytes) -> Any:
         if isinstance(exc, json.JSONDecodeError):
             raise
         raise json.JSONDecodeError(str(exc), text, 0) from None
+
+
+def json_containers(value: Any, name: str = "") -> Iterator[tuple[str, dict | list, int]]:
+    """Every object and array in parsed JSON: the key it sits under, itself, its depth.
+
+    The one walk over JSON input: GraphQL's body depth limit (graphql_gateway/graphql/
+    router.py) and its list-length limit on variables (graphql_gateway/graphql/limits.py)
+    both read it. An array's items sit under the array's own key (the name a refusal
+    gives); `value` itself sits under `name`, at depth 0. Iterative, with an explicit
+    stack: the input may be nested as deep as the JSON parser allowed. Lazy: a caller
+    that has its answer stops the walk there.
+    """
+    stack: list[tuple[str, Any, int]] = [(name, value, 0)]
+    while stack:
+        key, current, depth = stack.pop()
+        if type(current) is dict:
+            yield key, current, depth
+            stack.extend(
+                (child_key, child, depth + 1)
+                for child_key, child in current.items()
+                if type(child) is dict or type(child) is list
+            )
+        elif type(current) is list:
+            yield key, current, depth
+            stack.extend(
+                (key, child, depth + 1)
+                for child in current
+                if type(child) is dict or type(child) is list
+            )

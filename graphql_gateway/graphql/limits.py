@@ -58,6 +58,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from apicore.errors import BAD_REQUEST, QUERY_TOO_COMPLEX, QUERY_TOO_LARGE, VALIDATION_ERROR
+from apicore.jsonbody import json_containers
 from apicore.params import MAX_LIMIT, MAX_OFFSET
 
 # A page's list field and the arguments that size it (Apollo's @listSize(slicingArguments)):
@@ -348,19 +349,11 @@ def overlap_work(
 
 
 def longest_list(value: Any, limit: int, name: str = "variables") -> str | None:
-    """The name under which a list of more than `limit` items sits in JSON input, if any.
-
-    Iterative: the input may be nested as deep as the JSON parser allowed.
-    """
-    stack: list[tuple[str, Any]] = [(name, value)]
-    while stack:
-        key, current = stack.pop()
-        if type(current) is dict:
-            stack.extend(current.items())
-        elif type(current) is list:
-            if len(current) > limit:
-                return key
-            stack.extend((key, item) for item in current)
+    """The name under which a list of more than `limit` items sits in JSON input, if any
+    (apicore/jsonbody.py walks it)."""
+    for key, container, _ in json_containers(value, name):
+        if type(container) is list and len(container) > limit:
+            return key
     return None
 
 

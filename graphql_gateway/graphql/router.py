@@ -40,7 +40,7 @@ from apicore.errors import (
     UNAUTHENTICATED,
     UNSUPPORTED_MEDIA_TYPE,
 )
-from apicore.jsonbody import NOT_UTF8, charset_is_utf8
+from apicore.jsonbody import NOT_UTF8, charset_is_utf8, json_containers
 from graphql_gateway.config import Settings
 from graphql_gateway.graphql.context import get_context
 from graphql_gateway.graphql.playground import playground_html
@@ -80,20 +80,8 @@ def content_type_of(value: str) -> tuple[str, Mapping[str, str]]:
 
 
 def json_depth_exceeds(value: Any, limit: int) -> bool:
-    """Whether JSON input nests deeper than `limit` (iteratively: it may be very deep)."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        current, depth = stack.pop()
-        if type(current) is dict:
-            children: Any = current.values()
-        elif type(current) is list:
-            children = current
-        else:
-            continue
-        if depth >= limit:
-            return True
-        stack.extend((child, depth + 1) for child in children if type(child) in (dict, list))
-    return False
+    """Whether JSON input nests deeper than `limit` (apicore/jsonbody.py walks it)."""
+    return any(depth >= limit for _, _, depth in json_containers(value))
 
 
 def wants_graphql_response(request: Request) -> bool:
