@@ -73,7 +73,9 @@ def loads(body: bytes) -> Any:
         raise json.JSONDecodeError(str(exc), text, 0) from None
 
 
-def json_containers(value: Any, name: str = "") -> Iterator[tuple[str, dict | list, int]]:
+def json_containers(
+    value: Any, name: str = ""
+) -> Iterator[tuple[str, dict[str, Any] | list[Any], int]]:
     """Every object and array in parsed JSON: the key it sits under, itself, its depth.
 
     The one walk over JSON input: GraphQL's body depth limit (graphql_gateway/graphql/
