@@ -47,7 +47,12 @@ from strawberry.extensions import SchemaExtension
 from apicore.versions import version_of_timestamp
 from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
-from graphql_gateway.graphql.limits import document_key, select_operation
+from graphql_gateway.graphql.limits import (
+    NOT_COMPILED,
+    DocumentCache,
+    chosen_operation,
+    select_operation,
+)
 
 LEAF, TYPENAME, NESTED, RESOLVED = range(4)
 STRAWBERRY_FIELD = "strawberry-definition"
@@ -368,9 +373,13 @@ def _object_plan(
 
 
 def compile_operation(
-    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: str | OperationDefinitionNode | GraphQLError | None,
 ) -> OperationPlan | None:
-    operation = select_operation(document, operation_name)
+    """The plan of one operation (chosen already, or by its name), None if not covered."""
+    if operation is None or isinstance(operation, str):
+        operation = select_operation(document, operation)
     if isinstance(operation, GraphQLError) or operation.operation != OperationType.QUERY:
         return None
     if operation.directives or schema.query_type is None:
@@ -542,35 +551,30 @@ async def run(plan: OperationPlan, context: Context, variables: Any) -> Executio
 
 # ---------------------------------------------------------------- hooking in
 
-_PLAN_CACHE_SIZE = 512
-_PLAN_CACHE_BYTES = 4 * 1024 * 1024  # of document text the plans keep alive
-
 
 class CompiledExecution(SchemaExtension):
-    """Supplies the result of `execute` from a compiled plan when there is one."""
+    """Supplies the result of `execute` from a compiled plan when there is one.
 
-    # Keyed by a digest of the text, never the text: 512 keys of 16 bytes. A plan keeps
-    # its document's nodes, and so its text: documents are capped in size (limits.py).
-    _plans: dict[tuple[int, bytes, str | None], OperationPlan | None] = {}  # noqa: RUF012
-    _bytes = [0]  # noqa: RUF012
+    Plans are kept on the document cache's entries (limits.py `Chosen.plan`), built the
+    first time an operation executes; a request whose document is not in the cache (too
+    big for it, or evicted since it was parsed) has its plan built and not kept.
+    """
+
+    def __init__(self, *, cache: DocumentCache) -> None:
+        self.cache = cache
 
     def _plan(self) -> OperationPlan | None:
         context = self.execution_context
-        schema = context.schema._schema
-        key = (id(schema), document_key(context.query or ""), context.operation_name)
-        try:
-            return self._plans[key]
-        except KeyError:
-            pass
-        if context.graphql_document is None:
+        document = context.graphql_document
+        if document is None:
             return None
-        plan = compile_operation(schema, context.graphql_document, context.operation_name)
-        size = len(context.query or "")
-        if len(self._plans) >= _PLAN_CACHE_SIZE or self._bytes[0] + size > _PLAN_CACHE_BYTES:
-            self._plans.clear()
-            self._bytes[0] = 0
-        self._plans[key] = plan
-        self._bytes[0] += size
+        schema = context.schema._schema
+        chosen = chosen_operation(self.cache, context)
+        if chosen is None:
+            return compile_operation(schema, document, context.operation_name)
+        if chosen.plan is NOT_COMPILED:
+            chosen.plan = compile_operation(schema, document, chosen.operation)
+        plan: OperationPlan | None = chosen.plan
         return plan
 
     async def on_execute(self) -> AsyncIterator[None]:

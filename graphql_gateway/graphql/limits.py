@@ -56,6 +56,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types import ExecutionContext
 
 from apicore.errors import BAD_REQUEST, QUERY_TOO_COMPLEX, QUERY_TOO_LARGE, VALIDATION_ERROR
 from apicore.jsonbody import json_containers
@@ -360,12 +361,30 @@ def longest_list(value: Any, limit: int, name: str = "variables") -> str | None:
 # ---------------------------------------------------------------- the cache
 
 
+# A plan not built yet (None is a plan too: "the compiler does not cover this operation").
+NOT_COMPILED: Any = object()
+
+
+@dataclass(slots=True)
+class Chosen:
+    """One operation of a cached document, as requests name it, and what is known of it.
+
+    `plan` is its compiled execution plan (graphql_gateway/graphql/compiled.py), built
+    the first time a request of it executes: documents that are refused, or only
+    validated, never pay for it.
+    """
+
+    operation: OperationDefinitionNode | GraphQLError  # or the error choosing it
+    analysis: Analysis | None  # None when no operation was chosen
+    plan: Any = NOT_COMPILED
+
+
 @dataclass(slots=True)
 class Entry:
     document: DocumentNode
     size: int
-    # Per operation name: the operation or the error choosing it, and its analysis.
-    operations: dict[str | None, tuple[OperationDefinitionNode | GraphQLError, Analysis | None]]
+    # By the operation name the client sent (None: none sent).
+    operations: dict[str | None, Chosen]
     validation_errors: list[GraphQLError] | None = None
 
 
@@ -391,9 +410,15 @@ def select_operation(
 class DocumentCache:
     """Parsed documents and what is known of them, LRU, bounded in entries and bytes.
 
+    The gateway's one document cache: the parsed document, its validation errors, and
+    per operation its cost analysis and its compiled plan (`Chosen`). LRU rather than
+    emptying itself when full (as the plan cache of compiled.py once did): a burst of
+    one-off documents then evicts the least recently used entries only, and the few
+    documents that make most of the traffic keep their parse, validation and plan.
     Keyed by a BLAKE2 digest of the text: the key is 16 bytes whatever the document,
     and a parsed document keeps its text (locations point into it), so the text is
-    what `size` counts. Shared by every request of one schema.
+    what `size` counts; a plan keeps the same document's nodes, so it adds no text.
+    Shared by every request of one schema.
     """
 
     def __init__(self, limits: Limits) -> None:
@@ -423,6 +448,21 @@ class DocumentCache:
         ):
             _, evicted = self._entries.popitem(last=False)
             self.bytes -= evicted.size
+
+
+def chosen_operation(cache: DocumentCache, context: ExecutionContext) -> Chosen | None:
+    """What the cache knows of this request's operation, if its document is still there.
+
+    Looked up again by the text's digest: the entry may have been evicted since the
+    request was parsed (then None: the caller works without the cache), and an entry
+    parsed again since holds another document than the request's.
+    """
+    if context.query is None:
+        return None
+    entry = cache.get(document_key(context.query))
+    if entry is None or entry.document is not context.graphql_document:
+        return None
+    return entry.operations.get(context._provided_operation_name)
 
 
 def document_key(query: str) -> bytes:
@@ -490,8 +530,8 @@ class GuardedDocument(SchemaExtension):
             if not isinstance(operation, GraphQLError):
                 schema = context.schema._schema
                 analysis = analyse(schema, entry.document, operation, None, self.limits)
-            known = entry.operations[name] = (operation, analysis)
-        operation, analysis = known
+            known = entry.operations[name] = Chosen(operation, analysis)
+        operation, analysis = known.operation, known.analysis
         if isinstance(operation, GraphQLError):
             raise refused(BAD_REQUEST, operation.message)
         assert analysis is not None

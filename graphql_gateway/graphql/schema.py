@@ -94,6 +94,7 @@ def _extensions(settings: Settings) -> list[Any]:
         cache_entries=settings.graphql_document_cache_entries,
         cache_bytes=settings.graphql_document_cache_bytes,
     )
+    documents = DocumentCache(limits)  # parsed, validated, costed and compiled documents
     extensions: list[Any] = [
         OperationMetrics,
         functools.partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
@@ -101,14 +102,14 @@ def _extensions(settings: Settings) -> list[Any]:
         # Parses (cached), refuses costly documents, then validates (cached).
         functools.partial(
             GuardedDocument,
-            cache=DocumentCache(limits),
+            cache=documents,
             hide_suggestions=not settings.graphql_suggestions,
         ),
     ]
     if settings.auth_enabled:
         extensions.append(RequireIdentity)  # before any plan runs
     if settings.graphql_compile:
-        extensions.append(CompiledExecution)
+        extensions.append(functools.partial(CompiledExecution, cache=documents))
     if tracing_enabled():
         from graphql_gateway.graphql.tracing import GraphQLSpans  # imports OpenTelemetry
 
