@@ -44,6 +44,7 @@ class GatewaySchema(strawberry.Schema):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.execution_paths = ExecutionPaths()  # counted by CompiledExecution
+        self.documents: DocumentCache | None = None  # build_schema sets the one in use
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         # Every answer passes here, parse errors included: codes and masking in one place.
@@ -83,8 +84,8 @@ def _abuse_rules(settings: Settings) -> list[Any]:
     return [rule for limiter in limiters for rule in limiter.validation_rules]
 
 
-def _extensions(settings: Settings) -> list[Any]:
-    """Classes or factories, never instances: each request gets its own."""
+def document_cache(settings: Settings) -> DocumentCache:
+    """The schema's one document cache: parsed, validated, costed and compiled documents."""
     limits = Limits(
         max_document_bytes=settings.graphql_max_document_bytes,
         max_fields=settings.graphql_max_fields,
@@ -94,7 +95,11 @@ def _extensions(settings: Settings) -> list[Any]:
         cache_entries=settings.graphql_document_cache_entries,
         cache_bytes=settings.graphql_document_cache_bytes,
     )
-    documents = DocumentCache(limits)  # parsed, validated, costed and compiled documents
+    return DocumentCache(limits)
+
+
+def _extensions(settings: Settings, documents: DocumentCache) -> list[Any]:
+    """Classes or factories, never instances: each request gets its own."""
     extensions: list[Any] = [
         OperationMetrics,
         functools.partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
@@ -119,13 +124,15 @@ def _extensions(settings: Settings) -> list[Any]:
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
+    documents = document_cache(settings)
     schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(default_resolver=field_value),
         scalar_overrides=SCALAR_OVERRIDES,
-        extensions=_extensions(settings),
+        extensions=_extensions(settings, documents),
     )
+    schema.documents = documents
     schema.suggestions = settings.graphql_suggestions
     schema.cached_hooks = settings.graphql_cached_hooks
     return schema

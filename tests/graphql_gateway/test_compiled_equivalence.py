@@ -21,6 +21,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from graphql_gateway.graphql.compiled import OperationPlan
+from graphql_gateway.graphql.limits import NOT_COMPILED, document_key
 from tests.conftest import _truncate, gateway_for
 from tests.support.procs import running
 from tests.support.services import own_services
@@ -540,3 +542,75 @@ async def test_the_orders_of_a_user_that_is_not_there_cost_one_call(both) -> Non
     assert path == COMPILED
     assert fast == stock == {"data": {"user": None}}
     assert (stock_calls, fast_calls) == (1, 2)  # the orders were asked for with the user
+
+
+# ---------------------------------------------------------------- plans on the document cache
+
+
+def _chosen(app: FastAPI, query: str, operation: str | None) -> Any:
+    """What the schema's one document cache holds of `operation` in `query`."""
+    entry = app.state.graphql_schema.documents.get(document_key(query))
+    assert entry is not None, "the document is in the cache"
+    return entry.operations[operation]
+
+
+async def test_a_plan_is_built_once_and_kept_on_the_document_cache_entry(both) -> None:
+    (client, app), _, _ = both
+    query = "{ users(limit: 3) { items { id planKept: name } } }"
+    first, _, path = await _ask_compiled(client, app, query, {}, None)
+    assert path == COMPILED
+    chosen = _chosen(app, query, None)
+    assert isinstance(chosen.plan, OperationPlan)
+    assert chosen.analysis is not None
+    assert chosen.analysis.fields == 4
+    plan = chosen.plan
+    again, _, path = await _ask_compiled(client, app, query, {}, None)
+    assert path == COMPILED
+    assert _chosen(app, query, None).plan is plan, "the second request reuses the plan"
+    assert again == first
+
+
+async def test_each_named_operation_has_its_own_plan(both) -> None:
+    (client, app), _, _ = both
+    query = "query A { users(limit: 1) { total } } query B { orders(limit: 1) { total } }"
+    for name in ("A", "B"):
+        _, _, path = await _ask_compiled(client, app, query, {}, name)
+        assert path == COMPILED
+    plans = [_chosen(app, query, name).plan for name in ("A", "B")]
+    assert [plan.operation.name.value for plan in plans] == ["A", "B"]
+
+
+async def test_an_uncovered_operation_is_kept_as_no_plan(both) -> None:
+    """None is a plan too ("not covered"): kept, so the compiler is not asked again."""
+    (client, app), _, _ = both
+    query = "{ users(limit: 1) @include(if: true) { total } }"
+    for _ in range(2):
+        _, _, path = await _ask_compiled(client, app, query, {}, None)
+        assert path == FALLBACK
+        assert _chosen(app, query, None).plan is None
+
+
+async def test_a_document_refused_before_execution_never_gets_a_plan(both) -> None:
+    (client, app), _, _ = both
+    query = "{ users { items { id noSuchField } } }"
+    response = await client.post("/graphql", json={"query": query})
+    assert response.json()["errors"], response.text
+    assert _chosen(app, query, None).plan is NOT_COMPILED
+
+
+async def test_without_a_document_cache_plans_are_built_per_request(services) -> None:
+    """A cache of no entries keeps nothing: every request compiles, and answers the same."""
+    users_url, orders_url = services
+    query = "{ users(limit: 2) { total items { id name } } }"
+    async with (
+        gateway_for(
+            users_url, orders_url, graphql_compile=True, graphql_document_cache_entries=0
+        ) as (client, app),
+        gateway_for(users_url, orders_url, graphql_compile=False) as (stock_client, stock_app),
+    ):
+        stock, _ = await _ask(stock_client, stock_app, query, {}, None)
+        for _ in range(2):
+            fast, _, path = await _ask_compiled(client, app, query, {}, None)
+            assert path == COMPILED
+            assert _normalised(fast) == _normalised(stock)
+        assert len(app.state.graphql_schema.documents) == 0
