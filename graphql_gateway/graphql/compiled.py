@@ -2,7 +2,8 @@
 
 The stock executor spends ~10-15 µs on every resolved field: a dashboard page of 100
 users with 5 orders each is ~2,000 fields, ~30 ms of CPU before any I/O. Each validated
-query document is compiled once (cached by its text) into a plan: plain fields become
+query operation is compiled once (the plan kept on its document's entry in the document
+cache, documents.py) into a plan: plain fields become
 dict copies done level by level for all objects of that level at once, fields that need
 a service become one batched call per level (the same DataLoaders as the stock path),
 the services are asked for only the fields the operation reads, and errors and nulls
@@ -47,7 +48,7 @@ from strawberry.extensions import SchemaExtension
 from apicore.versions import version_of_timestamp
 from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
-from graphql_gateway.graphql.limits import (
+from graphql_gateway.graphql.documents import (
     NOT_COMPILED,
     DocumentCache,
     chosen_operation,
@@ -555,7 +556,7 @@ async def run(plan: OperationPlan, context: Context, variables: Any) -> Executio
 class CompiledExecution(SchemaExtension):
     """Supplies the result of `execute` from a compiled plan when there is one.
 
-    Plans are kept on the document cache's entries (limits.py `Chosen.plan`), built the
+    Plans are kept on the document cache's entries (documents.py `Chosen.plan`), built the
     first time an operation executes; a request whose document is not in the cache (too
     big for it, or evicted since it was parsed) has its plan built and not kept.
     """

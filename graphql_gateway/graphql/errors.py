@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from graphql import GraphQLError
 
 from apicore.errors import BAD_REQUEST, INTERNAL_ERROR, ApiError
 
 logger = logging.getLogger("graphql_gateway.graphql")
+
+
+def refused(code: str, message: str, **extensions: Any) -> GraphQLError:
+    """A request refused before execution, with its code (apicore/errors.py)."""
+    return GraphQLError(message, extensions={"code": code, **extensions})
 
 
 def is_unexpected(error: GraphQLError) -> bool:

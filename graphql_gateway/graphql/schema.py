@@ -21,9 +21,11 @@ from apicore.tracing import tracing_enabled
 from graphql_gateway.config import Settings
 from graphql_gateway.graphql.access import RequireIdentity
 from graphql_gateway.graphql.compiled import CompiledExecution, ExecutionPaths
+from graphql_gateway.graphql.cost import Limits
+from graphql_gateway.graphql.documents import DocumentCache
 from graphql_gateway.graphql.errors import coded, log_unexpected, without_suggestions
 from graphql_gateway.graphql.hooks import CachedHooksRunner
-from graphql_gateway.graphql.limits import DocumentCache, GuardedDocument, Limits
+from graphql_gateway.graphql.limits import GuardedDocument
 from graphql_gateway.graphql.mutations import Mutation
 from graphql_gateway.graphql.observed import OperationMetrics
 from graphql_gateway.graphql.queries import Query

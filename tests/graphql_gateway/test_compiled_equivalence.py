@@ -22,7 +22,7 @@ import pytest
 from fastapi import FastAPI
 
 from graphql_gateway.graphql.compiled import OperationPlan
-from graphql_gateway.graphql.limits import NOT_COMPILED, document_key
+from graphql_gateway.graphql.documents import NOT_COMPILED, document_key
 from tests.conftest import _truncate, gateway_for
 from tests.support.procs import running
 from tests.support.services import own_services
