@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import httptools
@@ -53,11 +54,14 @@ LINGER_MAX_BYTES = 32 * 1024 * 1024
 # they are handed to the transport as two buffers (one writev, no copy).
 _JOIN_MAX_BYTES = 64 * 1024
 
-# Where the request being read stands.
-_IDLE = 0  # a new connection, nothing received yet
-_HEAD = 1  # request line and headers arriving
-_BODY = 2  # headers complete, body arriving
-_DONE = 3  # request complete (or between keep-alive requests)
+
+class _Phase(Enum):
+    """Where the request being read stands."""
+
+    IDLE = "idle"  # a new connection, nothing received yet
+    HEAD = "head"  # request line and headers arriving
+    BODY = "body"  # headers complete, body arriving
+    DONE = "done"  # request complete (or between keep-alive requests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +168,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.timeouts = timeouts or ReadTimeouts()
         self.coalesce = coalesce
         self._raw: asyncio.Transport | None = None
-        self._phase = _IDLE
+        self._phase = _Phase.IDLE
         self._head_started = 0.0
         self._head_seen = 0  # bytes received while the current head is incomplete
         self._last_read = 0.0
@@ -200,7 +204,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 self._raw_close()
             return
         self._unset_keepalive_if_required()
-        if self._phase != _BODY:
+        if self._phase != _Phase.BODY:
             self._head_seen += len(data)
         try:
             self.parser.feed_data(data)
@@ -214,12 +218,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._refuse(self._refusal or "Invalid HTTP request", reason=reason)
             return
         phase = self._phase
-        if phase in (_HEAD, _BODY):
-            if phase == _HEAD and self._head_seen > MAX_HEAD_BYTES:
+        if phase in (_Phase.HEAD, _Phase.BODY):
+            if phase == _Phase.HEAD and self._head_seen > MAX_HEAD_BYTES:
                 self._refuse(f"Request head over {MAX_HEAD_BYTES // 1024} KiB")
                 return
             if self._timer is None:
-                self._arm(self.timeouts.header if phase == _HEAD else self.timeouts.body)
+                self._arm(self.timeouts.header if phase == _Phase.HEAD else self.timeouts.body)
 
     def eof_received(self) -> None:
         self._flush()  # an answer held (a HEAD's head) goes out before the transport closes
@@ -228,9 +232,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     # Parser callbacks
 
     def on_message_begin(self) -> None:
-        if self._phase == _DONE:
+        if self._phase == _Phase.DONE:
             self._head_started = self._last_read
-        self._phase = _HEAD
+        self._phase = _Phase.HEAD
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
@@ -245,7 +249,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._head_seen > MAX_HEAD_BYTES and self._head_size() > MAX_HEAD_BYTES:
             self._refusal = f"Request head over {MAX_HEAD_BYTES // 1024} KiB"
             raise _Refused
-        self._phase = _BODY
+        self._phase = _Phase.BODY
         self._head_seen = 0
         super().on_headers_complete()
 
@@ -253,7 +257,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
 
     def on_message_complete(self) -> None:
-        self._phase = _DONE
+        self._phase = _Phase.DONE
         super().on_message_complete()
 
     # uvicorn's own answers
@@ -272,9 +276,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             return
         now = self.loop.time()
         phase = self._phase
-        if phase == _DONE:
+        if phase == _Phase.DONE:
             return  # between requests: uvicorn's keep-alive timeout applies
-        if phase == _BODY:
+        if phase == _Phase.BODY:
             deadline = self._last_read + self.timeouts.body
             if self.flow.read_paused:  # the application is not reading: not the client's fault
                 deadline = now + self.timeouts.body
@@ -283,16 +287,16 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if now < deadline:
             self._arm(deadline - now)
             return
-        if phase == _IDLE:
+        if phase == _Phase.IDLE:
             logger.debug("Closing a connection that sent nothing in %ss", self.timeouts.header)
             self._raw_close()
             return
-        cycle = self.cycle if phase == _BODY else None
+        cycle = self.cycle if phase == _Phase.BODY else None
         if cycle is not None and cycle.response_started:
             # The application answered without reading the whole body: nothing to say.
             self._raw_close()
             return
-        what = "headers" if phase == _HEAD else "body"
+        what = "headers" if phase == _Phase.HEAD else "body"
         logger.info("408: request %s too slow from %s", what, self._peer())
         if cycle is not None:
             # The application sees a disconnect; whatever it sends now goes nowhere.
@@ -331,7 +335,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if raw is None or raw.is_closing() or self._lingering:
             return
         self._flush()
-        if not (self._failed or self._phase in (_HEAD, _BODY)):
+        if not (self._failed or self._phase in (_Phase.HEAD, _Phase.BODY)):
             raw.close()
             return
         try:

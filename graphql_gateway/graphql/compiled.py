@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from graphql import (
@@ -55,7 +56,16 @@ from graphql_gateway.graphql.documents import (
     select_operation,
 )
 
-LEAF, TYPENAME, NESTED, RESOLVED = range(4)
+
+class FieldKind(Enum):
+    """How a plan completes one field of an object."""
+
+    LEAF = "leaf"  # copied from the source object (serialized, or derived from another key)
+    TYPENAME = "typename"  # the object's type name
+    NESTED = "nested"  # an object (or list of them) inside the source, completed in turn
+    RESOLVED = "resolved"  # fetched by a batch resolver for every object of the level
+
+
 STRAWBERRY_FIELD = "strawberry-definition"
 
 
@@ -215,7 +225,7 @@ DERIVED_LEAVES: dict[str, tuple[str, Callable[[Any], Any]]] = {
 @dataclass(slots=True)
 class FieldPlan:
     key: str
-    kind: int
+    kind: FieldKind
     nodes: list[FieldNode]
     field_def: GraphQLField | None = None
     source_key: str = ""
@@ -263,7 +273,9 @@ def _projection(root: ObjectPlan) -> dict[str, str]:
     def walk(plan: ObjectPlan) -> None:
         if plan.type_name in KEYS_ALWAYS_FETCHED:
             keys = needs.setdefault(plan.type_name, set(KEYS_ALWAYS_FETCHED[plan.type_name]))
-            keys.update(f.source_key for f in plan.fields if f.kind in (LEAF, NESTED))
+            keys.update(
+                f.source_key for f in plan.fields if f.kind in (FieldKind.LEAF, FieldKind.NESTED)
+            )
         for each in plan.fields:
             if each.sub is not None:
                 walk(each.sub)
@@ -320,7 +332,7 @@ def _field_plan(
 ) -> FieldPlan:
     name = nodes[0].name.value
     if name == "__typename":
-        return FieldPlan(key, TYPENAME, nodes)
+        return FieldPlan(key, FieldKind.TYPENAME, nodes)
     if name.startswith("__"):
         raise Unsupported("introspection")
     field_def = parent.fields[name]
@@ -332,13 +344,15 @@ def _field_plan(
     is_list = is_list_type(inner)
     if is_list:
         inner = get_nullable_type(inner.of_type)
-    plan = FieldPlan(key, LEAF, nodes, field_def, definition.python_name, None, nullable, is_list)
+    plan = FieldPlan(
+        key, FieldKind.LEAF, nodes, field_def, definition.python_name, None, nullable, is_list
+    )
     derived = DERIVED_LEAVES.get(f"{parent.name}.{name}")
     if derived is not None:
         plan.source_key, plan.serialize = derived
         return plan
     if definition.base_resolver is not None:
-        plan.kind = RESOLVED
+        plan.kind = FieldKind.RESOLVED
         plan.resolver = name if parent.name == "Query" else f"{parent.name}.{name}"
         if plan.resolver not in ROOT_RESOLVERS and plan.resolver not in BATCH_RESOLVERS:
             raise Unsupported(f"no compiled resolver for {plan.resolver}")
@@ -348,17 +362,19 @@ def _field_plan(
             raise Unsupported("list of enums")
         return plan
     else:
-        plan.kind = NESTED
+        plan.kind = FieldKind.NESTED
     if is_leaf_type(inner):
         raise Unsupported("resolved leaf")
     assert isinstance(inner, GraphQLObjectType)
     selections = [node.selection_set for node in nodes if node.selection_set]
     plan.sub = _object_plan(inner, selections, fragments)
     if (total := TOTAL_FIELDS.get(plan.resolver)) is not None:
-        plan.wants_total = any(f.kind == LEAF and f.source_key == total for f in plan.sub.fields)
+        plan.wants_total = any(
+            f.kind == FieldKind.LEAF and f.source_key == total for f in plan.sub.fields
+        )
     if plan.resolver == "user":
         plan.prefetch = [
-            f for f in plan.sub.fields if f.kind == RESOLVED and f.resolver in PREFETCH
+            f for f in plan.sub.fields if f.kind == FieldKind.RESOLVED and f.resolver in PREFETCH
         ]
     return plan
 
@@ -394,7 +410,7 @@ def compile_operation(
         root = _object_plan(schema.query_type, [operation.selection_set], fragments)
     except Unsupported:
         return None
-    if any(plan.kind == NESTED for plan in root.fields):
+    if any(plan.kind == FieldKind.NESTED for plan in root.fields):
         return None
     return OperationPlan(operation, root, _projection(root))
 
@@ -430,7 +446,7 @@ class _Run:
         return data
 
     async def _root_field(self, plan: FieldPlan) -> tuple[bool, Any]:
-        if plan.kind == TYPENAME:
+        if plan.kind == FieldKind.TYPENAME:
             return True, "Query"
         try:
             args = self._args(plan)
@@ -467,14 +483,14 @@ class _Run:
         outs: list[dict[str, Any]] = [{} for _ in sources]
         started: dict[int, asyncio.Future[Any]] = {}
         for index, each in enumerate(plan.fields):
-            if each.kind == RESOLVED:
+            if each.kind == FieldKind.RESOLVED:
                 task = asyncio.ensure_future(self._resolve(each, sources))
                 task.add_done_callback(_retrieved)
                 started[index] = task
         try:
             for index, each in enumerate(plan.fields):
                 key, kind = each.key, each.kind
-                if kind == LEAF:
+                if kind == FieldKind.LEAF:
                     source_key, serialize = each.source_key, each.serialize
                     if serialize is None:
                         for out, source in zip(outs, sources, strict=True):
@@ -482,10 +498,10 @@ class _Run:
                     else:
                         for out, source in zip(outs, sources, strict=True):
                             out[key] = serialize(source[source_key])
-                elif kind == TYPENAME:
+                elif kind == FieldKind.TYPENAME:
                     for out in outs:
                         out[key] = plan.type_name
-                elif kind == NESTED:
+                elif kind == FieldKind.NESTED:
                     values = [source[each.source_key] for source in sources]
                     await self._complete(each, outs, values, paths)
                 else:
