@@ -70,4 +70,3 @@ def test_deep_input_does_not_recurse() -> None:
 )
 def test_the_long_list_is_named_by_its_key(variables: Any, name: str | None) -> None:
     assert longest_list(variables, 500) == name
-
