@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphql import FieldNode, OperationDefinitionNode, get_operation_ast
+from graphql import FieldNode, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
 from graphql_gateway.auth.identity import unauthenticated
+from graphql_gateway.graphql.documents import operation_of
 
 ANONYMOUS_FIELDS = frozenset({"login", "refresh", "__typename"})
 
@@ -35,7 +36,7 @@ class RequireIdentity(SchemaExtension):
             document = execution.graphql_document
             operation = None
             if document is not None:
-                operation = get_operation_ast(document, execution.operation_name)
+                operation = operation_of(document, execution.operation_name)
             if not _only_anonymous_fields(operation):
                 raise unauthenticated(
                     "Authentication required: send `Authorization: Bearer <token>`"

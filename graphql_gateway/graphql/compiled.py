@@ -53,7 +53,7 @@ from graphql_gateway.graphql.documents import (
     NOT_COMPILED,
     DocumentCache,
     chosen_operation,
-    select_operation,
+    operation_of,
 )
 
 
@@ -396,8 +396,12 @@ def compile_operation(
 ) -> OperationPlan | None:
     """The plan of one operation (chosen already, or by its name), None if not covered."""
     if operation is None or isinstance(operation, str):
-        operation = select_operation(document, operation)
-    if isinstance(operation, GraphQLError) or operation.operation != OperationType.QUERY:
+        operation = operation_of(document, operation)
+    if (
+        operation is None
+        or isinstance(operation, GraphQLError)
+        or operation.operation != OperationType.QUERY
+    ):
         return None
     if operation.directives or schema.query_type is None:
         return None

@@ -72,6 +72,14 @@ def select_operation(
     return refused(BAD_REQUEST, f"Unknown operation named '{operation_name}'")
 
 
+def operation_of(
+    document: DocumentNode, operation_name: str | None
+) -> OperationDefinitionNode | None:
+    """`select_operation` for a reader that only needs the operation (None: no such one)."""
+    operation = select_operation(document, operation_name)
+    return None if isinstance(operation, GraphQLError) else operation
+
+
 class DocumentCache:
     """Parsed documents and what is known of them, LRU, bounded in entries and bytes.
 

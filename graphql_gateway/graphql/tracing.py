@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphql import get_operation_ast
 from opentelemetry import trace
 from strawberry.extensions import SchemaExtension
+
+from graphql_gateway.graphql.documents import operation_of
 
 _tracer = trace.get_tracer("graphql_gateway.graphql")
 
@@ -40,7 +41,7 @@ class GraphQLSpans(SchemaExtension):
         # that names nothing in the document does not name the span.
         operation = None
         if document is not None:
-            operation = get_operation_ast(document, context._provided_operation_name)
+            operation = operation_of(document, context._provided_operation_name)
         name = operation.name.value if operation is not None and operation.name else None
         span.update_name(f"graphql {name or 'anonymous'}")
         if name:
