@@ -159,6 +159,13 @@ def operation_variables(query: str) -> set[str]:
     return set(re.findall(r"\$(\w+)\s*:", header))
 
 
+def required_variables(query: str) -> set[str]:
+    """The variables a query cannot run without (`$x: T!`); a nullable one may be left out
+    (a first page's `$after`, say)."""
+    header = query.split("{", 1)[0]
+    return set(re.findall(r"\$(\w+)\s*:\s*[\w\[\]!]*!", header))
+
+
 def asks_for_csv(command: str) -> bool:
     return "text/csv" in command or "format=csv" in command
 
@@ -273,13 +280,19 @@ async def user_with_an_order(client: httpx.AsyncClient) -> tuple[dict[str, Any],
 async def test_graphql_example_works(gateway: httpx.AsyncClient, query: str) -> None:
     user, order = await user_with_an_order(gateway)
     names = operation_variables(query)
-    assert names <= {"id"}, f"no value known for variables {names - {'id'}}"
-    variables = {"id": user["id"]} if names else None
+    unknown = required_variables(query) - {"id"}
+    assert not unknown, f"no value known for variables {unknown}"
+    variables = {"id": user["id"]} if "id" in names else None
     if "assignedOrders" in query:  # the engineer's work: their order, assigned, under way
         change = {"assignee_id": user["id"], "status": "in_progress"}
         envelope_data(await gateway.put(f"/orders/{order['id']}", json=change), "assigned")
     data = await graphql(gateway, query, variables)
 
+    for connection in ("ordersConnection", "usersConnection"):
+        if connection in data:  # docs/pagination.md: a first page, its cursor to go on
+            page = data[connection]
+            assert isinstance(page["edges"], list)
+            assert page["pageInfo"]["hasNextPage"] in (True, False)
     if "createUser" in data:
         created = data["createUser"]
         uuid.UUID(created["id"])
