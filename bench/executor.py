@@ -82,7 +82,7 @@ async def _time(compile_plans: bool, runs: int) -> list[float]:
         for client in (app.state.clients.users, app.state.clients.orders):
             client.http._transport = transport  # the services, answered from memory
             client._send = client.http.send  # through it (not our transport's direct path)
-            client._direct_headers = None
+            client._direct = None
         asgi = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=asgi, base_url="http://gateway") as http:
             for i in range(runs + 20):

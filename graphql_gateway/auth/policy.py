@@ -33,7 +33,7 @@ data: outside the read scope 404, inside it but someone else's 403.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from apicore.errors import FORBIDDEN, ApiError, not_found
@@ -72,14 +72,29 @@ def order_scope(identity: Identity) -> str | None:
     return None if _has(identity, READ_ALL) else identity.user_id
 
 
+def reads_every_user(identity: Identity) -> bool:
+    """Whether the caller's reads of users need no check of the user (no filter to add)."""
+    return user_scope(identity) is None
+
+
+def reads_every_order(identity: Identity) -> bool:
+    """Whether the caller's reads of orders need no check of the order (no filter to add)."""
+    return order_scope(identity) is None
+
+
 def can_read_user(identity: Identity, user_id: str) -> bool:
     scope = user_scope(identity)
     return scope is None or scope == user_id
 
 
-def can_read_order(identity: Identity, order: Mapping[str, Any]) -> bool:
+def can_read_orders_of(identity: Identity, user_id: str) -> bool:
+    """Whether the caller may read the orders whose user is `user_id`."""
     scope = order_scope(identity)
-    return scope is None or scope == order["user_id"]
+    return scope is None or scope == user_id
+
+
+def can_read_order(identity: Identity, order: Mapping[str, Any]) -> bool:
+    return can_read_orders_of(identity, order["user_id"])
 
 
 def visible_user_ids(identity: Identity, ids: list[str] | None) -> list[str] | None:
@@ -90,12 +105,20 @@ def visible_user_ids(identity: Identity, ids: list[str] | None) -> list[str] | N
     return [scope] if ids is None or scope in ids else []
 
 
-def visible_order_owner(identity: Identity, user_id: str | None) -> tuple[bool, str | None]:
-    """(any visible?, the userId filter to send): a filter outside the scope sees nothing."""
+def visible_order_owner(
+    identity: Identity, user_id: str | None, among: Collection[str] | None = None
+) -> tuple[bool, str | None]:
+    """(any visible?, the userId filter to send): a filter outside the scope sees nothing.
+
+    `among`: the owners a batch asks for (REST's `userIds`), of which the caller sees
+    their own only; a list without it sees nothing. Ignored when the caller reads every
+    order (the list goes to the service as asked)."""
     scope = order_scope(identity)
     if scope is None:
         return True, user_id
     if user_id is not None and user_id != scope:
+        return False, None
+    if among is not None and scope not in among:
         return False, None
     return True, scope
 

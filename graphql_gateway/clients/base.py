@@ -1,4 +1,6 @@
-"""One pooled httpx client per service, behind its circuit breaker."""
+"""One pooled httpx client per service, behind its circuit breaker: sending, retrying and
+their metrics. How a plain GET is built without httpx (the request fast path) is beside
+the transport that sends it, in clients/transport.py."""
 
 from __future__ import annotations
 
@@ -6,12 +8,10 @@ import asyncio
 import http.cookiejar
 import logging
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import quote_plus
 
 import httpx
 import orjson
@@ -23,7 +23,12 @@ from graphql_gateway import metrics
 from graphql_gateway.clients.admission import Admission, Overloaded, is_bulk
 from graphql_gateway.clients.breaker import Breaker
 from graphql_gateway.clients.errors import BadUpstreamResponse, mapped_upstream_errors
-from graphql_gateway.clients.transport import Answer, DirectRequest, ServiceTransport
+from graphql_gateway.clients.transport import (
+    Answer,
+    DirectRequest,
+    DirectRequests,
+    ServiceTransport,
+)
 
 logger = logging.getLogger("graphql_gateway.clients")
 
@@ -42,10 +47,6 @@ READS = frozenset({"GET", "HEAD"})
 BROKEN_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 # How a request goes out: our transport's `exchange`, or httpx's `AsyncClient.send`.
 Sender = Callable[[httpx.Request | DirectRequest], Awaitable[httpx.Response | Answer]]
-# A path httpx would send as it is (nothing to percent-encode, no query of its own).
-_PLAIN_PATH = re.compile(r"/(?!/)[A-Za-z0-9/_.~-]*")
-# Characters `urlencode` leaves as they are, and the comma (which it writes %2C).
-_ID_LIST = re.compile(r"[A-Za-z0-9_.~,-]*")
 
 
 @dataclass(slots=True)
@@ -84,40 +85,6 @@ def _parse(response: httpx.Response | Answer) -> Upstream:
     return Upstream(
         status, body, response.content, headers.get("etag"), replayed, headers.get("retry-after")
     )
-
-
-def _plain_query(params: Any) -> str | None:
-    """`?query` as httpx encodes `params` ("" for none), if they are plain: a dict of
-    strings and integers (our own calls' form); None for anything else."""
-    if not params:
-        return "" if params is None or type(params) is dict else None
-    if type(params) is not dict:
-        return None
-    parts = []
-    for name, value in params.items():
-        if type(name) is not str:
-            return None
-        if type(value) is int:
-            value = str(value)
-        elif type(value) is not str:
-            return None
-        if _ID_LIST.fullmatch(value):
-            # What `urlencode` makes of ids joined by commas, without quoting them a
-            # character at a time (5% of the dashboard's CPU for 100 ids).
-            parts.append(f"{quote_plus(name)}={value.replace(',', '%2C')}")
-        else:
-            parts.append(f"{quote_plus(name)}={quote_plus(value)}")
-    return "?" + "&".join(parts)
-
-
-def _plain_headers(headers: Mapping[str, str]) -> bool:
-    """Names and values httpx would write as they are: printable ASCII. Anything else
-    goes through `build_request`, which refuses it as before, outside the breaker (our
-    own fault, not the service's: tests/hostile/test_protocol.py)."""
-    for name, value in headers.items():
-        if not (name.isascii() and name.isprintable() and value.isascii() and value.isprintable()):
-            return False
-    return True
 
 
 def may_retry(request: httpx.Request | DirectRequest, exc: Exception) -> bool:
@@ -194,7 +161,6 @@ class ServiceClient:
             ),
         )
         # Our aiohttp transport answers directly (transport.py); any other through httpx.
-        direct = isinstance(transport, ServiceTransport)
         send: Sender
         if isinstance(transport, ServiceTransport):
             send = transport.exchange
@@ -202,9 +168,15 @@ class ServiceClient:
             # Without our transport send() builds no DirectRequest (`direct` is False).
             send = cast(Sender, self.http.send)
         self._send = traced_send(send)  # with a span and `traceparent` when tracing
-        # For DirectRequest: the headers httpx writes on every request (host, accept, …).
-        self._direct_headers = dict(self.http.build_request("GET", "/").headers) if direct else None
-        self._extensions = {"timeout": self.http.timeout.as_dict()}
+        # The request fast path (transport.py), with the headers httpx writes on every
+        # request (host, accept, …); None without our transport, or to switch it off.
+        self._direct: DirectRequests | None = None
+        if isinstance(transport, ServiceTransport):
+            self._direct = DirectRequests(
+                self.base_url,
+                dict(self.http.build_request("GET", "/").headers),
+                {"timeout": self.http.timeout.as_dict()},
+            )
         breaker.watch(self.probe)
 
     async def aclose(self) -> None:
@@ -237,25 +209,11 @@ class ServiceClient:
         if idempotency_key is not None:
             headers["idempotency-key"] = idempotency_key
         # Built before the breaker: an error here is about our request, not the service.
-        request: httpx.Request | DirectRequest
-        if (
-            self._direct_headers is not None
-            and method == "GET"
-            and json is None
-            and content is None
-            and _PLAIN_PATH.fullmatch(path)
-            and (query := _plain_query(params)) is not None
-            and _plain_headers(headers)
-        ):
-            # What build_request would make, byte for byte (tests/graphql_gateway/
-            # test_retries.py compares the two), without parsing the URL again.
-            request = DirectRequest(
-                "GET",
-                self.base_url + path + query,
-                {**self._direct_headers, **{k.lower(): v for k, v in headers.items()}},
-                self._extensions,
-            )
-        else:
+        request: httpx.Request | DirectRequest | None = None
+        if self._direct is not None:
+            has_body = json is not None or content is not None
+            request = self._direct.build(method, path, params, headers, has_body=has_body)
+        if request is None:
             request = self.http.build_request(
                 method, path, params=params, json=json, content=content, headers=headers
             )

@@ -240,23 +240,20 @@ def _with_status(found: list[OrderData], status: str | None) -> list[OrderData]:
 async def orders_of_users(
     context: Context, user_ids: Sequence[str], status: str | None
 ) -> list[list[OrderData]]:
-    scope = policy.order_scope(context.caller)
-    if scope is not None:
+    if not policy.reads_every_order(context.caller):
         return [await orders_of_user(context, user_id, status) for user_id in user_ids]
     found = await context.loaders.orders_by_user.load_many(list(user_ids))
     return [_with_status(each, status) for each in found]
 
 
 async def orders_of_user(context: Context, user_id: str, status: str | None) -> list[OrderData]:
-    scope = policy.order_scope(context.caller)
-    if scope is not None and scope != user_id:
+    if not policy.can_read_orders_of(context.caller, user_id):
         return []
     return _with_status(await context.loaders.orders_by_user.load(user_id), status)
 
 
 async def users_of_orders(context: Context, user_ids: Sequence[str]) -> list[UserData | None]:
-    scope = policy.user_scope(context.caller)
-    if scope is not None:
+    if not policy.reads_every_user(context.caller):
         return [await user(context, user_id) for user_id in user_ids]
     return await context.loaders.user_by_id.load_many(list(user_ids))
 
@@ -278,9 +275,8 @@ async def assigned_orders_of_users(
     """`User.assignedOrders` of a whole level: one batched call, whatever the scope; a
     caller limited to their own orders sees, of someone's work, their own orders only."""
     found = await context.loaders.orders_by_assignee.load_many(list(user_ids))
-    scope = policy.order_scope(context.caller)
-    if scope is not None:
-        found = [[o for o in each if o["user_id"] == scope] for each in found]
+    if not policy.reads_every_order(context.caller):
+        found = [[o for o in each if policy.can_read_order(context.caller, o)] for each in found]
     return [_with_status(each, status) for each in found]
 
 
@@ -320,11 +316,14 @@ async def order_stats_of_users(
 ) -> list[OrderStatsData]:
     """`User.orderStats` of a whole level: one batched call (per period asked for)."""
     period = checked_period(first, last)
-    scope = policy.order_scope(context.caller)
     loader = context.loaders.order_stats_by_user(period)
-    if scope is None:
+    if policy.reads_every_order(context.caller):
         return await loader.load_many(list(user_ids))
-    return [await loader.load(u) if u == scope else no_orders() for u in user_ids]
+    caller = context.caller
+    return [
+        await loader.load(u) if policy.can_read_orders_of(caller, u) else no_orders()
+        for u in user_ids
+    ]
 
 
 async def order_stats_of_user(

@@ -7,7 +7,8 @@ near a direct call, is a few tenths of a millisecond). So a plain ASGI middlewar
 the front door (the caller is already verified and counted) answers them itself when
 the request is the plain form of the route: GET, a canonical lower-case UUID, no query
 string, and a caller whose scope decides without the resource (auth off, or anyone who
-reads every user / every order). Anything else goes on to the FastAPI routes, which
+reads every user / every order). Anything else goes on to the FastAPI routes (`get_user` in
+rest/users.py, `get_order` in rest/orders.py, whose declarations point here), which
 answer it exactly as before (400 for a malformed id or an unknown parameter, 404 outside
 the scope, the owner check of a restricted order read). The call itself is the same one
 the routes make (`ServiceClient.send`: breaker, retries, error mapping), and errors are
@@ -42,8 +43,9 @@ _ROUTE = {"users": _Route("/users/{id}"), "orders": _Route("/orders/{id}")}
 
 def _visible(service: str, identity: Identity) -> bool:
     """Whether the caller reads every resource of this kind (no check of the resource)."""
-    scope = policy.user_scope(identity) if service == "users" else policy.order_scope(identity)
-    return scope is None
+    if service == "users":
+        return policy.reads_every_user(identity)
+    return policy.reads_every_order(identity)
 
 
 class Passthrough:

@@ -109,7 +109,7 @@ async def list_users(
     per_page: PerPage = DEFAULT_PER_PAGE,
 ) -> EnvelopeResponse:
     """A page of every user: for those who read every user (403 for the others)."""
-    if policy.user_scope(identity) is not None:
+    if not policy.reads_every_user(identity):
         raise policy.forbidden("Only staff can list users")
     offset = offset_of(page, per_page)
     users, meta = await clients.users.list_users(limit=per_page, offset=offset)
