@@ -7,6 +7,7 @@ from uuid import UUID
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
+from apicore.finding import Finding
 from graphql_gateway.graphql import resolvers
 from graphql_gateway.graphql.context import Context
 from graphql_gateway.graphql.served import served
@@ -26,6 +27,60 @@ CONNECTION_DESCRIPTION = (
     "Cursor pages (Relay): `first` edges after the cursor `after`; the same rows, scope and"
     " sort as the list, and a page costs the same however deep (docs/pagination.md)"
 )
+
+
+# The filters `orders(...)` and `ordersConnection(...)` both take (apicore/finding.py).
+OverdueArgument = Annotated[
+    bool | None,
+    strawberry.argument(description="true: only overdue orders; false: only the others"),
+]
+AssigneeArgument = Annotated[
+    UUID | None, strawberry.argument(description="Only orders assigned to this user")
+]
+SortArgument = Annotated[
+    str | None,
+    strawberry.argument(
+        description="created_at (default), updated_at, due_date or total_amount;"
+        " a leading `-` sorts descending; ties by id"
+    ),
+]
+StatusesArgument = Annotated[
+    list[OrderStatus] | None,
+    strawberry.argument(description="Orders in any of these statuses"),
+]
+CreatedFromArgument = Annotated[
+    date | None, strawberry.argument(description="Created on or after (UTC day)")
+]
+CreatedToArgument = Annotated[
+    date | None, strawberry.argument(description="Created on or before (UTC day)")
+]
+DueFromArgument = Annotated[date | None, strawberry.argument(description="Due on or after")]
+DueToArgument = Annotated[date | None, strawberry.argument(description="Due on or before")]
+SearchArgument = Annotated[
+    str | None,
+    strawberry.argument(description="Case-insensitive search in the items' products"),
+]
+
+
+def _finding(
+    sort: str | None,
+    statuses: list[OrderStatus] | None,
+    created_from: date | None,
+    created_to: date | None,
+    due_from: date | None,
+    due_to: date | None,
+    q: str | None,
+) -> Finding:
+    """The filters as the resolvers take them (an argument left out arrives as UNSET)."""
+    return resolvers.finding_of(
+        sort=sort or None,
+        statuses=None if statuses in (None, strawberry.UNSET) else [s.value for s in statuses],
+        created_from=created_from or None,
+        created_to=created_to or None,
+        due_from=due_from or None,
+        due_to=due_to or None,
+        q=None if q is strawberry.UNSET else q,
+    )
 
 
 def selects(info: Info, name: str) -> bool:
@@ -88,40 +143,15 @@ class Query:
         status: OrderStatus | None = strawberry.UNSET,
         limit: int = 100,
         offset: int = 0,
-        overdue: Annotated[
-            bool | None,
-            strawberry.argument(description="true: only overdue orders; false: only the others"),
-        ] = strawberry.UNSET,
-        assignee_id: Annotated[
-            UUID | None, strawberry.argument(description="Only orders assigned to this user")
-        ] = strawberry.UNSET,
-        sort: Annotated[
-            str | None,
-            strawberry.argument(
-                description="created_at (default), updated_at, due_date or total_amount;"
-                " a leading `-` sorts descending; ties by id"
-            ),
-        ] = strawberry.UNSET,
-        statuses: Annotated[
-            list[OrderStatus] | None,
-            strawberry.argument(description="Orders in any of these statuses"),
-        ] = strawberry.UNSET,
-        created_from: Annotated[
-            date | None, strawberry.argument(description="Created on or after (UTC day)")
-        ] = strawberry.UNSET,
-        created_to: Annotated[
-            date | None, strawberry.argument(description="Created on or before (UTC day)")
-        ] = strawberry.UNSET,
-        due_from: Annotated[
-            date | None, strawberry.argument(description="Due on or after")
-        ] = strawberry.UNSET,
-        due_to: Annotated[date | None, strawberry.argument(description="Due on or before")] = (
-            strawberry.UNSET
-        ),
-        q: Annotated[
-            str | None,
-            strawberry.argument(description="Case-insensitive search in the items' products"),
-        ] = strawberry.UNSET,
+        overdue: OverdueArgument = strawberry.UNSET,
+        assignee_id: AssigneeArgument = strawberry.UNSET,
+        sort: SortArgument = strawberry.UNSET,
+        statuses: StatusesArgument = strawberry.UNSET,
+        created_from: CreatedFromArgument = strawberry.UNSET,
+        created_to: CreatedToArgument = strawberry.UNSET,
+        due_from: DueFromArgument = strawberry.UNSET,
+        due_to: DueToArgument = strawberry.UNSET,
+        q: SearchArgument = strawberry.UNSET,
     ) -> OrderPage:
         found = await resolvers.orders(
             info.context,
@@ -131,17 +161,7 @@ class Query:
             offset=offset,
             overdue=None if overdue is strawberry.UNSET else overdue,
             assignee_id=str(assignee_id) if assignee_id else None,
-            finding=resolvers.finding_of(
-                sort=sort or None,
-                statuses=None
-                if statuses in (None, strawberry.UNSET)
-                else [s.value for s in statuses],
-                created_from=created_from or None,
-                created_to=created_to or None,
-                due_from=due_from or None,
-                due_to=due_to or None,
-                q=None if q is strawberry.UNSET else q,
-            ),
+            finding=_finding(sort, statuses, created_from, created_to, due_from, due_to, q),
             want_total=selects(info, "total"),
         )
         return served(found)
@@ -172,40 +192,15 @@ class Query:
         after: AfterArgument = strawberry.UNSET,
         user_id: UUID | None = strawberry.UNSET,
         status: OrderStatus | None = strawberry.UNSET,
-        overdue: Annotated[
-            bool | None,
-            strawberry.argument(description="true: only overdue orders; false: only the others"),
-        ] = strawberry.UNSET,
-        assignee_id: Annotated[
-            UUID | None, strawberry.argument(description="Only orders assigned to this user")
-        ] = strawberry.UNSET,
-        sort: Annotated[
-            str | None,
-            strawberry.argument(
-                description="created_at (default), updated_at, due_date or total_amount;"
-                " a leading `-` sorts descending; ties by id"
-            ),
-        ] = strawberry.UNSET,
-        statuses: Annotated[
-            list[OrderStatus] | None,
-            strawberry.argument(description="Orders in any of these statuses"),
-        ] = strawberry.UNSET,
-        created_from: Annotated[
-            date | None, strawberry.argument(description="Created on or after (UTC day)")
-        ] = strawberry.UNSET,
-        created_to: Annotated[
-            date | None, strawberry.argument(description="Created on or before (UTC day)")
-        ] = strawberry.UNSET,
-        due_from: Annotated[
-            date | None, strawberry.argument(description="Due on or after")
-        ] = strawberry.UNSET,
-        due_to: Annotated[date | None, strawberry.argument(description="Due on or before")] = (
-            strawberry.UNSET
-        ),
-        q: Annotated[
-            str | None,
-            strawberry.argument(description="Case-insensitive search in the items' products"),
-        ] = strawberry.UNSET,
+        overdue: OverdueArgument = strawberry.UNSET,
+        assignee_id: AssigneeArgument = strawberry.UNSET,
+        sort: SortArgument = strawberry.UNSET,
+        statuses: StatusesArgument = strawberry.UNSET,
+        created_from: CreatedFromArgument = strawberry.UNSET,
+        created_to: CreatedToArgument = strawberry.UNSET,
+        due_from: DueFromArgument = strawberry.UNSET,
+        due_to: DueToArgument = strawberry.UNSET,
+        q: SearchArgument = strawberry.UNSET,
     ) -> OrderConnection:
         found = await resolvers.orders_connection(
             info.context,
@@ -216,17 +211,7 @@ class Query:
             status=status.value if status else None,
             overdue=None if overdue is strawberry.UNSET else overdue,
             assignee_id=str(assignee_id) if assignee_id else None,
-            finding=resolvers.finding_of(
-                sort=sort or None,
-                statuses=None
-                if statuses in (None, strawberry.UNSET)
-                else [s.value for s in statuses],
-                created_from=created_from or None,
-                created_to=created_to or None,
-                due_from=due_from or None,
-                due_to=due_to or None,
-                q=None if q is strawberry.UNSET else q,
-            ),
+            finding=_finding(sort, statuses, created_from, created_to, due_from, due_to, q),
         )
         return served(found)
 
