@@ -404,7 +404,9 @@ def test_ctrl_c_or_sigterm_drops_its_databases_and_stops_its_processes(
         if bench.poll() is None:
             bench.kill()
             bench.wait()
-    assert bench.returncode == 130, output
+    # 130 as the run says it; a Ctrl-C can also end Python by the signal itself once the
+    # run has cleaned up (-SIGINT): either way the cleanup below is what matters.
+    assert bench.returncode in (130, -signal.SIGINT), output
     assert "Interrupted" in output
     assert _bench_databases(pg_server) - before == set()
     _, alive = psutil.wait_procs(_marked(mark), timeout=10)
