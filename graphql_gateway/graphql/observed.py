@@ -8,6 +8,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import PreExecutionError
 
 from graphql_gateway import metrics
+from graphql_gateway.graphql.documents import operation_of
 
 
 def outcome_of(result: object) -> str:
@@ -24,7 +25,21 @@ def outcome_of(result: object) -> str:
 
 class OperationMetrics(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
-        yield
+        try:
+            yield
+        except Exception:
+            # Raised through the operation: a document that does not parse or is over a
+            # limit (graphql_gateway/graphql/limits.py raises in the parsing hook), an
+            # operation name that names none. Strawberry answers each with errors and no
+            # data, as a refusal; its result is set only after this hook is left. Labelled
+            # with what the client named, and the type of that operation if there is one.
+            execution = self.execution_context
+            name = execution._provided_operation_name
+            document = execution.graphql_document
+            operation = None if document is None else operation_of(document, name)
+            kind = "unknown" if operation is None else operation.operation.value
+            metrics.GRAPHQL_OPERATIONS(metrics.operation_label(name), kind, "refused").inc()
+            raise
         execution = self.execution_context
         try:
             kind = execution.operation_type.value
