@@ -3,8 +3,11 @@
     python -m bench            # full run (about 15 min): peers too, 1,000 users × 5 orders
     python -m bench --smoke    # seconds, no peers: keeps the harness from rotting (CI)
 
-Everything runs on 127.0.0.1. Gateways are measured in alternation (A B A B) so drift hits
-all alike; figures are medians of the rounds, ratios are medians of per-round ratios.
+Everything runs on 127.0.0.1. Gateways are measured in alternation, and in the opposite
+order every other round (A B C, C B A, ...): drift hits all alike, and no gateway always
+follows the same one (a Node peer's own collection and compilation can still be running
+when the next gateway's round starts). Figures are medians of the rounds, ratios are
+medians of per-round ratios.
 """
 
 from __future__ import annotations
@@ -80,8 +83,11 @@ def run_scenario(
     rows = []
     for connections in args.concurrency:
         per_target: dict[str, list[dict]] = {target: [] for target in scenario.targets}
-        for _ in range(args.rounds):
-            for target, request in scenario.targets.items():
+        for round_index in range(args.rounds):
+            order = list(scenario.targets.items())
+            if round_index % 2:
+                order.reverse()
+            for target, request in order:
                 proc = _proc_for(env, scenario, target)
                 wrk.run(request, connections=connections, seconds=args.warmup)
                 per_target[target].append(
