@@ -7,7 +7,7 @@ valid (400) before its user is looked up (422 USER_NOT_FOUND).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -205,16 +205,29 @@ def _scoped_query(identity: IdentityDep, request: Request, user_id: object) -> b
 
 
 async def _report(
-    clients: ClientsDep, request: Request, path: str, query: bytes, as_csv: bool
-) -> tuple[Response | None, Any]:
-    """The report as the service answers it (JSON), or its data to write as CSV."""
-    if not as_csv:
-        return await proxy(clients.orders, request, path, query=query), None
-    return None, (
-        await clients.orders.fetch(
-            "GET", path, params=parse_qsl(query.decode(), keep_blank_values=True)
-        )
-    ).data
+    clients: ClientsDep,
+    identity: IdentityDep,
+    request: Request,
+    user_id: object,
+    format_: str | None,
+    path: str,
+    empty: Callable[[], Any],
+    rows: Callable[[Any], tuple[list[str], list[list[Any]]]],
+) -> Response:
+    """A report as the service answers it (JSON), or written as CSV (`rows` of its data);
+    `empty()` is the report of no orders, for a caller who may read none."""
+    as_csv = csv_export.wants_csv(request, format_)
+    query = _scoped_query(identity, request, user_id)
+    if query is None:
+        report = empty()
+        if not as_csv:
+            return ok(report)
+    elif not as_csv:
+        return await proxy(clients.orders, request, path, query=query)
+    else:
+        params = parse_qsl(query.decode(), keep_blank_values=True)
+        report = (await clients.orders.fetch("GET", path, params=params)).data
+    return csv_export.csv_response(*rows(report))
 
 
 # The reports come before `/{id}`, which would take `stats` for an id. With
@@ -237,17 +250,16 @@ async def order_stats(
     """Counts and amounts in all, per status and overdue; `from`/`to` bound `created_at`.
     As CSV: a row per status, then `all`."""
     parse_period(first, last)
-    as_csv = csv_export.wants_csv(request, format_)
-    query = _scoped_query(identity, request, user_id)
-    if query is None:
-        report: Any = resolvers.no_orders()
-        if not as_csv:
-            return ok(report)
-    else:
-        answered, report = await _report(clients, request, "/orders/stats", query, as_csv)
-        if answered is not None:
-            return answered
-    return csv_export.csv_response(*csv_export.stats_rows(report))
+    return await _report(
+        clients,
+        identity,
+        request,
+        user_id,
+        format_,
+        "/orders/stats",
+        resolvers.no_orders,
+        csv_export.stats_rows,
+    )
 
 
 @router.get(
@@ -267,17 +279,16 @@ async def orders_by_day(
 ) -> Response:
     """Orders created and completed on each day (default: the last 30 days; 366 at most)."""
     start, end = daily_period(first, last)
-    as_csv = csv_export.wants_csv(request, format_)
-    query = _scoped_query(identity, request, user_id)
-    if query is None:
-        days: Any = resolvers.no_orders_by_day(start, end)
-        if not as_csv:
-            return ok(days)
-    else:
-        answered, days = await _report(clients, request, "/orders/stats/daily", query, as_csv)
-        if answered is not None:
-            return answered
-    return csv_export.csv_response(*csv_export.days_rows(days))
+    return await _report(
+        clients,
+        identity,
+        request,
+        user_id,
+        format_,
+        "/orders/stats/daily",
+        lambda: resolvers.no_orders_by_day(start, end),
+        csv_export.days_rows,
+    )
 
 
 @router.post(
