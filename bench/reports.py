@@ -89,7 +89,9 @@ async def _explain(engine: AsyncEngine, call: Any) -> tuple[list[str], list[str]
     async with engine.connect() as conn:
         for statement, parameters in sent:
             raw = await conn.get_raw_connection()
-            cursor = raw.driver_connection.cursor()
+            driver = raw.driver_connection  # None only once the connection is closed
+            assert driver is not None
+            cursor = driver.cursor()
             await cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
             plans.append("\n".join(row[0] for row in await cursor.fetchall()))
     return [s for s, _ in sent], plans

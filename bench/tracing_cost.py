@@ -121,7 +121,7 @@ def main() -> None:
             "on": _graphql(on["gateway"].url, query, '"orders"'),
         }
         stacks = {"off": off, "on": on}
-        traced_requests = 0
+        traced_requests: float = 0  # wrk's counts (bench/wrk.py: floats)
         for label in ("off", "on"):  # warm-up: connections, caches, plans
             warm = wrk.run(requests[label], connections=args.connections, seconds=2)
             traced_requests += warm["requests"] if label == "on" else 0
