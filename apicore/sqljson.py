@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import QueryableAttribute
 
 from apicore import paging
 from apicore.keyset import ROW, Keyset, page_rows
@@ -170,12 +171,15 @@ async def json_array_page(
 JUMPABLE = ("created_at", "id")
 
 
-def among(column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
-    """`column = ANY(:values)`: the list as one array parameter. `IN` would make a
-    parameter of each value, each coerced by SQLAlchemy and the statement's text a new one
-    for psycopg to convert at every list length: a tenth of the orders service's CPU for
-    a page of 100 users (`python -m bench.profile --only S1`). The same rows, the same
-    index use; an empty list matches nothing, as `IN ()` would."""
+def among(
+    column: ColumnElement[Any] | QueryableAttribute[Any], values: Sequence[Any]
+) -> ColumnElement[bool]:
+    """`column = ANY(:values)`: the list as one array parameter (`column`: a table's column
+    or a model's attribute, `Order.user_id`). `IN` would make a parameter of each value,
+    each coerced by SQLAlchemy and the statement's text a new one for psycopg to convert at
+    every list length: a tenth of the orders service's CPU for a page of 100 users
+    (`python -m bench.profile --only S1`). The same rows, the same index use; an empty list
+    matches nothing, as `IN ()` would."""
     array = _ARRAYS.get(column.type)
     if array is None:  # one type object per element type: SQLAlchemy caches by it
         array = _ARRAYS[column.type] = ARRAY(column.type)

@@ -20,7 +20,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Header
 from sqlalchemy import Table, delete, select
@@ -129,7 +129,10 @@ def precondition_failed() -> ApiError:
     )
 
 
-def with_etag(response: Response, body: bytes | str) -> Response:
+_Response = TypeVar("_Response", bound=Response)
+
+
+def with_etag(response: _Response, body: bytes | str) -> _Response:
     """The response, with the ETag of the resource in `body` (when it has a version)."""
     version = version_of_json(body)
     if version is not None:

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from apicore.db import create_engine
 from apicore.finding import SORTABLE, parse_finding
 from apicore.keyset import Keyset, decode, encode
-from bench.environment import _database, _postgres
+from bench.environment import bench_database, bench_postgres
 from bench.finding import _generate
 from bench.reports import _execution_ms, _explain_with, _timed, _top, orders_service
 from service_orders import repository
@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     with ExitStack() as stack:
-        server = _postgres(stack)
-        url = _database(stack, server, "bench_cursors", init_orders_db)
+        server = bench_postgres(stack)
+        url = bench_database(stack, server, "bench_cursors", init_orders_db)
         print(f"Generating {args.orders:,} orders of {args.users:,} users in SQL…", flush=True)
         took = asyncio.run(_generate(url, args.orders, args.users))
         print(f"  {took:.1f} s, indexes and VACUUM ANALYZE included\n", flush=True)

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,9 @@ class Environment:
         return total
 
 
-def _postgres(stack: ExitStack) -> str:
+def bench_postgres(stack: ExitStack) -> str:
+    """The PostgreSQL server to measure on: BENCH_PG_URL or TEST_PG_URL, else an embedded
+    one that `stack` stops and deletes."""
     url = os.environ.get("BENCH_PG_URL") or os.environ.get("TEST_PG_URL")
     if url:
         return url
@@ -69,7 +72,9 @@ def _postgres(stack: ExitStack) -> str:
     return server_url(handle)
 
 
-def _database(stack: ExitStack, server: str, prefix: str, init) -> str:
+def bench_database(stack: ExitStack, server: str, prefix: str, init: Callable[[str], None]) -> str:
+    """A fresh database on `server` (`prefix` and a random suffix), set up by `init` (a
+    service's init_db), dropped by `stack`; its URL."""
     url = make_url(server).set(database=f"{prefix}_{uuid.uuid4().hex[:8]}")
     rendered = url.render_as_string(hide_password=False)
     init(rendered)
@@ -200,9 +205,9 @@ def bring_up(
 ) -> Environment:
     env = Environment(logs=logs)
     try:
-        server = _postgres(env.stack)
-        users_db = _database(env.stack, server, "bench_users", init_users_db)
-        orders_db = _database(env.stack, server, "bench_orders", init_orders_db)
+        server = bench_postgres(env.stack)
+        users_db = bench_database(env.stack, server, "bench_users", init_users_db)
+        orders_db = bench_database(env.stack, server, "bench_orders", init_orders_db)
         for name, prefix, db in (("users", "USERS_", users_db), ("orders", "ORDERS_", orders_db)):
             port = free_port()
             proc = start(

@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from apicore.db import create_engine
 from apicore.finding import parse_finding
-from bench.environment import _database, _postgres
+from bench.environment import bench_database, bench_postgres
 from bench.reports import _execution_ms, _explain_with, _timed, _top, orders_service, user_id
 from service_orders import reports, repository
 from service_orders.init_db import main as init_orders_db
@@ -161,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
 
     with ExitStack() as stack:
-        server = _postgres(stack)
-        url = _database(stack, server, "bench_finding", init_orders_db)
+        server = bench_postgres(stack)
+        url = bench_database(stack, server, "bench_finding", init_orders_db)
         print(f"Generating {args.orders:,} orders of {args.users:,} users in SQL…", flush=True)
         took = asyncio.run(_generate(url, args.orders, args.users))
         print(f"  {took:.1f} s, indexes and VACUUM ANALYZE included\n", flush=True)

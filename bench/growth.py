@@ -40,7 +40,7 @@ import httpx
 import psutil
 
 from bench import environment
-from bench.environment import _database, _postgres, _start_ours
+from bench.environment import _start_ours, bench_database, bench_postgres
 from bench.growth_data import (
     Size,
     plain_count,
@@ -441,8 +441,8 @@ def _stats_figures(data: dict[str, Any]) -> dict[str, Any]:
 
 def bring_up(stack: ExitStack, server: str, size: Size, name: str, logs: Path) -> Site:
     """One size's databases, seeded, and its three processes."""
-    users_db = _database(stack, server, f"growth_users_{name}", init_users_db)
-    orders_db = _database(stack, server, f"growth_orders_{name}", init_orders_db)
+    users_db = bench_database(stack, server, f"growth_users_{name}", init_users_db)
+    orders_db = bench_database(stack, server, f"growth_orders_{name}", init_orders_db)
     print(f"Seeding {name}: {size} = {size.orders:,} orders…", flush=True)
     seconds, steps = seed(users_db, orders_db, size)
     print(f"  {seconds:.1f} s: {_steps(steps)}", flush=True)
@@ -532,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.callback(_stop_strays)  # last of all
         logs = Path(tempfile.mkdtemp(prefix="bench-growth-"))
         print(f"The processes' logs: {logs} (removed after a clean run)", flush=True)
-        server = _postgres(stack)
+        server = bench_postgres(stack)
         sites = []
         for size, name in ((small, "small"), (large, "large")):
             _unless_interrupted()

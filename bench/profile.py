@@ -100,6 +100,8 @@ def main() -> None:
         bare=False,
     )
     try:
+        assert env.users is not None  # bring_up starts both services
+        assert env.orders is not None
         targets = {"gateway": env.gateways["ours"], "users": env.users, "orders": env.orders}
         for scenario in scenarios(env):
             if scenario.key not in args.only:
@@ -110,7 +112,6 @@ def main() -> None:
                 name = f"{scenario.key}-c{connections}"
                 spies = []
                 for label, proc in targets.items():
-                    assert proc is not None
                     pid = proc.tree()[-1].pid  # the worker (the process itself with one)
                     base = out / f"{name}-{label}"
                     spies.append(

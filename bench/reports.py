@@ -28,7 +28,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from apicore.db import create_engine
-from bench.environment import _database, _postgres
+from bench.environment import bench_database, bench_postgres
 from bench.processes import Proc, free_port, python_module, start
 from service_orders import reports, repository
 from service_orders.init_db import main as init_orders_db
@@ -89,7 +89,9 @@ async def _explain(engine: AsyncEngine, call: Any) -> tuple[list[str], list[str]
     async with engine.connect() as conn:
         for statement, parameters in sent:
             raw = await conn.get_raw_connection()
-            cursor = raw.driver_connection.cursor()
+            driver = raw.driver_connection  # None only once the connection is closed
+            assert driver is not None
+            cursor = driver.cursor()
             await cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
             plans.append("\n".join(row[0] for row in await cursor.fetchall()))
     return [s for s, _ in sent], plans
@@ -169,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
 
     with ExitStack() as stack:
-        server = _postgres(stack)
-        url = _database(stack, server, "bench_reports", init_orders_db)
+        server = bench_postgres(stack)
+        url = bench_database(stack, server, "bench_reports", init_orders_db)
         print(f"Generating {args.orders:,} orders of {args.users:,} users in SQL…", flush=True)
         took = asyncio.run(_generate(url, args.orders, args.users))
         print(f"  {took:.1f} s, VACUUM ANALYZE included\n", flush=True)

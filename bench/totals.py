@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import text
 
 from apicore.db import create_engine
-from bench.environment import _database, _postgres
+from bench.environment import bench_database, bench_postgres
 from bench.finding import _generate as generate_orders
 from bench.processes import Proc, free_port, python_module, start
 from bench.reports import _timed
@@ -133,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     with ExitStack() as stack:
-        server = _postgres(stack)
-        users_url = _database(stack, server, "bench_totals_users", init_users_db)
-        orders_url = _database(stack, server, "bench_totals_orders", init_orders_db)
+        server = bench_postgres(stack)
+        users_url = bench_database(stack, server, "bench_totals_users", init_users_db)
+        orders_url = bench_database(stack, server, "bench_totals_orders", init_orders_db)
         seconds = asyncio.run(_generate_users(users_url, args.users))
         seconds += asyncio.run(generate_orders(orders_url, args.orders, args.users))
         print(f"{args.users} users and {args.orders} orders generated in {seconds:.1f} s")

@@ -25,7 +25,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import wrk
-from bench.environment import _database, _postgres, _seed
+from bench.environment import _seed, bench_database, bench_postgres
 from bench.processes import Proc, free_port, python_module, start
 from bench.scenarios import FRONT_OURS, Request, _graphql
 from service_orders.init_db import main as init_orders_db
@@ -95,10 +95,10 @@ def main() -> None:
     with ExitStack() as stack:
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-tracing-")))
         receiver = stack.enter_context(OtlpReceiver(keep=False))
-        server = _postgres(stack)
+        server = bench_postgres(stack)
         dbs = {
-            "users": _database(stack, server, "bench_users", init_users_db),
-            "orders": _database(stack, server, "bench_orders", init_orders_db),
+            "users": bench_database(stack, server, "bench_users", init_users_db),
+            "orders": bench_database(stack, server, "bench_orders", init_orders_db),
         }
         off = _stack(stack, "off", dbs, logs, {})
         on = _stack(
@@ -121,7 +121,7 @@ def main() -> None:
             "on": _graphql(on["gateway"].url, query, '"orders"'),
         }
         stacks = {"off": off, "on": on}
-        traced_requests = 0
+        traced_requests: float = 0  # wrk's counts (bench/wrk.py: floats)
         for label in ("off", "on"):  # warm-up: connections, caches, plans
             warm = wrk.run(requests[label], connections=args.connections, seconds=2)
             traced_requests += warm["requests"] if label == "on" else 0

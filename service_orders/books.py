@@ -86,12 +86,15 @@ async def _state(conn: AsyncConnection, user_id: uuid.UUID) -> dict[str, object]
     row = (
         await conn.execute(select(OrderBook.closed_at, age).where(OrderBook.user_id == user_id))
     ).first()
-    closed_at: datetime | None = row[0] if row is not None else None
+    closed_at: datetime | None = None
+    closed_for_s: float | None = None
+    if row is not None and row[0] is not None:
+        closed_at, closed_for_s = row[0], float(row[1])
     return {
         "user_id": user_id,
         "closed": closed_at is not None,
         "closed_at": closed_at.isoformat() if closed_at is not None else None,
-        "closed_for_s": float(row[1]) if closed_at is not None else None,
+        "closed_for_s": closed_for_s,
     }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -15,6 +15,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     SmallInteger,
+    Table,
     Text,
     func,
     text,
@@ -44,6 +45,11 @@ def products_of(items: Any) -> Any:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    if TYPE_CHECKING:
+        # Every model here is declared by `__tablename__` and its columns, so its table is a
+        # `Table`; SQLAlchemy's own annotation (`FromClause`) also covers a class mapped to
+        # a join or a subquery.
+        __table__: ClassVar[Table]
 
 
 class Order(Base):

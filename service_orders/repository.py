@@ -343,7 +343,7 @@ async def update_order(
         if due_date is not KEEP and due_date != current.due_date:
             values["due_date"] = due_date
         if assignee_id is not KEEP and assignee_id != current.assignee_id:
-            if assignee_id is not None:
+            if isinstance(assignee_id, uuid.UUID):  # not KEEP, not None (no assignee)
                 await lock_books(conn, assignee_id)  # not to a user being deleted
             values["assignee_id"] = assignee_id
         if status is not None and status != current.status:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import (
     ARRAY,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Table,
     Text,
     func,
     text,
@@ -29,6 +31,11 @@ ROLES = ("user", "engineer", "manager", "director", "customer", "admin")
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    if TYPE_CHECKING:
+        # Every model here is declared by `__tablename__` and its columns, so its table is a
+        # `Table`; SQLAlchemy's own annotation (`FromClause`) also covers a class mapped to
+        # a join or a subquery.
+        __table__: ClassVar[Table]
 
 
 class User(Base):

@@ -8,6 +8,7 @@ credentials check (service_users.credentials), which keeps it to itself.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -111,7 +112,7 @@ async def create_user(
     *,
     email: str,
     name: str,
-    roles: list[str],
+    roles: Sequence[str],
     password_hash: str | None,
     idempotency: Idempotency | None = None,
 ) -> Created:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -118,9 +119,10 @@ def gateway_process(
 
 @asynccontextmanager
 async def gateway_for(
-    users_url: str, orders_url: str, **overrides: object
+    users_url: str, orders_url: str, **overrides: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
-    """A fresh gateway in process (fresh breakers) over the given service URLs."""
+    """A fresh gateway in process (fresh breakers) over the given service URLs; `overrides`:
+    any other GatewaySettings field (validated by it, as from the environment)."""
     settings = GatewaySettings(users_url=users_url, orders_url=orders_url, **overrides)
     app = create_gateway_app(settings)
     async with app.router.lifespan_context(app), asgi_client(app) as client:

@@ -101,7 +101,7 @@ async def test_a_malformed_key_is_400_before_anything(http: httpx.AsyncClient, k
     response = await http.post(
         "/orders",
         json={"user_id": user_id, "items": ITEMS},
-        headers={"idempotency-key": key.encode()},
+        headers={b"idempotency-key": key.encode()},
     )
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"

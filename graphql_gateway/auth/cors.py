@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import TypedDict
+
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
@@ -39,7 +42,18 @@ class EnvelopeCORSMiddleware(CORSMiddleware):
         return refused
 
 
-def cors_options(origins: list[str]) -> dict[str, object]:
+class CORSOptions(TypedDict):
+    """The arguments of Starlette's CORSMiddleware that we set."""
+
+    allow_origins: Collection[str]
+    allow_methods: Collection[str]
+    allow_headers: Collection[str]
+    expose_headers: Collection[str]
+    allow_credentials: bool
+    max_age: int
+
+
+def cors_options(origins: list[str]) -> CORSOptions:
     return {
         "allow_origins": origins,
         "allow_methods": ALLOW_METHODS,

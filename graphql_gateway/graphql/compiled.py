@@ -518,8 +518,8 @@ class _Run:
                         continue
                     await self._complete(each, outs, values, paths)
         finally:
-            for task in started.values():
-                task.cancel()  # only those a bailout left running
+            for pending in started.values():
+                pending.cancel()  # only those a bailout left running
         return outs
 
     async def _resolve(self, plan: FieldPlan, sources: Sequence[Any]) -> list[Any]:

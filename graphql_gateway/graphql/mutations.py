@@ -93,21 +93,21 @@ def _logged_in(info: Info, result: dict) -> LoginResult:
 class Mutation:
     @strawberry.mutation(description="Access and refresh tokens for an email and password")
     async def login(self, info: Info, email: str, password: str) -> LoginResult:
-        return _logged_in(info, await login(info.context.request, email, password))
+        return _logged_in(info, await login(info.context.current_request, email, password))
 
     @strawberry.mutation(
         description="The next access and refresh tokens; the refresh token sent is spent"
         " (sent again, it ends its session)"
     )
     async def refresh(self, info: Info, refresh_token: str) -> LoginResult:
-        return _logged_in(info, await refresh(info.context.request, refresh_token))
+        return _logged_in(info, await refresh(info.context.current_request, refresh_token))
 
     @strawberry.mutation(description="End the caller's session: its tokens are refused")
     async def logout(self, info: Info) -> LogoutResult:
         caller = info.context.caller
         if caller.unrestricted:
             raise auth_is_off()
-        await logout(info.context.request, caller)
+        await logout(info.context.current_request, caller)
         return LogoutResult(session_id=strawberry.ID(caller.session_id or ""))
 
     @strawberry.mutation
@@ -129,7 +129,7 @@ class Mutation:
         expected_version: str | None = strawberry.UNSET,
     ) -> User:
         payload = to_payload(input)
-        caller, request = info.context.caller, info.context.request
+        caller, request = info.context.caller, info.context.current_request
         policy.check_update_user(caller, str(id), changes_roles="roles" in payload)
         email = payload.get("email")
         counted = isinstance(email, str) and await count_email_change(request, caller, email)

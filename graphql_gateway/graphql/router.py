@@ -109,7 +109,9 @@ def is_request_error(result: ExecutionResult) -> bool:
     """
     if isinstance(result, PreExecutionError):
         return True
-    return result.data is None and bool(result.errors) and all(not e.path for e in result.errors)
+    if result.data is not None or not result.errors:
+        return False
+    return all(not e.path for e in result.errors)
 
 
 def _code_of(result: ExecutionResult) -> str | None:
@@ -119,6 +121,9 @@ def _code_of(result: ExecutionResult) -> str | None:
 
 class GatewayGraphQLRouter(GraphQLRouter):
     max_json_depth = 32
+    # The sub-response of the request being answered, which Strawberry's `get_sub_response`
+    # reads: its routes (and GraphQLPost) set it, Strawberry's class does not declare it.
+    temporal_response: Response
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -251,7 +256,7 @@ class GraphQLPost(Route):
         return response
 
 
-def graphql_router(settings: Settings) -> GraphQLRouter:
+def graphql_router(settings: Settings) -> GatewayGraphQLRouter:
     """POST /graphql for clients, GraphiQL on GET /graphql from a browser."""
     router = GatewayGraphQLRouter(
         build_schema(settings),

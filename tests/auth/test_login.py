@@ -152,7 +152,8 @@ def test_unknown_email_takes_about_as_long_as_a_wrong_password(auth_stack: AuthS
     """Loose bound (this machine is shared): without the users service's dummy hash an
     unknown email answers ~40x faster than a wrong password, far outside it."""
     account = auth_stack.accounts["manager"]
-    wrong, unknown = [], []
+    wrong: list[float] = []
+    unknown: list[float] = []
     for _ in range(7):
         for email, times in (
             (account.email, wrong),

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -186,7 +187,7 @@ def test_a_password_change_ends_every_session_of_the_user(stack: Stack) -> None:
     assert changed.status_code == 200, changed.text
     for login in (first, second):
         token = login["access_token"]
-        until_refused(lambda t=token: call(stack, "GET", "/auth/me", t), BOUND_S + SLACK_S)
+        until_refused(partial(call, stack, "GET", "/auth/me", token), BOUND_S + SLACK_S)
         refresh = call(
             stack, "POST", "/auth/refresh", json={"refresh_token": login["refresh_token"]}
         )
@@ -273,7 +274,7 @@ def test_refresh_rotates_and_a_reused_refresh_token_ends_the_family(stack: Stack
     newer = call(stack, "POST", "/auth/refresh", json={"refresh_token": data["refresh_token"]})
     assert newer.status_code == 401
     for token in (login["access_token"], data["access_token"]):
-        until_refused(lambda t=token: call(stack, "GET", "/auth/me", t), BOUND_S + SLACK_S)
+        until_refused(partial(call, stack, "GET", "/auth/me", token), BOUND_S + SLACK_S)
 
 
 def test_two_refreshes_with_one_token_at_once_end_the_session(stack: Stack) -> None:
@@ -289,7 +290,7 @@ def test_two_refreshes_with_one_token_at_once_end_the_session(stack: Stack) -> N
     for answer in answers:
         if answer.status_code == 200:  # the one that won: its tokens went with the family
             token = answer.json()["data"]["access_token"]
-            until_refused(lambda t=token: call(stack, "GET", "/auth/me", t), BOUND_S + SLACK_S)
+            until_refused(partial(call, stack, "GET", "/auth/me", token), BOUND_S + SLACK_S)
             again = answer.json()["data"]["refresh_token"]
             assert (
                 call(stack, "POST", "/auth/refresh", json={"refresh_token": again}).status_code

@@ -25,6 +25,7 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.types import Message
 
 from tests.auth.conftest import SECRET, AuthStack, another_gateway, create_account
 from tests.support.procs import RunningProcess, free_port
@@ -122,7 +123,7 @@ def bad_tokens(stack: AuthStack) -> dict[str, str]:
     }
 
 
-HEADERS_WITHOUT_A_TOKEN: dict[str, str | bytes | None] = {
+HEADERS_WITHOUT_A_TOKEN: dict[str, str | None] = {
     "missing": None,
     "empty": "",
     "basic scheme": "Basic YWRtaW46YWRtaW4=",
@@ -530,12 +531,12 @@ async def test_no_websocket_gets_past_the_front_door() -> None:
     from graphql_gateway.config import Settings
 
     app = create_app(Settings(auth="on", jwt_secret=SECRET))
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return {"type": "websocket.connect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     scope = {

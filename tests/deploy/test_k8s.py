@@ -28,8 +28,8 @@ import kubernetes_validate
 import pytest
 import yaml
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings
 
+from apicore.settings import ProcessSettings
 from graphql_gateway.config import Settings as GatewaySettings
 from service_orders.config import Settings as OrdersSettings
 from service_users.config import Settings as UsersSettings
@@ -46,7 +46,7 @@ Obj = dict[str, Any]
 
 
 # Our three processes: Deployment name → (package, env prefix, settings, port).
-PROCESSES: dict[str, tuple[str, str, type[BaseSettings], int]] = {
+PROCESSES: dict[str, tuple[str, str, type[ProcessSettings], int]] = {
     "api-gateway": ("graphql_gateway", "GATEWAY_", GatewaySettings, 8000),
     "service-users": ("service_users", "USERS_", UsersSettings, 8001),
     "service-orders": ("service_orders", "ORDERS_", OrdersSettings, 8002),

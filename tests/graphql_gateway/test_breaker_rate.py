@@ -73,6 +73,11 @@ async def ours() -> str:
     raise Ours
 
 
+def one_in(n: int) -> Callable[[int], bool]:
+    """A pattern for `run`: call i fails when i is a multiple of n."""
+    return lambda i: i % n == 0
+
+
 async def run(b: Breaker, pattern: Callable[[int], bool], calls: int, clock: Clock, step: float):
     """`calls` calls, call i failing when pattern(i); the number of the call that opened
     the circuit (None: it stayed closed)."""
@@ -105,7 +110,7 @@ async def test_four_failures_in_five_open_it_too() -> None:
 async def test_five_or_twenty_percent_never_opens_it() -> None:
     for every in (20, 5):
         clock = Clock()
-        assert await run(breaker(clock), lambda i, n=every: i % n == 0, 2000, clock, 0.005) is None
+        assert await run(breaker(clock), one_in(every), 2000, clock, 0.005) is None
 
 
 async def test_below_min_calls_no_rate_opens_it_but_fail_max_in_a_row_still_does() -> None:

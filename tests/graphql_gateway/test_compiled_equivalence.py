@@ -34,7 +34,11 @@ CONNECTION = (
     "pageInfo { ... on PageInfo { hasNextPage endCursor } } }"
 )
 
-COMPILED_QUERIES: list[tuple[str, dict[str, Any]]] = [
+# A query's variables, or what _variables makes them from: "U0", "O0", "IDS" (the seeded
+# ids) or "OP:<name>" (no variables, the operation of that name).
+Spec = dict[str, Any] | str
+
+COMPILED_QUERIES: list[tuple[str, Spec]] = [
     ("{ users { total items { id name email roles createdAt updatedAt } } }", {}),
     # A leaf derived from another field (the version from updated_at), asked without it.
     ("{ users { items { version orders { version status } } } }", {}),
@@ -151,7 +155,7 @@ COMPILED_QUERIES: list[tuple[str, dict[str, Any]]] = [
     ),
 ]
 
-FALLBACK_QUERIES: list[tuple[str, dict[str, Any]]] = [
+FALLBACK_QUERIES: list[tuple[str, Spec]] = [
     ("{ __schema { queryType { name } } }", {}),
     ("query($x: Boolean!) { users { items { name @include(if: $x) } } }", {"x": False}),
     ("query($x: Boolean!) { users { items { id orders @skip(if: $x) { id } } } }", {"x": True}),
@@ -167,6 +171,7 @@ FALLBACK_QUERIES: list[tuple[str, dict[str, Any]]] = [
 async def _seed(users_url: str, orders_url: str) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=10) as client:
         ids = []
+        body: dict[str, Any]
         for i, roles in enumerate((["engineer"], ["manager", "user"], ["director"])):
             body = {"email": f"eq{i}@example.com", "name": f"Person {i}", "roles": roles}
             ids.append((await client.post(f"{users_url}/users", json=body)).json()["data"]["id"])
@@ -210,7 +215,7 @@ async def _seed(users_url: str, orders_url: str) -> dict[str, Any]:
     return {"U0": ids[0], "O0": orders[0], "IDS": [ids[1], MISSING, ids[0], ids[1]]}
 
 
-def _variables(spec: Any, seeded: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+def _variables(spec: Spec, seeded: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     if spec == "U0":
         return {"u": seeded["U0"], "id": seeded["U0"]}, None
     if spec == "O0":
@@ -219,6 +224,7 @@ def _variables(spec: Any, seeded: dict[str, Any]) -> tuple[dict[str, Any], str |
         return {"ids": seeded["IDS"]}, None
     if isinstance(spec, str) and spec.startswith("OP:"):
         return {}, spec.removeprefix("OP:")
+    assert isinstance(spec, dict), f"no such variables: {spec!r}"
     return spec, None
 
 

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -215,16 +216,17 @@ async def test_a_failed_delete_never_reopens_a_close_that_came_after_it(
 def test_a_delete_refused_before_sending_is_known_to_have_done_nothing() -> None:
     """Shed in the gateway's queue or refused by an open circuit: the book reopens without
     asking the users service (which would most likely be refused the same way)."""
+    reopens = datetime.now(UTC) + timedelta(seconds=30)  # when aiobreaker would let calls in
     for cause, never_sent in (
         (Overloaded("users", 1.0), True),
         (CircuitOpenError("users_service", 3.0), True),
-        (CircuitBreakerError("open", None), True),
+        (CircuitBreakerError("open", reopens), True),
         (httpx.ReadTimeout("slow"), False),
     ):
         error = ApiError("SERVICE_UNAVAILABLE", "x", status=503)
         error.__cause__ = cause
         assert integrity._never_sent(error) is never_sent, cause
-    answered = CircuitBreakerError("opened", None)
+    answered = CircuitBreakerError("opened", reopens)
     answered.__cause__ = httpx.ReadTimeout("slow")  # the failure that opened it was sent
     error = ApiError("UPSTREAM_TIMEOUT", "x", status=504)
     error.__cause__ = answered

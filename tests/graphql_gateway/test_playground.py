@@ -29,7 +29,8 @@ from tests.support.procs import ROOT
 NUMBERS = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten"}
 UNUSED = "http://127.0.0.1:9"  # the page calls no service
 HEADER = '{"Authorization": "Bearer <accessToken>"}'
-AUTH_ON = {"auth": "on", "jwt_secret": "graphiql-hint-test-secret-" + "x" * 32}
+# Settings as the environment gives them (text); Settings validates and converts each.
+AUTH_ON: dict[str, Any] = {"auth": "on", "jwt_secret": "graphiql-hint-test-secret-" + "x" * 32}
 SETTINGS = re.compile(r'<script type="application/json" id="playground-settings">(.*?)</script>')
 
 

@@ -312,7 +312,7 @@ async def test_no_cookie_a_service_sets_goes_back_on_either_transport(transport:
 async def test_a_plain_read_goes_out_as_httpx_would_write_it() -> None:
     """The GETs of our own calls skip httpx's request building (clients/transport.py,
     `DirectRequests`): they must carry the bytes `build_request` would have written."""
-    params = {
+    params: dict[str, str | int] = {
         "userIds": f"{uuid.uuid4()},{uuid.uuid4()}",
         "limit": 10,
         "fields": "id,status",

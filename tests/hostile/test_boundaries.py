@@ -130,7 +130,7 @@ def seeds(processes: dict[str, str], http: requests.Session) -> dict[str, str]:
     )
     assert user.status_code == 201, user.text
     user_id = user.json()["data"]["id"]
-    item = {"product": "p", "quantity": 1, "price": "1.00"}
+    item: dict[str, str | int] = {"product": "p", "quantity": 1, "price": "1.00"}
     order = http.post(
         f"{processes['orders']}/orders", json={"user_id": user_id, "items": [item]}, timeout=10
     )
@@ -176,10 +176,18 @@ def problems_of(response: requests.Response) -> list[str]:
         body = response.json()
     except ValueError:
         return [f"{status} not JSON: {response.text[:200]}"]
-    error = body.get("error") if isinstance(body, dict) else None
-    if set(body) != {"success", "error"} or body["success"] is not False:
+    if (
+        not isinstance(body, dict)
+        or set(body) != {"success", "error"}
+        or body["success"] is not False
+    ):
         return [f"{status} outside the envelope: {response.text[:200]}"]
-    if not (isinstance(error.get("code"), str) and isinstance(error.get("message"), str)):
+    error = body["error"]
+    if not (
+        isinstance(error, dict)
+        and isinstance(error.get("code"), str)
+        and isinstance(error.get("message"), str)
+    ):
         return [f"{status} without code or message: {response.text[:200]}"]
     if status == 400 and error["code"] == "VALIDATION_ERROR" and not error.get("details"):
         return [f"400 naming no field: {response.text[:200]}"]
@@ -246,7 +254,7 @@ def leaf_paths(document: dict[str, Any], schema: dict[str, Any], path: tuple = (
 MANY = "<the valid value, 501 times>"  # an array past its maxItems (100 items, 500 ids)
 
 
-JSON_EDGES = st.one_of(
+JSON_EDGES: st.SearchStrategy[Any] = st.one_of(
     st.sampled_from([*DATES, *STRINGS, *UUIDS, *PRICES, "true"]),
     st.sampled_from(INTS),
     st.sampled_from(NUMBERS),
@@ -272,7 +280,7 @@ def param_edges(parameter: dict[str, Any], document: dict[str, Any]) -> list[str
     own: list[str] = []
     for form in branches(document, parameter["schema"]):
         items = resolve(document, form.get("items", {}))
-        own += {"integer": list(map(str, INTS)), "boolean": BOOLEANS}.get(form.get("type"), [])
+        own += {"integer": list(map(str, INTS)), "boolean": BOOLEANS}.get(form.get("type", ""), [])
         own += [*form.get("enum", []), *items.get("enum", []), "CREATED", "bogus"]
         if "uuid" in (form.get("format"), items.get("format")) or parameter["name"] == "id":
             own += [*UUIDS, ",".join(UUIDS[:2]), ",".join(UUIDS[:1] * 501), ","]
@@ -285,8 +293,13 @@ def body_edges(document: dict[str, Any], schema: dict[str, Any], name: str) -> l
     """A body field's own edges, by its type (and null, and a value of another type)."""
     own: list[Any] = [None, "x", 1, True]
     for form in branches(document, schema):
-        kind = form.get("type")
-        own += {"integer": INTS, "number": [*NUMBERS, *INTS], "boolean": ["true", 1]}.get(kind, [])
+        kind = form.get("type", "")
+        by_type: dict[str, list[Any]] = {
+            "integer": INTS,
+            "number": [*NUMBERS, *INTS],
+            "boolean": ["true", 1],
+        }
+        own += by_type.get(kind, [])
         own += [[], MANY] if kind == "array" else []
         own += [*form.get("enum", []), "CREATED", "bogus"] if "enum" in form else []
         if form.get("format") == "uuid":
@@ -500,7 +513,7 @@ class Schema:
         """A value of the type that the gateway takes (the seeds for ids)."""
         kind, type_name, _ = unwrapped(ref)
         if kind == "ENUM":
-            one = Enum(self.types[type_name]["enumValues"][0]["name"])
+            one: Any = Enum(self.types[type_name]["enumValues"][0]["name"])
         elif kind == "INPUT_OBJECT":
             one = {
                 f["name"]: self.valid(f["type"], f["name"])
@@ -527,7 +540,7 @@ class Schema:
         values = TYPE_EDGES.get(type_name, [])
         if kind == "ENUM":
             values = [Enum(v["name"]) for v in self.types[type_name]["enumValues"]] + ["created"]
-        anything = [*DATES, *STRINGS, *UUIDS, *INTS, *NUMBERS, None, True, [], {}]
+        anything: list[Any] = [*DATES, *STRINGS, *UUIDS, *INTS, *NUMBERS, None, True, [], {}]
         edge = st.one_of(st.sampled_from(values or anything), st.sampled_from(anything))
         if self.is_list(ref):
             many = [self.valid(ref, "")[0]] * 501
@@ -540,7 +553,7 @@ class Schema:
         kind, type_name, _ = unwrapped(ref)
         if kind == "INPUT_OBJECT":
             base = self.valid(ref, name)
-            found = [None, {}, "x"]
+            found: list[Any] = [None, {}, "x"]
             for field in self.types[type_name]["inputFields"]:
                 for value in self.own_edges(field["type"], field["name"]):
                     obj = {**(base[0] if isinstance(base, list) else base), field["name"]: value}

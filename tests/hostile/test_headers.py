@@ -74,6 +74,7 @@ async def stale_and_current(
 ) -> tuple[str, str, str]:
     """A resource changed once: (its path, the tag it had, the tag it has)."""
     user = await new_user(clients)
+    change: dict[str, Any]
     if resource == "users":
         path, change = f"/users/{user['id']}", {"name": "Изменён"}
     else:
@@ -216,6 +217,7 @@ async def test_an_unreadable_or_repeated_idempotency_key_is_400_and_creates_noth
         [(b"idempotency-key", key), (b"idempotency-key", uuid.uuid4().hex.encode())],
         [(b"idempotency-key", key), (b"idempotency-key", key)],
     ]:
+        body: dict[str, Any]
         if resource == "users":
             body = {"email": f"key-{uuid.uuid4().hex[:12]}@example.com", "name": "Ключ"}
         else:

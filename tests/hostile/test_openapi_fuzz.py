@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -75,6 +76,8 @@ def document(process: str) -> schemathesis.schemas.BaseSchema:
 def operations() -> Iterator[object]:
     for process in DOCUMENTS:
         for result in document(process).get_all_operations():
+            if isinstance(result, Err):
+                raise result.err()  # an operation schemathesis cannot load: fail with why
             operation = result.ok()
             label = f"{process} {operation.method.upper()} {operation.path}"
             yield pytest.param(process, operation.method.upper(), operation.path, id=label)

@@ -138,7 +138,7 @@ def test_unsafe_request_id_does_not_switch_a_service_off(gateway_process: Runnin
     fail_max = health(gateway_process.url)["circuit_breakers"]["users_service"]["fail_max"]
     with httpx.Client(base_url=gateway_process.url, timeout=10) as client:
         for _ in range(fail_max + 2):
-            response = client.get("/users", headers={"X-Request-ID": b"caf\xe9"})
+            response = client.get("/users", headers={b"X-Request-ID": b"caf\xe9"})
             assert response.status_code == 200, response.text
             returned = response.headers["x-request-id"]
             assert re.fullmatch(r"[0-9a-f]{32}", returned), "an unsafe id is replaced"

@@ -356,7 +356,7 @@ async def test_known_filters_and_projection_still_work(clients, process):
     fresh = await new_user_and_order(clients)  # of this test alone
     client = clients[process]
     if process != "orders":
-        params = {"ids": fresh["user"], "fields": "name"}
+        params: dict[str, str | int] = {"ids": fresh["user"], "fields": "name"}
         assert data_of(await client.get("/users", params=params)) == [
             {"id": fresh["user"], "name": "H"}
         ]

@@ -104,13 +104,16 @@ def verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def stored_user(db_url: str, email: str) -> tuple[Any, ...] | None:
+def stored_user(db_url: str, email: str) -> tuple[Any, ...]:
+    """The user's row as stored: (id, email, name, roles, password_hash, updated_at)."""
     with psycopg.connect(libpq_url(db_url)) as conn:
-        return conn.execute(
+        row = conn.execute(
             "SELECT id, email, name, roles, password_hash, updated_at FROM users"
             " WHERE lower(email) = lower(%s)",
             (email,),
         ).fetchone()
+    assert row is not None, f"no user {email}"
+    return row
 
 
 def set_hash(db_url: str, user_id: str, password_hash: str | None) -> None:

@@ -458,11 +458,15 @@ async def test_password_length_at_the_bounds_is_accepted(users_client, users_db_
     )
     user = assert_ok(response, 201)
     assert_no_secrets(response, password)
-    assert verify_password(await stored_hash(users_db_url, user["id"]), password)
+    stored = await stored_hash(users_db_url, user["id"])
+    assert stored is not None
+    assert verify_password(stored, password)
     other = "q" * length
     response = await users_client.put(f"/users/{user['id']}", json={"password": other})
     assert_ok(response)
-    assert verify_password(await stored_hash(users_db_url, user["id"]), other)
+    stored = await stored_hash(users_db_url, user["id"])
+    assert stored is not None
+    assert verify_password(stored, other)
 
 
 @pytest.mark.parametrize("roles", [["wizard"], ["user", "root"], [], "admin", ["Admin"], [1]])
