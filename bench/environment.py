@@ -82,7 +82,7 @@ def bench_database(stack: ExitStack, server: str, prefix: str, init: Callable[[s
     return rendered
 
 
-def _start_ours(env: Environment, name: str, users_url: str, orders_url: str, **extra: str) -> Proc:
+def start_ours(env: Environment, name: str, users_url: str, orders_url: str, **extra: str) -> Proc:
     port = free_port()
     settings = {
         "GATEWAY_PORT": str(port),
@@ -143,7 +143,9 @@ def _start_peers(env: Environment, workers: int) -> None:
         env.gateways[name] = proc
 
 
-async def _seed(users_url: str, orders_url: str, n_users: int, per_user: int) -> list[str]:
+async def seed_bench_data(
+    users_url: str, orders_url: str, n_users: int, per_user: int
+) -> list[str]:
     """Users and orders straight into the services, orders spread over every status."""
     limits = httpx.Limits(max_connections=32, keepalive_expiry=10)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
@@ -227,11 +229,13 @@ def bring_up(
         assert env.users is not None
         assert env.orders is not None
         print(f"Seeding {users} users × {orders_per_user} orders…", flush=True)
-        env.user_ids = asyncio.run(_seed(env.users.url, env.orders.url, users, orders_per_user))
+        env.user_ids = asyncio.run(
+            seed_bench_data(env.users.url, env.orders.url, users, orders_per_user)
+        )
         workers = {"GATEWAY_WORKERS": str(gateway_workers)}
-        env.gateways["ours"] = _start_ours(env, "ours", env.users.url, env.orders.url, **workers)
+        env.gateways["ours"] = start_ours(env, "ours", env.users.url, env.orders.url, **workers)
         if auth:
-            env.auth_gateway = _start_ours(
+            env.auth_gateway = start_ours(
                 env,
                 "ours-auth",
                 env.users.url,
@@ -243,12 +247,12 @@ def bring_up(
             )
             env.auth_token = bench_token(env.users.url, env.auth_gateway.url)
         if bare:
-            env.bare_gateway = _start_ours(
+            env.bare_gateway = start_ours(
                 env, "ours-bare", env.users.url, env.orders.url, GATEWAY_METRICS="false", **workers
             )
         # A second gateway of ours whose orders service is gone, its circuit held open (S6).
         dead = f"http://127.0.0.1:{free_port()}"
-        env.open_circuit_gateway = _start_ours(
+        env.open_circuit_gateway = start_ours(
             env,
             "ours-open-circuit",
             env.users.url,

@@ -40,7 +40,7 @@ import httpx
 import psutil
 
 from bench import environment
-from bench.environment import _start_ours, bench_database, bench_postgres
+from bench.environment import bench_database, bench_postgres, start_ours
 from bench.growth_data import (
     Size,
     plain_count,
@@ -463,7 +463,7 @@ def bring_up(stack: ExitStack, server: str, size: Size, name: str, logs: Path) -
     stack.enter_context(env.stack)
     # A deep offset page on a million orders can take longer than the gateway's 5 s
     # default (graphql_gateway/config.py): measured as it is, not cut into a 504.
-    gateway = _start_ours(
+    gateway = start_ours(
         env, f"gateway-{name}", users.url, orders.url, GATEWAY_UPSTREAM_TIMEOUT=UPSTREAM_TIMEOUT
     )
     client = stack.enter_context(httpx.Client(base_url=gateway.url, timeout=150))

@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 
 from bench import wrk
-from bench.environment import Environment, _start_ours, bring_up
+from bench.environment import Environment, bring_up, start_ours
 from bench.processes import Proc
 from bench.scenarios import DASHBOARD_STATS_OURS, FRONT_OURS, Request, _graphql
 
@@ -123,7 +123,7 @@ def main() -> None:
         assert env.orders is not None
         gateways = {
             "on": env.gateways["ours"],
-            "off": _start_ours(env, "ours-off", env.users.url, env.orders.url, **switched),
+            "off": start_ours(env, "ours-off", env.users.url, env.orders.url, **switched),
         }
         user_id = random.Random(7).choice(env.user_ids)
         print(f"off: {' '.join(f'{k}={v}' for k, v in switched.items())}", flush=True)

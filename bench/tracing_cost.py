@@ -25,7 +25,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import wrk
-from bench.environment import _seed, bench_database, bench_postgres
+from bench.environment import bench_database, bench_postgres, seed_bench_data
 from bench.processes import Proc, free_port, python_module, start
 from bench.scenarios import FRONT_OURS, Request, _graphql
 from service_orders.init_db import main as init_orders_db
@@ -114,7 +114,7 @@ def main() -> None:
             },
         )
         print("Seeding 100 users × 5 orders…", flush=True)
-        user_ids = asyncio.run(_seed(off["users"].url, off["orders"].url, 100, 5))
+        user_ids = asyncio.run(seed_bench_data(off["users"].url, off["orders"].url, 100, 5))
         query = FRONT_OURS % random.Random(7).choice(user_ids)
         requests = {
             "off": _graphql(off["gateway"].url, query, '"orders"'),
