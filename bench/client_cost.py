@@ -1,6 +1,6 @@
 """CPU per downstream call of our ServiceClient, on each transport (GATEWAY_HTTP_TRANSPORT).
 
-    python -m bench.client_cost [--calls 3000] [--rounds 3]
+    python -m bench.client_cost [--calls 3000] [--rounds 3] [--transports raw aiohttp httpx]
 
 A local server (uvicorn, a bare ASGI app in its own process) answers a fixed envelope;
 the client sends `fetch("GET", "/users/…", params=…)` through the breaker, one call after
@@ -61,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.client_cost", description=__doc__)
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--transports",
+        nargs="+",
+        default=["raw", "aiohttp", "httpx"],
+        metavar="NAME",
+        help="GATEWAY_HTTP_TRANSPORT values to alternate (default: all three)",
+    )
     args = parser.parse_args(argv)
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", SERVER % port], env=os.environ.copy())
@@ -78,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             uvloop.install()
         except ImportError:
             pass
-        results: dict[str, list[tuple[float, float]]] = {"httpx": [], "aiohttp": []}
+        results: dict[str, list[tuple[float, float]]] = {t: [] for t in args.transports}
         for _ in range(args.rounds):
             for transport in results:
                 results[transport].append(asyncio.run(_round(url, transport, args.calls)))
