@@ -115,7 +115,10 @@ class _Connection(asyncio.Protocol):
             self.parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             self.close()
-            self._finish(httpx.RemoteProtocolError(f"not an HTTP answer: {exc}"))
+            if isinstance(exc.__context__, httpx.RemoteProtocolError):  # from on_header
+                self._finish(exc.__context__)
+            else:
+                self._finish(httpx.RemoteProtocolError(f"not an HTTP answer: {exc}"))
             return
         if not self.head_done and not self.done:
             self.head_size += len(data)  # a head that keeps coming
