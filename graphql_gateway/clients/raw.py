@@ -127,6 +127,7 @@ class _Connection(asyncio.Protocol):
                 self._finish(httpx.RemoteProtocolError("answer head over 64 KiB"))
 
     def eof_received(self) -> bool:
+        self.closed = True  # never taken from the pool again
         return False  # closes the connection: connection_lost says the rest
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -163,7 +164,8 @@ class _Connection(asyncio.Protocol):
             )
 
     def on_body(self, body: bytes) -> None:
-        self.body.append(body)
+        if not self.done:  # (a HEAD's answer is done with its head)
+            self.body.append(body)
 
     def on_message_complete(self) -> None:
         if self.status < 200:  # 100 Continue and the like: the answer is still to come
@@ -216,6 +218,12 @@ class RawTransport(httpx.AsyncBaseTransport):
                 waiter.set_result(None)
                 return
 
+    def _drop_an_idle_one(self) -> None:
+        for idle in self._idle.values():
+            if idle:
+                self._drop(idle.popleft())
+                return
+
     def _release(self, origin: Origin, conn: _Connection) -> None:
         idle = self._idle.setdefault(origin, collections.deque())
         now = conn.loop.time()
@@ -236,6 +244,8 @@ class RawTransport(httpx.AsyncBaseTransport):
                     self._drop(conn)
                     continue
                 return conn
+            if self._count >= self._limit:
+                self._drop_an_idle_one()  # of another service, if any
             if self._count < self._limit:
                 return await self._connect(loop, origin, timeouts.get("connect"))
             await self._wait_for_slot(loop, timeouts.get("pool"))

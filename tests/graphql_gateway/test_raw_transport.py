@@ -5,6 +5,7 @@ the connection after it."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import socket
 import struct
@@ -150,6 +151,23 @@ async def test_a_body_up_to_the_close() -> None:
         raw = transport()
         try:
             assert (await get(raw, server.url)).content == b"x" * 100_000
+        finally:
+            await raw.aclose()
+
+
+async def test_a_head_answer_has_no_body_whatever_its_length_says() -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _: int) -> None:
+        while True:
+            head = await server.read(reader)
+            writer.write(OK.removesuffix(b"{}") if head.startswith(b"HEAD ") else OK)
+            await writer.drain()
+
+    async with serving(handle) as server:
+        raw = transport()
+        try:
+            head = await raw.exchange(dataclasses.replace(request(server.url), method="HEAD"))
+            assert (head.status_code, head.content) == (200, b"")
+            assert (await get(raw, server.url)).content == b"{}"
         finally:
             await raw.aclose()
 
