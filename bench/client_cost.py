@@ -5,7 +5,8 @@
 A local server (uvicorn, a bare ASGI app in its own process) answers a fixed envelope;
 the client sends `fetch("GET", "/users/…", params=…)` through the breaker, one call after
 another, and the figure is this process's CPU time per call (the client's own cost),
-alternating transports round by round. Figures only.
+alternating transports round by round (each round: every transport once, in the order
+given), with each round's ratio to the first transport. Figures only.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -89,12 +91,20 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):
             for transport in results:
                 results[transport].append(asyncio.run(_round(url, transport, args.calls)))
-        print("| transport | CPU µs per call (each round) | wall µs per call (each round) |")
-        print("|---|---|---|")
+        first = args.transports[0]
+        print(
+            "| transport | CPU µs per call (each round) | median | per round, / "
+            f"{first} | wall µs per call (each round) |"
+        )
+        print("|---|---|---|---|---|")
         for transport, rounds in results.items():
             cpu = ", ".join(f"{c:.0f}" for c, _ in rounds)
+            ratios = ", ".join(
+                f"{c / base:.2f}×" for (c, _), (base, _) in zip(rounds, results[first], strict=True)
+            )
             wall = ", ".join(f"{w:.0f}" for _, w in rounds)
-            print(f"| {transport} | {cpu} | {wall} |")
+            median = statistics.median(c for c, _ in rounds)
+            print(f"| {transport} | {cpu} | {median:.0f} | {ratios} | {wall} |")
     finally:
         server.terminate()
         server.wait(10)

@@ -234,16 +234,16 @@ class RawTransport(httpx.AsyncBaseTransport):
         self._wake()
 
     async def _acquire(self, origin: Origin, timeouts: Mapping[str, Any]) -> _Connection:
-        loop = asyncio.get_running_loop()
         while True:
             idle = self._idle.get(origin)
-            now = loop.time()
             while idle:
                 conn = idle.pop()
-                if conn.closed or now - conn.idle_since > self._expiry:
+                if conn.closed or conn.loop.time() - conn.idle_since > self._expiry:
                     self._drop(conn)
                     continue
                 return conn
+            # (Not on every call: each asks the system for the process id.)
+            loop = asyncio.get_running_loop()
             if self._count >= self._limit:
                 self._drop_an_idle_one()  # of another service, if any
             if self._count < self._limit:
