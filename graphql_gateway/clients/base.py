@@ -1,6 +1,6 @@
 """One pooled httpx client per service, behind its circuit breaker: sending, retrying and
-their metrics. How a plain GET is built without httpx (the request fast path) is beside
-the transport that sends it, in clients/transport.py."""
+their metrics. How a plain GET is built without httpx (the request fast path) is in
+clients/transport.py; what sends it, clients/raw.py (the default) or transport.py."""
 
 from __future__ import annotations
 
