@@ -1,15 +1,16 @@
 """A small HTTP/1.1 client of our own for the calls to the services (`GATEWAY_HTTP_TRANSPORT=raw`).
 
 Why hand-written: a call through `ServiceClient` (breaker, metrics, parsing included)
-costs ~175 µs of CPU on it against ~300 µs through aiohttp (clients/transport.py), -40 %
+costs ~155 µs of CPU on it against ~290 µs through aiohttp (clients/transport.py), -46 %
 (`python -m bench.client_cost --rounds 5`, the transports alternated in one run; medians
-177 / 301 µs, every round's ratio 0.52-0.68); the sending alone, `exchange` in a loop,
-~90 against ~205 µs. A call needs little of HTTP: one request written at once, one
-answer read whole, keep-alive connections to one service. `httptools` (llhttp, the
-parser uvicorn runs on) reads the answers; this module keeps the connections and says
-what each failure means, with httpx's exception classes, as the table in
-clients/transport.py's doc has it (tests/graphql_gateway/test_raw_transport.py, on real
-sockets):
+156 / 287 µs, aiohttp 1.77-2.01x in every round); the sending alone (`--sending-only`)
+91 against 215 µs. The gateway's CPU per S3 request: -19 to -37 % (medians of two
+alternated runs, docs/performance.md). A call needs little of HTTP: one request written
+at once, one answer read whole, keep-alive connections to one service. `httptools`
+(llhttp, the parser uvicorn runs on) reads the answers; this module keeps the
+connections and says what each failure means, with httpx's exception classes, as the
+table in clients/transport.py's doc has it (tests/graphql_gateway/test_raw_transport.py,
+on real sockets):
 
     refused, unreachable, TLS          -> ConnectError
     closed before a (complete) answer  -> RemoteProtocolError
