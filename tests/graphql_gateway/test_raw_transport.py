@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gzip
+import inspect
 import socket
 import struct
 import time
@@ -15,6 +16,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+import uvloop
 
 from graphql_gateway.clients.raw import RawTransport
 from graphql_gateway.clients.transport import Answer, DirectRequest
@@ -478,3 +480,22 @@ async def test_a_cancelled_call_leaves_no_half_read_connection_in_the_pool() -> 
         finally:
             await raw.aclose()
     assert server.connections == 2
+
+
+# --------------------------------------------------------------------------- on uvloop
+
+# The served gateway runs on uvloop (apicore/serve.py), the tests above on asyncio's own
+# loop: the ones that need no arguments, again on uvloop (its transports close, reset
+# and report differently inside).
+ON_UVLOOP = [
+    case
+    for name, case in sorted(globals().items())
+    if name.startswith("test_")
+    and asyncio.iscoroutinefunction(case)
+    and not inspect.signature(case).parameters
+]
+
+
+@pytest.mark.parametrize("case", ON_UVLOOP, ids=lambda case: case.__name__)
+def test_the_same_on_uvloop(case: Callable[[], Awaitable[None]]) -> None:
+    uvloop.run(case())  # type: ignore[arg-type]
