@@ -49,9 +49,10 @@ class Settings(ProcessSettings):
     # httpcore checks every pooled connection on each request: a pool much larger than
     # the concurrency a service can serve costs CPU and buys nothing.
     pool_max_connections: int = Field(8, ge=1)
-    # What sends the downstream requests under httpx: aiohttp's connections (clients/
-    # transport.py, ~0.8 ms less CPU per call) or httpx's own (httpcore).
-    http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    # What sends the downstream requests: our own small HTTP/1.1 client (clients/raw.py,
+    # about half aiohttp's CPU per call), aiohttp's connections under httpx's API
+    # (clients/transport.py) or httpx's own (httpcore).
+    http_transport: Literal["raw", "aiohttp", "httpx"] = "raw"
 
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 30

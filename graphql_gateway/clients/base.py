@@ -1,6 +1,6 @@
 """One pooled httpx client per service, behind its circuit breaker: sending, retrying and
-their metrics. How a plain GET is built without httpx (the request fast path) is beside
-the transport that sends it, in clients/transport.py."""
+their metrics. How a plain GET is built without httpx (the request fast path) is in
+clients/transport.py; what sends it, clients/raw.py (the default) or transport.py."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from graphql_gateway import metrics
 from graphql_gateway.clients.admission import Admission, Overloaded, is_bulk
 from graphql_gateway.clients.breaker import Breaker
 from graphql_gateway.clients.errors import BadUpstreamResponse, mapped_upstream_errors
+from graphql_gateway.clients.raw import RawTransport
 from graphql_gateway.clients.transport import (
     Answer,
     DirectRequest,
@@ -123,9 +124,10 @@ class ServiceClient:
         breaker: Breaker,
         max_connections: int = 100,
         pool_timeout: float = 1.0,
-        transport: httpx.AsyncBaseTransport | str | None = "aiohttp",
+        transport: httpx.AsyncBaseTransport | str | None = "raw",
     ) -> None:
-        """`transport`: "aiohttp" (clients/transport.py), "httpx" (httpcore), or one given.
+        """`transport`: "raw" (clients/raw.py), "aiohttp" (clients/transport.py), "httpx"
+        (httpcore), or one given.
 
         At most `max_connections` calls at once; one that waits `pool_timeout` seconds for
         its turn is shed (clients/admission.py)."""
@@ -144,7 +146,9 @@ class ServiceClient:
             # Below the services' 30 s: we drop idle connections before they do.
             keepalive_expiry=15.0,
         )
-        if transport == "aiohttp":
+        if transport == "raw":
+            transport = RawTransport(limits)
+        elif transport == "aiohttp":
             transport = ServiceTransport(limits)
         elif transport == "httpx":
             transport = None
@@ -160,9 +164,10 @@ class ServiceClient:
                 http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
             ),
         )
-        # Our aiohttp transport answers directly (transport.py); any other through httpx.
+        # Our transports answer directly (raw.py, transport.py); any other through httpx.
         send: Sender
-        if isinstance(transport, ServiceTransport):
+        ours = isinstance(transport, RawTransport | ServiceTransport)
+        if isinstance(transport, RawTransport | ServiceTransport):
             send = transport.exchange
         else:
             # Without our transport send() builds no DirectRequest (`direct` is False).
@@ -171,7 +176,7 @@ class ServiceClient:
         # The request fast path (transport.py), with the headers httpx writes on every
         # request (host, accept, …); None without our transport, or to switch it off.
         self._direct: DirectRequests | None = None
-        if isinstance(transport, ServiceTransport):
+        if ours:
             self._direct = DirectRequests(
                 self.base_url,
                 dict(self.http.build_request("GET", "/").headers),

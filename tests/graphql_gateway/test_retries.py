@@ -54,7 +54,7 @@ async def retries_in_metrics(gateway: httpx.AsyncClient, service: str) -> float:
     return 0.0
 
 
-def own_client(url: str, *, timeout: float = 5.0, transport: str = "aiohttp") -> OrdersClient:
+def own_client(url: str, *, timeout: float = 5.0, transport: str = "raw") -> OrdersClient:
     breaker = Breaker("orders_service", fail_max=5, reset_timeout=30, is_fault=is_service_fault)
     return OrdersClient(
         label="Orders service", base_url=url, timeout=timeout, breaker=breaker, transport=transport
@@ -216,7 +216,7 @@ async def test_a_retry_ends_at_the_calls_deadline() -> None:
 # --------------------------------------------------------------------------- both transports
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["raw", "aiohttp", "httpx"])
 async def test_retries_are_the_same_on_either_transport(
     users_process: RunningProcess, transport: str
 ) -> None:
@@ -233,7 +233,7 @@ async def test_retries_are_the_same_on_either_transport(
         assert await retries_in_status(gateway) == {"users_service": 0, "orders_service": 1}
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["raw", "aiohttp", "httpx"])
 async def test_a_refused_connection_and_a_timeout_mean_the_same_on_either_transport(
     users_process: RunningProcess, transport: str
 ) -> None:
@@ -250,7 +250,7 @@ async def test_a_refused_connection_and_a_timeout_mean_the_same_on_either_transp
         error_of(await gw.get("/orders"), 504, "UPSTREAM_TIMEOUT")
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["raw", "aiohttp", "httpx"])
 async def test_the_services_get_the_headers_httpx_writes(transport: str) -> None:
     """Nothing added on the way: a POST without a body carries no Content-Type (the
     services refuse a write whose body is not declared JSON), a JSON one its own."""
@@ -268,7 +268,7 @@ async def test_the_services_get_the_headers_httpx_writes(transport: str) -> None
     assert b"content-type: application/json" in with_body, with_body
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["raw", "aiohttp", "httpx"])
 async def test_a_compressed_answer_is_read_on_either_transport(transport: str) -> None:
     """The services do not compress, but an answer that does is decoded, not passed on."""
     envelope = {"success": True, "data": ORDER}
@@ -284,7 +284,7 @@ async def test_a_compressed_answer_is_read_on_either_transport(transport: str) -
     assert orjson.loads(upstream.raw) == envelope
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["raw", "aiohttp", "httpx"])
 async def test_no_cookie_a_service_sets_goes_back_on_either_transport(transport: str) -> None:
     """One client carries every caller's requests: a cookie set in one caller's answer
     must not ride along with the next caller's request."""

@@ -8,7 +8,7 @@ from graphql_gateway.clients.users import UsersClient
 
 
 def users_client(
-    url: str, *, fail_max: int = 3, reset: float = 30.0, transport: str = "aiohttp"
+    url: str, *, fail_max: int = 3, reset: float = 30.0, transport: str = "raw"
 ) -> UsersClient:
     """Its breaker counts only the service's faults, as the gateway's do (`client.breaker`)."""
     breaker = Breaker(
