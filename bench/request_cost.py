@@ -1,4 +1,4 @@
-"""The gateway's own Python CPU per S1, S2 and S3 request, in process, services answered from memory.
+"""The gateway's own Python CPU per S1, S2, S3 request, in process, services answered from memory.
 
     python -m bench.request_cost                       # S2 and S3, the default settings
     python -m bench.request_cost --only S1             # the dashboard: 100 users, 500 orders
@@ -10,12 +10,12 @@ sockets (the kernel's work for each read and write, the event loop's polls): her
 ASGI app is called directly with the request as uvicorn hands it over, and each call to a
 service is answered by a stand-in for `ServiceTransport.exchange` (a user, five orders;
 for S1 a page of 100 users and five orders each, only the fields the call asks for, as
-the services answer), so everything from the first middleware to the last byte of the answer runs as under
-load: middleware, routing, GraphQL (parse and validation cached), the breaker, admission,
-metrics, the answers' parsing and the response's JSON. CPU time (`time.process_time`) of
-batches of requests, two apps alternating batch by batch when `--set` names the second's
-settings: the least of each app's batches is the figure least moved by other work on the
-machine. Timings are only printed, never asserted.
+the services answer), so everything from the first middleware to the last byte of the
+answer runs as under load: middleware, routing, GraphQL (parse and validation cached),
+the breaker, admission, metrics, the answers' parsing and the response's JSON. CPU time
+(`time.process_time`) of batches of requests, two apps alternating batch by batch when
+`--set` names the second's settings: the least of each app's batches is the figure least
+moved by other work on the machine. Timings are only printed, never asserted.
 
 `--concurrency N` keeps N requests in flight (each service call then takes 1 ms of the
 loop's time, as a real service's answer would), which is what makes the garbage
@@ -75,7 +75,7 @@ ORDERS = [
 _HEADERS = CIMultiDict({"content-type": "application/json", "etag": 'W/"1"'})
 # S1's page: 100 users with five orders each, names and amounts of every kind JSON has to
 # escape or carry as it is (quotes, backslashes, control characters, non-ASCII).
-PAGE_USERS = [
+PAGE_USERS: list[dict[str, Any]] = [
     {
         **USER,
         "id": str(uuid.UUID(int=1000 + n)),
@@ -84,7 +84,7 @@ PAGE_USERS = [
     }
     for n in range(100)
 ]
-PAGE_ORDERS = [
+PAGE_ORDERS: list[dict[str, Any]] = [
     {
         **order,
         "id": str(uuid.UUID(int=100_000 + 5 * n + i)),

@@ -3,17 +3,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from strawberry.dataloader import DataLoader
-
 from graphql_gateway import metrics
 from graphql_gateway.clients.orders import OrdersClient
-from graphql_gateway.loaders.batching import in_chunks
+from graphql_gateway.loaders.batching import Loader, in_chunks
 from graphql_gateway.types import OrderStatsData
 
 Period = tuple[date | None, date | None]
 
 
-class OrderStatsByUserLoader(DataLoader[str, OrderStatsData]):
+class OrderStatsByUserLoader(Loader[str, OrderStatsData]):
     """Each user's order stats over one period: one `GET /orders/stats/by-user` per batch."""
 
     def __init__(self, orders: OrdersClient, period: Period) -> None:

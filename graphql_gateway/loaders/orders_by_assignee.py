@@ -2,15 +2,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from strawberry.dataloader import DataLoader
-
 from graphql_gateway import metrics
 from graphql_gateway.clients.orders import OrdersClient
-from graphql_gateway.loaders.batching import Projection, in_chunks
+from graphql_gateway.loaders.batching import Loader, Projection, in_chunks
 from graphql_gateway.types import OrderData
 
 
-class OrdersByAssigneeLoader(DataLoader[str, list[OrderData]]):
+class OrdersByAssigneeLoader(Loader[str, list[OrderData]]):
     """The orders assigned to each user, oldest first: one `GET /orders?assigneeIds=…` per
     batch (a page of users' `assignedOrders`: one call)."""
 

@@ -2,15 +2,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from strawberry.dataloader import DataLoader
-
 from graphql_gateway import metrics
 from graphql_gateway.clients.orders import OrdersClient
-from graphql_gateway.loaders.batching import Projection, in_chunks
+from graphql_gateway.loaders.batching import Loader, Projection, in_chunks
 from graphql_gateway.types import OrderData
 
 
-class OrdersByUserLoader(DataLoader[str, list[OrderData]]):
+class OrdersByUserLoader(Loader[str, list[OrderData]]):
     """Each user's orders, oldest first: one `GET /orders?userIds=…` per batch."""
 
     def __init__(self, orders: OrdersClient, projection: Projection) -> None:

@@ -2,15 +2,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from strawberry.dataloader import DataLoader
-
 from graphql_gateway import metrics
 from graphql_gateway.clients.users import UsersClient
-from graphql_gateway.loaders.batching import Projection, in_chunks
+from graphql_gateway.loaders.batching import Loader, Projection, in_chunks
 from graphql_gateway.types import UserData
 
 
-class UserByIdLoader(DataLoader[str, UserData | None]):
+class UserByIdLoader(Loader[str, UserData | None]):
     """Users by id: one `GET /users?ids=…` per batch; a missing user loads as None."""
 
     def __init__(self, users: UsersClient, projection: Projection) -> None:

@@ -22,6 +22,7 @@ from graphql_gateway.graphql.schema import build_schema
 
 USERS_ORDERS_USER = "{ users { items { name orders { id user { name } } } total } }"
 # Users 0 and 3 have orders, user 1 none, user 2 a null list (a nullable field).
+NO_CONTEXT: Any = object()  # the resolvers below read none
 ORDERS_OF = {"u0": ["o0", "o1"], "u1": [], "u2": None, "u3": ["o2"], "u4": ["o3", "o4", "o5"]}
 
 
@@ -54,7 +55,7 @@ def services(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_errors_below_nested_lists_name_their_objects(services: None) -> None:
-    result = await run(_plan(USERS_ORDERS_USER), object(), {})
+    result = await run(_plan(USERS_ORDERS_USER), NO_CONTEXT, {})
     assert result.errors is not None
     paths = [error.path for error in result.errors]
     expected = [
@@ -86,7 +87,7 @@ async def test_an_error_of_a_single_object_below_a_list(
         return [[{"id": "o0", "user_id": u}, {"id": "o1", "user_id": u}] for u in user_ids]
 
     monkeypatch.setattr(resolvers, "orders_of_users", orders_of_users)
-    result = await run(plan, object(), {})
+    result = await run(plan, NO_CONTEXT, {})
     assert result.errors is not None
     assert [error.path for error in result.errors] == [
         ["user", "orders", 0, "user"],

@@ -1,0 +1,120 @@
+"""Our loaders' base (`graphql_gateway/loaders/batching.py`, `Loader`) against Strawberry's
+DataLoader: the same steps on both give the same answers, the same failures and the same
+batches sent, key for key.
+
+The steps are random (seeded) runs of loads, pages of loads, primes (forced or not),
+clears and event loop turns, over keys whose batch answers a value, an exception in
+place of a value, or fails whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from strawberry.dataloader import DataLoader
+
+from graphql_gateway.loaders.batching import Loader
+
+KEYS = [f"k{n}" for n in range(8)]
+FAILS_ONE = "k6"  # its batch answers an exception in its place
+FAILS_BATCH = "k7"  # its batch fails whole
+
+
+class Failed(Exception):
+    pass
+
+
+def _loader(kind: type[DataLoader[str, Any]], sent: list[list[str]]) -> DataLoader[str, Any]:
+    async def load_fn(keys: Sequence[str]) -> list[Any]:
+        sent.append(list(keys))
+        await asyncio.sleep(0)
+        if FAILS_BATCH in keys:
+            raise Failed(f"batch of {len(keys)}")
+        return [Failed(key) if key == FAILS_ONE else f"loaded {key}" for key in keys]
+
+    return kind(load_fn=load_fn)
+
+
+def _outcome(task: asyncio.Task[Any]) -> Any:
+    if task.cancelled():
+        return "cancelled"
+    error = task.exception()
+    return ("raised", type(error).__name__, str(error)) if error else task.result()
+
+
+async def _play(kind: type[DataLoader[str, Any]], seed: int) -> tuple[Any, ...]:
+    steps = random.Random(seed)
+    sent: list[list[str]] = []
+    loader = _loader(kind, sent)
+    waiting: list[asyncio.Task[Any]] = []
+    log: list[Any] = []
+
+    async def wait(awaitable: Any) -> Any:
+        return await awaitable
+
+    for _ in range(40):
+        step = steps.choice(["load", "many", "many", "prime", "force", "clear", "all", "turn"])
+        if step == "load":
+            waiting.append(asyncio.ensure_future(wait(loader.load(steps.choice(KEYS)))))
+        elif step == "many":
+            keys = steps.choices(KEYS, k=steps.randint(0, 6))
+            waiting.append(asyncio.ensure_future(wait(loader.load_many(keys))))
+        elif step in ("prime", "force"):
+            data = {key: f"primed {key} {len(log)}" for key in steps.sample(KEYS, 3)}
+            loader.prime_many(data, force=step == "force")
+        elif step == "clear":
+            try:
+                loader.clear(steps.choice(KEYS))
+                log.append("cleared")
+            except KeyError as exc:
+                log.append(("KeyError", str(exc)))
+        elif step == "all":
+            loader.clear_all()
+        for _ in range(steps.randint(0, 3) if step == "turn" else 0):
+            await asyncio.sleep(0)
+    await asyncio.wait(waiting, timeout=5) if waiting else None
+    # What each key loads as now, after every step.
+    now = [await asyncio.gather(loader.load(key), return_exceptions=True) for key in KEYS]
+    final = [repr(each) for each in now]
+    return (
+        tuple(_outcome(task) for task in waiting),
+        tuple(log),
+        tuple(map(tuple, sent)),
+        tuple(final),
+    )
+
+
+@pytest.mark.parametrize("seed", range(300))
+async def test_the_same_steps_give_the_same_answers_and_batches(seed: int) -> None:
+    theirs = await _play(DataLoader, seed)
+    ours = await _play(Loader, seed)
+    assert ours == theirs
+
+
+async def test_a_page_primed_then_loaded_is_one_future_each_and_no_call() -> None:
+    sent: list[list[str]] = []
+    loader = _loader(Loader, sent)
+    loader.prime_many({key: f"primed {key}" for key in KEYS})
+    assert await loader.load_many(KEYS[:3]) == [f"primed {key}" for key in KEYS[:3]]
+    assert loader.load(KEYS[0]) is loader.load(KEYS[0])  # cached once loaded
+    assert sent == []
+
+
+async def test_an_exception_nobody_reads_is_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    sent: list[list[str]] = []
+    loader = _loader(Loader, sent)
+    with pytest.raises(Failed):
+        await loader.load_many(["k1", FAILS_ONE, FAILS_ONE, "k2"])
+    with pytest.raises(Failed):
+        await loader.load_many([FAILS_BATCH, "k3", "k4"])
+    with pytest.raises(Failed):  # one already failed, the other still in flight
+        await loader.load_many(["k5", FAILS_BATCH])
+    del loader
+    gc.collect()
+    await asyncio.sleep(0)
+    assert "never retrieved" not in caplog.text
