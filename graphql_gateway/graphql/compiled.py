@@ -258,7 +258,14 @@ class OperationPlan:
 # need of an object besides what the query reads.
 KEYS_ALWAYS_FETCHED = {
     "User": ("id",),
-    "Order": ("id", "user_id", "assignee_id", "status"),
+    "Order": ("id", "user_id", "status"),
+}
+# Keys only some resolvers read: fetched when the operation has one of them. An order's
+# assignee is most often null, and a page of orders that never reads it parsed it all the
+# same (docs/performance.md, "The plan asks for an order's assignee only to read it").
+KEYS_FETCHED_FOR = {
+    "Order.assignee": ("Order", "assignee_id"),  # its batch resolver's keys
+    "User.assignedOrders": ("Order", "assignee_id"),  # orders grouped by assignee
 }
 
 
@@ -278,6 +285,9 @@ def _projection(root: ObjectPlan) -> dict[str, str]:
                 f.source_key for f in plan.fields if f.kind in (FieldKind.LEAF, FieldKind.NESTED)
             )
         for each in plan.fields:
+            if (wanted := KEYS_FETCHED_FOR.get(each.resolver)) is not None:
+                type_name, key = wanted
+                needs.setdefault(type_name, set(KEYS_ALWAYS_FETCHED[type_name])).add(key)
             if each.sub is not None:
                 walk(each.sub)
 
