@@ -12,12 +12,18 @@ from __future__ import annotations
 import asyncio
 import gc
 import random
-from collections.abc import Sequence
+import uuid
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from strawberry.dataloader import DataLoader
 
+from graphql_gateway.loaders import DataLoaders
 from graphql_gateway.loaders.batching import Loader
 
 KEYS = [f"k{n}" for n in range(8)]
@@ -118,3 +124,44 @@ async def test_an_exception_nobody_reads_is_not_logged(caplog: pytest.LogCapture
     gc.collect()
     await asyncio.sleep(0)
     assert "never retrieved" not in caplog.text
+
+
+@contextmanager
+def _no_collector() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+async def test_a_requests_loaders_are_freed_when_it_ends_without_the_collector(
+    gateway_app: tuple[httpx.AsyncClient, FastAPI],
+) -> None:
+    """No loader is in a reference cycle (its batch function holds the client, not the
+    loader): what a request loaded is freed by reference counting when the request ends,
+    not by the next full collection (docs/performance.md)."""
+    _, app = gateway_app
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    with _no_collector():
+        loaders = DataLoaders.for_request(app.state.clients)
+        assert await loaders.user_by_id.load_many(ids) == [None] * 3
+        assert await loaders.orders_by_user.load_many(ids) == [[]] * 3
+        assert await loaders.orders_by_assignee.load_many(ids) == [[]] * 3
+        stats = loaders.order_stats_by_user((None, None))
+        assert [each["count"] for each in await stats.load_many(ids)] == [0] * 3
+        loaders.user_by_id.prime_many({ids[0]: None})
+        refs = [
+            weakref.ref(each)
+            for each in (
+                loaders.user_by_id,
+                loaders.orders_by_user,
+                loaders.orders_by_assignee,
+                stats,
+            )
+        ]
+        del loaders, stats
+        await asyncio.sleep(0)  # the batches' own tasks end
+        assert [ref() for ref in refs] == [None] * len(refs)
