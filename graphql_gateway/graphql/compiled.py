@@ -435,8 +435,8 @@ def compile_operation(
 
 Path = tuple[str | int, ...]
 # The path of the i-th object of a level, worked out only for an error: building a tuple
-# per object of every level was a tenth of the plan's CPU on a page of 100 users with
-# their orders (docs/performance.md).
+# per object of every level was about a tenth of the request's CPU on a page of 100 users
+# with their orders (docs/performance.md).
 PathOf = Callable[[int], Path]
 
 

@@ -53,12 +53,12 @@ async def _all_of(futures: list[asyncio.Future[T]]) -> list[T]:
 class Loader(DataLoader[K, T]):
     """Strawberry's DataLoader, with `load_many` and `prime_many` at a page's cost.
 
-    The same cache, batches and answers, key for key (tests/graphql_gateway/
-    test_loaders.py runs both on the same steps): `load_many` waits for its keys' futures
-    in turn instead of through `gather`, and `prime_many` keeps the values it is given
-    and makes one a cached future only when that key is loaded. A page of 100 users primes
-    100 keys that a dashboard never loads again; both were a tenth of the gateway's CPU on
-    it (docs/performance.md, "Loaders at a page's cost").
+    The same cache, batches and answers, key for key
+    (tests/graphql_gateway/test_loaders.py runs both on the same steps): `load_many` waits
+    for its keys' futures in turn instead of through `gather`, and `prime_many` keeps the
+    values it is given and makes one a cached future only when that key is loaded. A page
+    of 100 users primes 100 keys that a dashboard never loads again; the two were ~5 % of
+    the gateway's CPU on it (docs/performance.md, "Loaders at a page's cost").
     """
 
     def __init__(self, load_fn: Callable[[list[K]], Awaitable[Sequence[T]]]) -> None:
