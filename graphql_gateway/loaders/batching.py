@@ -18,47 +18,15 @@ Projection = dict[str, str]
 _ABSENT: Any = object()
 
 
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    """As `asyncio.gather` does for the children it no longer waits for: an exception
-    nobody will read is not logged as "never retrieved"."""
-    if not future.cancelled():
-        future.exception()
-
-
-async def _all_of(futures: list[asyncio.Future[T]]) -> list[T]:
-    """The results of `futures` in order, as `asyncio.gather(*futures)` gives them.
-
-    The futures are a DataLoader's: most are done already or settle together, when their
-    batch does, so waiting for each in turn wakes this task once or twice, where `gather`
-    hangs a callback on every one. A failure is raised as `gather` raises it: the first
-    one among those already done, else the first to settle (by key order within a batch:
-    a batch settles its futures in that order); the others' exceptions are retrieved.
-    """
-    for future in futures:
-        if future.done() and (future.cancelled() or future.exception() is not None):
-            for other in futures:
-                other.add_done_callback(_retrieve)
-            return [future.result()]  # raises, as gather would
-    results: list[T] = []
-    try:
-        for future in futures:
-            results.append(await future)
-    except BaseException:
-        for other in futures:
-            other.add_done_callback(_retrieve)
-        raise
-    return results
-
-
 class Loader(DataLoader[K, T]):
-    """Strawberry's DataLoader, with `load_many` and `prime_many` at a page's cost.
+    """Strawberry's DataLoader, whose `prime_many` keeps the values it is given and makes
+    one the cached future Strawberry would have made only when that key is loaded.
 
     The same cache, batches and answers, key for key
-    (tests/graphql_gateway/test_loaders.py runs both on the same steps): `load_many` waits
-    for its keys' futures in turn instead of through `gather`, and `prime_many` keeps the
-    values it is given and makes one a cached future only when that key is loaded. A page
-    of 100 users primes 100 keys that a dashboard never loads again; the two were ~5 % of
-    the gateway's CPU on it (docs/performance.md, "Loaders at a page's cost").
+    (tests/graphql_gateway/test_loaders.py runs both on the same steps). A page of 100
+    users primes 100 keys that a dashboard never loads again: a resolved future each, ~2 %
+    of the gateway's CPU on it (docs/performance.md, "Primed values made futures only
+    when loaded").
     """
 
     def __init__(self, load_fn: Callable[[list[K]], Awaitable[Sequence[T]]]) -> None:
@@ -75,10 +43,6 @@ class Loader(DataLoader[K, T]):
                 self.cache_map.set(key, future)
                 return future
         return super().load(key)
-
-    def load_many(self, keys: Iterable[K]) -> Awaitable[list[T]]:
-        futures: list[Any] = [self.load(key) for key in keys]
-        return _all_of(futures)
 
     def prime_many(self, data: Mapping[K, T], force: bool = False) -> None:
         if not self.cache:

@@ -47,6 +47,8 @@ def _loader(kind: type[DataLoader[str, Any]], sent: list[list[str]]) -> DataLoad
 
 
 def _outcome(task: asyncio.Task[Any]) -> Any:
+    if not task.done():
+        return "pending"  # a cancelled batch leaves some waiting: the same ones either way
     if task.cancelled():
         return "cancelled"
     error = task.exception()
@@ -64,7 +66,9 @@ async def _play(kind: type[DataLoader[str, Any]], seed: int) -> tuple[Any, ...]:
         return await awaitable
 
     for _ in range(40):
-        step = steps.choice(["load", "many", "many", "prime", "force", "clear", "all", "turn"])
+        step = steps.choice(
+            ["load", "many", "many", "prime", "force", "clear", "all", "turn", "cancel"]
+        )
         if step == "load":
             waiting.append(asyncio.ensure_future(wait(loader.load(steps.choice(KEYS)))))
         elif step == "many":
@@ -72,7 +76,11 @@ async def _play(kind: type[DataLoader[str, Any]], seed: int) -> tuple[Any, ...]:
             waiting.append(asyncio.ensure_future(wait(loader.load_many(keys))))
         elif step in ("prime", "force"):
             data = {key: f"primed {key} {len(log)}" for key in steps.sample(KEYS, 3)}
-            loader.prime_many(data, force=step == "force")
+            try:
+                loader.prime_many(data, force=step == "force")
+            except asyncio.InvalidStateError as exc:
+                # Strawberry's own: a key of the unsent batch whose future was cancelled.
+                log.append(("InvalidStateError", str(exc)))
         elif step == "clear":
             try:
                 loader.clear(steps.choice(KEYS))
@@ -81,9 +89,11 @@ async def _play(kind: type[DataLoader[str, Any]], seed: int) -> tuple[Any, ...]:
                 log.append(("KeyError", str(exc)))
         elif step == "all":
             loader.clear_all()
+        elif step == "cancel" and waiting:  # a request that ends early (its client left)
+            steps.choice(waiting).cancel()
         for _ in range(steps.randint(0, 3) if step == "turn" else 0):
             await asyncio.sleep(0)
-    await asyncio.wait(waiting, timeout=5) if waiting else None
+    await asyncio.wait(waiting, timeout=0.05) if waiting else None
     # What each key loads as now, after every step.
     now = [await asyncio.gather(loader.load(key), return_exceptions=True) for key in KEYS]
     final = [repr(each) for each in now]
@@ -109,21 +119,6 @@ async def test_a_page_primed_then_loaded_is_one_future_each_and_no_call() -> Non
     assert await loader.load_many(KEYS[:3]) == [f"primed {key}" for key in KEYS[:3]]
     assert loader.load(KEYS[0]) is loader.load(KEYS[0])  # cached once loaded
     assert sent == []
-
-
-async def test_an_exception_nobody_reads_is_not_logged(caplog: pytest.LogCaptureFixture) -> None:
-    sent: list[list[str]] = []
-    loader = _loader(Loader, sent)
-    with pytest.raises(Failed):
-        await loader.load_many(["k1", FAILS_ONE, FAILS_ONE, "k2"])
-    with pytest.raises(Failed):
-        await loader.load_many([FAILS_BATCH, "k3", "k4"])
-    with pytest.raises(Failed):  # one already failed, the other still in flight
-        await loader.load_many(["k5", FAILS_BATCH])
-    del loader
-    gc.collect()
-    await asyncio.sleep(0)
-    assert "never retrieved" not in caplog.text
 
 
 @contextmanager
