@@ -1,19 +1,21 @@
-"""The gateway's own Python CPU per S2 and S3 request, in process, services answered from memory.
+"""The gateway's own Python CPU per S1, S2, S3 request, in process, services answered from memory.
 
     python -m bench.request_cost                       # S2 and S3, the default settings
+    python -m bench.request_cost --only S1             # the dashboard: 100 users, 500 orders
     python -m bench.request_cost --set GATEWAY_GRAPHQL_CACHED_HOOKS=false
     python -m bench.request_cost --only S2 --concurrency 32 --collector
 
 What `make bench`'s CPU per request has on top of this is the server's and the client's
 sockets (the kernel's work for each read and write, the event loop's polls): here the
 ASGI app is called directly with the request as uvicorn hands it over, and each call to a
-service is answered by a stand-in for `ServiceTransport.exchange` (a user, five orders),
-so everything from the first middleware to the last byte of the answer runs as under
-load: middleware, routing, GraphQL (parse and validation cached), the breaker, admission,
-metrics, the answers' parsing and the response's JSON. CPU time (`time.process_time`) of
-batches of requests, two apps alternating batch by batch when `--set` names the second's
-settings: the least of each app's batches is the figure least moved by other work on the
-machine. Timings are only printed, never asserted.
+service is answered by a stand-in for `ServiceTransport.exchange` (a user, five orders;
+for S1 a page of 100 users and five orders each, only the fields the call asks for, as
+the services answer), so everything from the first middleware to the last byte of the
+answer runs as under load: middleware, routing, GraphQL (parse and validation cached),
+the breaker, admission, metrics, the answers' parsing and the response's JSON. CPU time
+(`time.process_time`) of batches of requests, two apps alternating batch by batch when
+`--set` names the second's settings: the least of each app's batches is the figure least
+moved by other work on the machine. Timings are only printed, never asserted.
 
 `--concurrency N` keeps N requests in flight (each service call then takes 1 ms of the
 loop's time, as a real service's answer would), which is what makes the garbage
@@ -30,6 +32,7 @@ import gc
 import os
 import statistics
 import time
+import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import AsyncExitStack
@@ -40,7 +43,7 @@ import uvloop
 from fastapi import FastAPI
 from multidict import CIMultiDict
 
-from bench.scenarios import FRONT_OURS
+from bench.scenarios import DASHBOARD_OURS, FRONT_OURS
 from graphql_gateway.app import create_app
 from graphql_gateway.clients.transport import Answer
 from graphql_gateway.config import Settings
@@ -70,20 +73,72 @@ ORDERS = [
     for i in range(5)
 ]
 _HEADERS = CIMultiDict({"content-type": "application/json", "etag": 'W/"1"'})
+# S1's page: 100 users with five orders each, names and amounts of every kind JSON has to
+# escape or carry as it is (quotes, backslashes, control characters, non-ASCII).
+PAGE_USERS: list[dict[str, Any]] = [
+    {
+        **USER,
+        "id": str(uuid.UUID(int=1000 + n)),
+        "email": f"u{n}@site.example",
+        "name": f'Инженер "{n}" \\ \t {chr(0x1F477)}',
+    }
+    for n in range(100)
+]
+PAGE_ORDERS: list[dict[str, Any]] = [
+    {
+        **order,
+        "id": str(uuid.UUID(int=100_000 + 5 * n + i)),
+        "user_id": user["id"],
+        "status": ("created", "in_progress", "completed", "cancelled")[(n + i) % 4],
+        "total_amount": f"{(n * 7 + i) % 100_000}.{i:02d}",
+    }
+    for n, user in enumerate(PAGE_USERS)
+    for i, order in enumerate(ORDERS)
+]
+_answers: dict[str, bytes] = {}  # by target: the stand-in's own work is not measured
+
+
+def _projected(rows: list[dict[str, Any]], query: dict[str, list[str]]) -> list[dict[str, Any]]:
+    if "fields" not in query:
+        return rows
+    fields = query["fields"][0].split(",")
+    return [{name: row[name] for name in fields} for row in rows]
+
+
+def _page_body(target: str) -> dict[str, Any] | None:
+    """S1's answers: the users page, and the orders of those users."""
+    path, _, query_text = target.partition("?")
+    query = urllib.parse.parse_qs(query_text)
+    if path.endswith("/users") and "limit" in query and "ids" not in query:
+        limit, offset = int(query["limit"][0]), int(query["offset"][0])
+        rows = PAGE_USERS[offset : offset + limit]
+        meta = {"total": len(PAGE_USERS), "limit": limit, "offset": offset}
+        return {"success": True, "data": _projected(rows, query), "meta": meta}
+    if path.endswith("/orders") and "userIds" in query:
+        wanted = set(query["userIds"][0].split(","))
+        rows = [order for order in PAGE_ORDERS if order["user_id"] in wanted]
+        if not rows:
+            return None  # S2's user: its five orders, below
+        return {"success": True, "data": _projected(rows, query), "meta": {"total": len(rows)}}
+    return None
 
 
 def _answer(target: str) -> Answer:
-    if "/orders" in target:
-        body: dict[str, Any] = {
-            "success": True,
-            "data": ORDERS,
-            "meta": {"total": 5, "limit": None, "offset": 0},
-        }
-    elif "ids=" in target:
-        body = {"success": True, "data": [USER]}
-    else:
-        body = {"success": True, "data": USER}
-    return Answer(200, _HEADERS, orjson.dumps(body))
+    content = _answers.get(target)
+    if content is None:
+        body = _page_body(target)
+        if body is None and "/orders" in target:
+            body = {
+                "success": True,
+                "data": ORDERS,
+                "meta": {"total": 5, "limit": None, "offset": 0},
+            }
+        elif body is None and "ids=" in target:
+            body = {"success": True, "data": [USER]}
+        elif body is None:
+            body = {"success": True, "data": USER}
+        content = _answers[target] = orjson.dumps(body)
+    return Answer(200, _HEADERS, content)
 
 
 async def _exchange(request: Any) -> Answer:
@@ -122,8 +177,9 @@ def _scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[s
 
 def _request(app: FastAPI, scenario: str) -> Callable[[], Awaitable[None]]:
     """One request of the scenario through the whole ASGI app, its answer checked."""
-    if scenario == "S2":
-        body = orjson.dumps({"query": FRONT_OURS % USER_ID})
+    if scenario in ("S1", "S2"):
+        query = DASHBOARD_OURS if scenario == "S1" else FRONT_OURS % USER_ID
+        body = orjson.dumps({"query": query})
         headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
         scope = _scope("POST", "/graphql", headers)
     else:
@@ -216,7 +272,7 @@ def _setting(text: str) -> tuple[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="+", default=["S2", "S3"], choices=["S2", "S3"])
+    parser.add_argument("--only", nargs="+", default=["S2", "S3"], choices=["S1", "S2", "S3"])
     parser.add_argument("--set", type=_setting, action="append", metavar="V=X")
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--requests", type=int, default=320)

@@ -16,6 +16,7 @@ both ways and compares data and errors.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -257,7 +258,14 @@ class OperationPlan:
 # need of an object besides what the query reads.
 KEYS_ALWAYS_FETCHED = {
     "User": ("id",),
-    "Order": ("id", "user_id", "assignee_id", "status"),
+    "Order": ("id", "user_id", "status"),
+}
+# Keys only some resolvers read: fetched when the operation has one of them. An order's
+# assignee is most often null, and a page of orders that never reads it parsed it all the
+# same (docs/performance.md, "The plan asks for an order's assignee only to read it").
+KEYS_FETCHED_FOR = {
+    "Order.assignee": ("Order", "assignee_id"),  # its batch resolver's keys
+    "User.assignedOrders": ("Order", "assignee_id"),  # orders grouped by assignee
 }
 
 
@@ -277,6 +285,9 @@ def _projection(root: ObjectPlan) -> dict[str, str]:
                 f.source_key for f in plan.fields if f.kind in (FieldKind.LEAF, FieldKind.NESTED)
             )
         for each in plan.fields:
+            if (wanted := KEYS_FETCHED_FOR.get(each.resolver)) is not None:
+                type_name, key = wanted
+                needs.setdefault(type_name, set(KEYS_ALWAYS_FETCHED[type_name])).add(key)
             if each.sub is not None:
                 walk(each.sub)
 
@@ -423,6 +434,10 @@ def compile_operation(
 
 
 Path = tuple[str | int, ...]
+# The path of the i-th object of a level, worked out only for an error: building a tuple
+# per object of every level was about a tenth of the request's CPU on a page of 100 users
+# with their orders (docs/performance.md).
+PathOf = Callable[[int], Path]
 
 
 class _Run:
@@ -470,14 +485,14 @@ class _Run:
                 raise Bailout(plan.key)
             return True, None
         assert plan.sub is not None
+        key = plan.key
         if plan.is_list:
-            paths = [(plan.key, i) for i in range(len(value))]
-            return True, await self.objects(value, plan.sub, paths)
-        (completed,) = await self.objects([value], plan.sub, [(plan.key,)])
+            return True, await self.objects(value, plan.sub, lambda i: (key, i))
+        (completed,) = await self.objects([value], plan.sub, lambda i: (key,))
         return True, completed
 
     async def objects(
-        self, sources: Sequence[Any], plan: ObjectPlan, paths: Sequence[Path]
+        self, sources: Sequence[Any], plan: ObjectPlan, path_of: PathOf
     ) -> list[dict[str, Any]]:
         """Complete one level: every object of it, field by field, each field for all at once.
 
@@ -507,16 +522,16 @@ class _Run:
                         out[key] = plan.type_name
                 elif kind == FieldKind.NESTED:
                     values = [source[each.source_key] for source in sources]
-                    await self._complete(each, outs, values, paths)
+                    await self._complete(each, outs, values, path_of)
                 else:
                     try:
                         values = await started[index]
                     except Exception as exc:
-                        for out, path in zip(outs, paths, strict=True):
+                        for i, out in enumerate(outs):
                             out[key] = None
-                            self._error(exc, each, (*path, key))
+                            self._error(exc, each, (*path_of(i), key))
                         continue
-                    await self._complete(each, outs, values, paths)
+                    await self._complete(each, outs, values, path_of)
         finally:
             for pending in started.values():
                 pending.cancel()  # only those a bailout left running
@@ -530,15 +545,17 @@ class _Run:
         plan: FieldPlan,
         outs: list[dict[str, Any]],
         values: Sequence[Any],
-        paths: Sequence[Path],
+        path_of: PathOf,
     ) -> None:
         key, sub = plan.key, plan.sub
         assert sub is not None
         if plan.is_list:
             flat: list[Any] = []
-            flat_paths: list[Path] = []
             spans: list[tuple[int, int] | None] = []
-            for value, path in zip(values, paths, strict=True):
+            # Where each non-empty list starts in `flat`, and whose it is (for paths).
+            starts: list[int] = []
+            owners: list[int] = []
+            for i, value in enumerate(values):
                 if value is None:
                     if not plan.nullable:
                         raise Bailout(key)
@@ -546,9 +563,16 @@ class _Run:
                     continue
                 start = len(flat)
                 flat.extend(value)
-                flat_paths.extend((*path, key, i) for i in range(len(value)))
                 spans.append((start, len(flat)))
-            done = await self.objects(flat, sub, flat_paths) if flat else []
+                if value:
+                    starts.append(start)
+                    owners.append(i)
+
+            def flat_path_of(j: int) -> Path:
+                k = bisect.bisect_right(starts, j) - 1
+                return (*path_of(owners[k]), key, j - starts[k])
+
+            done = await self.objects(flat, sub, flat_path_of) if flat else []
             for out, span in zip(outs, spans, strict=True):
                 out[key] = None if span is None else done[span[0] : span[1]]
             return
@@ -556,7 +580,7 @@ class _Run:
         if len(present) != len(values) and not plan.nullable:
             raise Bailout(key)
         done = await self.objects(
-            [values[i] for i in present], sub, [(*paths[i], key) for i in present]
+            [values[i] for i in present], sub, lambda j: (*path_of(present[j]), key)
         )
         for out in outs:
             out[key] = None

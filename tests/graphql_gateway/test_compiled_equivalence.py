@@ -109,6 +109,10 @@ COMPILED_QUERIES: list[tuple[str, Spec]] = [
     ('{ ordersByDay(from: "2020-01-01", to: "2026-01-01") { date } }', {}),  # over a year
     # Assignees: batched both ways, a deleted assignee null without an error.
     ("{ users { items { name assignedOrders { id status assignee { name } } } } }", {}),
+    # An order's assignee is fetched only for the resolvers that read it (KEYS_FETCHED_FOR).
+    ("{ users { items { assignedOrders { id } } } }", {}),
+    ("{ users { items { orders { id assignee { name } } } } }", {}),
+    ("{ users { items { orders { id status totalAmount } } } }", {}),
     ("{ orders { items { id assigneeId assignee { id name } user { name } } } }", {}),
     (
         "query($s: OrderStatus) { users { items { id assignedOrders(status: $s) { id } "

@@ -435,9 +435,13 @@ async def test_the_loaders_ask_the_services_only_for_the_fields_the_query_reads(
     assert names == sorted(u["name"] for u in users)
     page = data_of(await gql(client, "{ users(limit: 2) { items { id orders { totalAmount } } } }"))
     assert all(len(user["orders"]) == 1 for user in page["users"]["items"])
+    # An order's assignee only when a resolver reads it (compiled.py, KEYS_FETCHED_FOR).
+    query = "{ users(limit: 2) { items { orders { id assignee { name } } } } }"
+    page = data_of(await gql(client, query))
+    assert all(len(user["orders"]) == 1 for user in page["users"]["items"])
     assert asked == {
         "users": ["id,name"],
-        "orders": ["assignee_id,id,status,total_amount,user_id"],
+        "orders": ["id,status,total_amount,user_id", "assignee_id,id,status,user_id"],
     }
 
 
