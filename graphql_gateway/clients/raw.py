@@ -149,6 +149,14 @@ class _Connection(asyncio.Protocol):
 
     # httptools callbacks
 
+    def on_message_begin(self) -> None:
+        if self.done:
+            # Bytes past the answer, in the segment that ended it: another answer nobody
+            # asked for. Parsing stops here (its head would overwrite this answer's status
+            # and headers) and the connection is not reused (the next request would read it).
+            self.close()
+            raise httpx.RemoteProtocolError("bytes past the end of the answer")
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self.head_size += len(name) + len(value)
         if self.head_size > HEAD_LIMIT:  # one chunk: raised by feed_data, as a parser error

@@ -211,6 +211,38 @@ async def test_httpx_requests_and_its_client_go_through_too() -> None:
     assert b"content-length: 7" in server.requests[1]
 
 
+@pytest.mark.parametrize(
+    "past",
+    [
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\n\r\n",  # a head, its body to come
+        b"HTTP/1.1 500 Oops\r\nX-Other: 1\r\nContent-Length: 0\r\n\r\n",  # a whole answer
+        b"HTTP/1.1 404 Not",  # the start of one
+    ],
+)
+async def test_bytes_past_the_answer_are_neither_this_answer_nor_the_next(past: bytes) -> None:
+    """Bytes after the answer's end, in the same segment: the answer stays as it came and
+    its connection is not used again (its next request would read them as its answer)."""
+    other = b'HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n{"a":1}'
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        while True:
+            await server.read(reader)
+            writer.write(OK + past if n == 1 else other)  # one write
+            await writer.drain()
+
+    async with serving(handle) as server:
+        raw = transport()
+        try:
+            first = await get(raw, server.url)
+            assert (first.status_code, first.content) == (200, b"{}")
+            assert "x-other" not in first.headers
+            second = await get(raw, server.url)
+            assert (second.status_code, second.content) == (200, b'{"a":1}')
+        finally:
+            await raw.aclose()
+    assert server.connections == 2
+
+
 # --------------------------------------------------------------------------- failures
 
 
