@@ -270,11 +270,12 @@ class RawTransport(httpx.AsyncBaseTransport):
         try:
             async with asyncio.timeout(limit):
                 await waiter
-        except TimeoutError:
-            raise httpx.PoolTimeout(f"no connection free within {limit}s") from None
-        except BaseException:
+        except BaseException as exc:
+            # Given a turn and timed out or cancelled in the same pass: it goes to the next.
             if waiter.done() and not waiter.cancelled():
-                self._wake()  # the turn it was given goes to the next
+                self._wake()
+            if isinstance(exc, TimeoutError):
+                raise httpx.PoolTimeout(f"no connection free within {limit}s") from None
             raise
         finally:
             if not waiter.done():

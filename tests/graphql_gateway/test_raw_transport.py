@@ -474,6 +474,33 @@ async def test_a_call_waiting_for_the_pool_gets_the_connection_freed() -> None:
     assert server.connections == 1
 
 
+async def test_a_turn_given_as_the_pool_timeout_expires_goes_to_the_next_waiter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A waiter given a free connection in the same loop pass as its pool timeout expires
+    raises PoolTimeout: the turn it was given goes to the next waiter, which would
+    otherwise wait for another connection to come free (or its own timeout) beside an
+    idle one."""
+    timeouts: list[asyncio.Timeout] = []
+    real_timeout = asyncio.timeout
+
+    def recorded(delay: float | None) -> asyncio.Timeout:
+        timeouts.append(real_timeout(delay))
+        return timeouts[-1]
+
+    monkeypatch.setattr(asyncio, "timeout", recorded)
+    raw = transport(connections=1)
+    loop = asyncio.get_running_loop()
+    first = asyncio.create_task(raw._wait_for_slot(loop, 10.0))
+    second = asyncio.create_task(raw._wait_for_slot(loop, 10.0))
+    await asyncio.sleep(0)  # both wait
+    timeouts[0].reschedule(loop.time())  # the first one's timeout fires in this pass...
+    raw._wake()  # ... which also frees a connection for it
+    with pytest.raises(httpx.PoolTimeout):
+        await first
+    await asyncio.wait_for(second, 1.0)
+
+
 async def test_an_idle_connection_past_its_expiry_is_not_used() -> None:
     async with serving_answers(OK, OK) as server:
         raw = transport(expiry=0.1)
