@@ -24,7 +24,8 @@ on real sockets):
 Nothing is ever sent again here: that is clients/base.py's decision. Connections: at
 most `max_connections`, the most recently used first; an idle one is kept
 `keepalive_expiry` seconds and never used after that; one the service closed, or whose
-answer said `Connection: close` (or was HTTP/1.0, or a HEAD's), is never used again.
+answer said `Connection: close` (or was HTTP/1.0, or a HEAD's), or that brought a byte
+past the end of its answer, is never used again.
 Bodies: Content-Length, chunked, or up to the close. An answer with a Content-Encoding
 goes to httpx to decode, as on the aiohttp path. Requests go out as httpx built them
 (or as `DirectRequest`), header names in lower case; their bodies are small JSON,
