@@ -71,10 +71,12 @@ async def ensure_users_exist(clients: Clients, *user_ids: str) -> list[UserData]
     found = await asyncio.gather(
         *(ensure_user_exists(clients, user_id) for user_id in user_ids), return_exceptions=True
     )
+    users: list[UserData] = []
     for outcome in found:
         if isinstance(outcome, BaseException):
             raise outcome
-    return found  # type: ignore[return-value]
+        users.append(outcome)
+    return users
 
 
 async def check_new_assignee(clients: Clients, changes: dict[str, Any]) -> None:
@@ -234,7 +236,8 @@ async def user_with_orders(clients: Clients, user_id: str) -> tuple[UserData, li
         return_exceptions=True,
     )
     # The user's own error (404 first of all) says more than the orders' one.
-    for outcome in (user, orders):
-        if isinstance(outcome, BaseException):
-            raise outcome
-    return user, orders  # type: ignore[return-value]
+    if isinstance(user, BaseException):
+        raise user
+    if isinstance(orders, BaseException):
+        raise orders
+    return user, orders

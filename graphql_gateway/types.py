@@ -51,6 +51,12 @@ class OrderStatsData(TypedDict):
     by_status: list[StatusStatsData]
 
 
+class UserOrderStatsData(OrderStatsData):
+    """One user's report (`GET /orders/stats/by-user`): the stats and whose they are."""
+
+    user_id: str
+
+
 class DayStatsData(TypedDict):
     date: str
     created: int

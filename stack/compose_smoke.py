@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -51,14 +52,14 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-def run(command: Sequence[str], *, quiet: bool = False, **kwargs: object) -> str:
+def run(command: Sequence[str], *, quiet: bool = False, **kwargs: Any) -> str:
     """Run it; its output (stdout and stderr together), or SmokeFailed with its last lines."""
     done = subprocess.run(
         list(command),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        **kwargs,  # type: ignore[call-overload]
+        **kwargs,
     )
     if done.returncode != 0:
         tail = "\n".join(done.stdout.splitlines()[-30:])

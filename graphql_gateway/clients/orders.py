@@ -8,7 +8,13 @@ from apicore.finding import Finding
 from apicore.headers import ACTING_USER, GATEWAY_TOKEN
 from graphql_gateway.auth.identity import Identity
 from graphql_gateway.clients.base import ServiceClient, Upstream
-from graphql_gateway.types import DayStatsData, OrderData, OrderStatsData, PageMeta
+from graphql_gateway.types import (
+    DayStatsData,
+    OrderData,
+    OrderStatsData,
+    PageMeta,
+    UserOrderStatsData,
+)
 
 
 def _period(params: dict[str, Any], first: date | None, last: date | None) -> dict[str, Any]:
@@ -93,11 +99,11 @@ class OrdersClient(ServiceClient):
 
     async def order_stats_by_user_ids(
         self, user_ids: Iterable[str], *, first: date | None, last: date | None
-    ) -> list[OrderStatsData]:
+    ) -> list[UserOrderStatsData]:
         """One report per user (at most 500), in the order given, duplicates dropped."""
         params = _period({"userIds": ",".join(user_ids)}, first, last)
         return cast(
-            "list[OrderStatsData]",
+            "list[UserOrderStatsData]",
             (await self.fetch("GET", "/orders/stats/by-user", params=params)).data,
         )
 

@@ -21,7 +21,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from graphql import (
     DocumentNode,
@@ -56,6 +56,9 @@ from graphql_gateway.graphql.documents import (
     chosen_operation,
     operation_of,
 )
+
+if TYPE_CHECKING:
+    from graphql_gateway.graphql.schema import GatewaySchema
 
 
 class FieldKind(Enum):
@@ -636,7 +639,8 @@ class CompiledExecution(SchemaExtension):
                 with contextlib.suppress(Bailout):
                     context.result = await run(plan, context.context, variables)
                     compiled = True
-        paths: ExecutionPaths = context.schema.execution_paths  # type: ignore[attr-defined]
+        # Strawberry types the schema as its own base class; ours is a GatewaySchema.
+        paths = cast("GatewaySchema", context.schema).execution_paths
         if compiled:
             paths.compiled += 1
         else:

@@ -29,5 +29,5 @@ async def _stats_by_user(
     found = await in_chunks(
         user_ids, lambda chunk: orders.order_stats_by_user_ids(chunk, first=first, last=last)
     )
-    by_user = {report["user_id"]: report for report in found}  # type: ignore[typeddict-item]
+    by_user = {report["user_id"]: report for report in found}
     return [by_user[user_id] for user_id in user_ids]
