@@ -22,7 +22,8 @@ from apicore.openapi import use_truthful_openapi
 from apicore.probes import Check, probe_router, watch_for_shutdown
 from apicore.tracing import fastapi_telemetry
 
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None] | AsyncIterator[None]]
+# An `@asynccontextmanager` function: it is entered with `async with` (base_app).
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def base_app(
@@ -63,7 +64,7 @@ def base_app(
                 tune_for_serving()
                 yield
             else:
-                async with lifespan(app):  # type: ignore[union-attr]
+                async with lifespan(app):
                     app.state.started = True
                     tune_for_serving()
                     yield
@@ -79,7 +80,7 @@ def base_app(
         redoc_url=None,
         default_response_class=EnvelopeResponse,
         redirect_slashes=False,
-        telemetry=fastapi_telemetry(),  # type: ignore[arg-type]
+        telemetry=fastapi_telemetry(),
     )
     install_error_handlers(app)
     # Added last = outermost: the request id is set before anything can fail.

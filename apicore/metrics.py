@@ -18,7 +18,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -78,7 +78,7 @@ def metrics_response() -> Response:
         from prometheus_client import multiprocess as mp
 
         registry = CollectorRegistry()
-        # prometheus_client leaves its multiprocess module unannotated.
+        # Ignore below: prometheus_client leaves its multiprocess module unannotated.
         mp.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
@@ -89,7 +89,8 @@ def worker_stopped() -> None:
     if multiprocess():
         from prometheus_client import multiprocess as mp
 
-        mp.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]  # as above
+        # Ignore below: prometheus_client leaves its multiprocess module unannotated.
+        mp.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 def _walk(routes: Any, prefix: str = "") -> Iterator[tuple[re.Pattern[str], str, Any]]:
@@ -241,9 +242,24 @@ class MetricsMiddleware:
                 )
 
 
-def gauge(name: str, documentation: str, labels: list[str], mode: str) -> Gauge:
+# How a gauge adds up workers (prometheus_client's multiprocess modes).
+GaugeMode = Literal[
+    "all",
+    "liveall",
+    "min",
+    "livemin",
+    "max",
+    "livemax",
+    "sum",
+    "livesum",
+    "mostrecent",
+    "livemostrecent",
+]
+
+
+def gauge(name: str, documentation: str, labels: list[str], mode: GaugeMode) -> Gauge:
     """A gauge that knows how to add up workers (`livesum`, `livemax`, ...)."""
-    return Gauge(name, documentation, labels, multiprocess_mode=mode)  # type: ignore[arg-type]
+    return Gauge(name, documentation, labels, multiprocess_mode=mode)
 
 
 # ------------------------------------------------------------------ the services' pools

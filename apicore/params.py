@@ -66,7 +66,7 @@ def amount_query(alias: str, description: str) -> Any:
             ge=0,
             # FastAPI types the bound as a float; Pydantic compares it as given, and a
             # Decimal bound is exact where a float one is not.
-            le=MAX_TOTAL,  # type: ignore[arg-type]
+            le=MAX_TOTAL,  # type: ignore[arg-type]  # fastapi: `le` typed float (see above)
             max_digits=10,
             decimal_places=2,
             allow_inf_nan=False,

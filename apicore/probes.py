@@ -47,19 +47,20 @@ def watch_for_shutdown() -> None:
         return
     for sig in (signal.SIGTERM, signal.SIGINT):
         previous = signal.getsignal(sig)
-        if not callable(previous) or getattr(previous, "_marks_stopping", False):
+        if not callable(previous) or isinstance(previous, _MarkStopping):
             continue
+        signal.signal(sig, _MarkStopping(previous))
 
-        def handler(
-            signum: int,
-            frame: FrameType | None,
-            previous: Callable[[int, FrameType | None], object] = previous,
-        ) -> None:
-            lifecycle.stopping = True
-            previous(signum, frame)
 
-        handler._marks_stopping = True  # type: ignore[attr-defined]
-        signal.signal(sig, handler)
+class _MarkStopping:
+    """A signal handler: marks the process as stopping, then calls the one it wraps."""
+
+    def __init__(self, previous: Callable[[int, FrameType | None], object]) -> None:
+        self.previous = previous
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        lifecycle.stopping = True
+        self.previous(signum, frame)
 
 
 def not_ready(reason: str) -> ApiError:

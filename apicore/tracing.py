@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 if TYPE_CHECKING:
     import httpx
     from fastapi import FastAPI
+    from fastapi.telemetry import TelemetryConfig
     from opentelemetry.sdk.trace import TracerProvider
     from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -62,7 +63,7 @@ def tracing_enabled() -> bool:
     )
 
 
-def fastapi_telemetry() -> dict[str, bool] | None:
+def fastapi_telemetry() -> TelemetryConfig | None:
     """FastAPI's own telemetry settings: off while tracing is off (None: its defaults).
 
     Left on, FastAPI asks OpenTelemetry on every request whether a tracer, meter or logger
