@@ -46,7 +46,7 @@ async def measure() -> None:
         await service.identify(header)
     warm = (time.process_time() - started) / ROUNDS * 1e6
     sessions = SessionCheck(interval=3600)
-    sessions.users = _Users()  # type: ignore[assignment]
+    sessions.users = _Users()
     identity = await service.identify(header)
     await sessions.identity(identity)
     started = time.process_time()

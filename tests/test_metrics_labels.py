@@ -49,10 +49,15 @@ def counted(route: str, method: str, status: str) -> float:
 
 
 async def _labelled(
-    http: httpx.AsyncClient, method: str, url: str, route: str, status: int, **kw: object
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    route: str,
+    status: int,
+    headers: dict[str, str] | None = None,
 ) -> None:
     before = counted(route, method, str(status))
-    response = await http.request(method, url, **kw)  # type: ignore[arg-type]
+    response = await http.request(method, url, headers=headers)
     assert response.status_code == status, response.text
     assert counted(route, method, str(status)) == before + 1
 

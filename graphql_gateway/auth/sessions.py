@@ -23,10 +23,10 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from apicore.errors import ApiError
 from graphql_gateway.auth.identity import ROLES, Identity, unauthenticated
-from graphql_gateway.clients.users import UsersClient
 
 logger = logging.getLogger("graphql_gateway.auth")
 
@@ -34,6 +34,12 @@ _ENTRIES = 10_000
 ENDED_MESSAGE = (
     "Session ended (logged out, or the user's roles, password or account changed): log in again"
 )
+
+
+class SessionSource(Protocol):
+    """What the check asks of the users service (graphql_gateway/clients/users.py)."""
+
+    async def get_session(self, session_id: str) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +51,7 @@ class Standing:
 class SessionCheck:
     def __init__(self, interval: float) -> None:
         self.interval = interval
-        self.users: UsersClient | None = None  # set once the clients are open (app lifespan)
+        self.users: SessionSource | None = None  # set once the clients are open (app lifespan)
         # sid -> (monotonic time of the answer, the standing or None once ended)
         self._known: dict[str, tuple[float, Standing | None]] = {}
         self._asking: dict[str, asyncio.Future[Standing | None]] = {}

@@ -163,7 +163,9 @@ def check_lists_orders(stack: AuthStack, api: Api, fx: Fixture, outcome: str, va
 
 def check_victim_name(expected_when_ok: str) -> Check:
     def check(stack: AuthStack, api: Api, fx: Fixture, outcome: str, value: Any) -> None:
-        name = service_user(stack, fx.victim["id"])["name"]  # type: ignore[index]
+        victim = service_user(stack, fx.victim["id"])
+        assert victim is not None
+        name = victim["name"]
         assert name == (expected_when_ok if outcome == "ok" else fx.victim["name"])
 
     return check
@@ -172,7 +174,9 @@ def check_victim_name(expected_when_ok: str) -> Check:
 def check_roles_of(whose: str) -> Check:
     def check(stack: AuthStack, api: Api, fx: Fixture, outcome: str, value: Any) -> None:
         user_id = fx.victim["id"] if whose == "victim" else api.account.id
-        roles = service_user(stack, user_id)["roles"]  # type: ignore[index]
+        user = service_user(stack, user_id)
+        assert user is not None
+        roles = user["roles"]
         original = ["customer"] if whose == "victim" else [api.account.role]
         assert roles == (["admin"] if outcome == "ok" else original)
         if whose == "self" and outcome == "ok":  # put the persona back as it was
@@ -241,7 +245,9 @@ def check_created_order(owner: str) -> Check:
         before = fx.victim_total if owner == "victim" else fx.own_total
         assert orders_total(stack, user_id) == before + (outcome == "ok")
         if outcome == "ok":
-            assert service_order_of(stack, value["id"])["user_id"] == user_id  # type: ignore[index]
+            order = service_order_of(stack, value["id"])
+            assert order is not None
+            assert order["user_id"] == user_id
 
     return check
 

@@ -37,7 +37,7 @@ class Users:
 
 def check(interval: float = 60.0) -> tuple[SessionCheck, Users]:
     sessions, users = SessionCheck(interval), Users()
-    sessions.users = users  # type: ignore[assignment]
+    sessions.users = users
     return sessions, users
 
 
@@ -105,7 +105,8 @@ async def test_forget_refuses_at_once() -> None:
     sessions, _ = check()
     me = caller()
     await sessions.identity(me)
-    sessions.forget(me.session_id)  # type: ignore[arg-type]
+    assert me.session_id is not None
+    sessions.forget(me.session_id)
     with pytest.raises(ApiError) as refused:
         await sessions.identity(me)
     assert refused.value.status == 401

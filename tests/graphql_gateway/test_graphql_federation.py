@@ -537,7 +537,9 @@ async def test_field_values_match_the_services(
     assert result["order"] == {**expected_order, "user": {"id": user["id"], "email": user["email"]}}
     for stamp in (result["user"]["createdAt"], result["order"]["updatedAt"]):
         assert ISO_UTC.match(stamp), stamp
-        assert datetime.fromisoformat(stamp).utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+        offset = datetime.fromisoformat(stamp).utcoffset()
+        assert offset is not None
+        assert offset.total_seconds() == 0
 
 
 async def test_pagination_and_filters_report_totals(

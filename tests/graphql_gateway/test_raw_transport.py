@@ -11,8 +11,9 @@ import inspect
 import socket
 import struct
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -556,5 +557,5 @@ ON_UVLOOP = [
 
 
 @pytest.mark.parametrize("case", ON_UVLOOP, ids=lambda case: case.__name__)
-def test_the_same_on_uvloop(case: Callable[[], Awaitable[None]]) -> None:
-    uvloop.run(case())  # type: ignore[arg-type]
+def test_the_same_on_uvloop(case: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    uvloop.run(case())

@@ -309,7 +309,9 @@ async def test_no_cookie_a_service_sets_goes_back_on_either_transport(transport:
         assert b"cookie:" not in head.lower(), head
 
 
-async def test_a_plain_read_goes_out_as_httpx_would_write_it() -> None:
+async def test_a_plain_read_goes_out_as_httpx_would_write_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The GETs of our own calls skip httpx's request building (clients/transport.py,
     `DirectRequests`): they must carry the bytes `build_request` would have written."""
     params: dict[str, str | int] = {
@@ -328,7 +330,7 @@ async def test_a_plain_read_goes_out_as_httpx_would_write_it() -> None:
             built += 1
             return build_request(*args, **kwargs)
 
-        client.http.build_request = counted  # type: ignore[method-assign]
+        monkeypatch.setattr(client.http, "build_request", counted)
         sent: list[Any] = []
         send = client._send
 

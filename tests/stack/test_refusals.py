@@ -13,7 +13,7 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,9 @@ def _env(ports: list[int]) -> dict[str, str]:
     env = {k: v for k, v in env.items() if not k.startswith("ORDERS_")}
     env.update(GATEWAY_PORT=str(ports[0]), USERS_PORT=str(ports[1]), ORDERS_PORT=str(ports[2]))
     return env
+
+
+Runner = Callable[[Path, list[int]], subprocess.CompletedProcess[str]]
 
 
 def _make_run(data_dir: Path, ports: list[int]) -> subprocess.CompletedProcess[str]:
@@ -82,10 +85,10 @@ def test_the_docs_state_the_exit_codes() -> None:
 
 @pytest.mark.parametrize(("runner", "code"), [(_make_run, 2), (_stack, 1)], ids=["make", "stack"])
 def test_a_taken_port_is_named_and_nothing_is_touched(
-    tmp_path: Path, taken_gateway_port: list[int], runner: object, code: int
+    tmp_path: Path, taken_gateway_port: list[int], runner: Runner, code: int
 ) -> None:
     data_dir = tmp_path / "data"
-    done = runner(data_dir, taken_gateway_port)  # type: ignore[operator]
+    done = runner(data_dir, taken_gateway_port)
     assert done.returncode == code, done.stderr
     port = taken_gateway_port[0]
     assert f"Port {port} (gateway) is already in use on 127.0.0.1" in done.stderr
@@ -96,14 +99,14 @@ def test_a_taken_port_is_named_and_nothing_is_touched(
 
 @pytest.mark.parametrize(("runner", "code"), [(_make_run, 2), (_stack, 1)], ids=["make", "stack"])
 def test_a_second_run_on_the_same_data_is_refused(
-    tmp_path: Path, runner: object, code: int
+    tmp_path: Path, runner: Runner, code: int
 ) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     first = InstanceLock.take(data_dir, "http://127.0.0.1:8000")  # as the first run holds it
     try:
         before = _snapshot(data_dir)
-        done = runner(data_dir, [free_port(), free_port(), free_port()])  # type: ignore[operator]
+        done = runner(data_dir, [free_port(), free_port(), free_port()])
         assert done.returncode == code, done.stderr
         assert "Already running: `make run` (pid" in done.stderr
         assert f"uses the data directory {data_dir}" in done.stderr
