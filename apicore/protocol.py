@@ -182,6 +182,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     # Connection lifecycle
 
+    # Ignore below: uvicorn's own connection_made narrows asyncio.Protocol's argument to a
+    # Transport, and its `transport` attribute is typed as one; ours wraps it (_Transport).
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._raw = transport

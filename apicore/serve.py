@@ -66,7 +66,7 @@ def serve(app: str, settings: ProcessSettings) -> None:
         timeout_graceful_shutdown=int(settings.shutdown_grace) or None,
         workers=settings.workers,
         # Our guards over uvicorn's httptools protocol (a partial: workers unpickle it).
-        http=partial(  # type: ignore[arg-type]
+        http=partial(  # type: ignore[arg-type]  # uvicorn: typed as a class, only called
             GuardedHttpProtocol, timeouts=timeouts, coalesce=settings.coalesce_writes
         ),
         ws="none",  # no WebSocket route: an upgrade request is served as plain HTTP

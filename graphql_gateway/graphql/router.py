@@ -241,7 +241,9 @@ class GraphQLPost(Route):
         # FastAPI's sub-response: no status and no content-length until one is set.
         sub_response = Response()
         del sub_response.headers["content-length"]
-        sub_response.status_code = None  # type: ignore[assignment]
+        # Ignore below: Starlette types status_code as an int; FastAPI's own sub-response
+        # (in its dependencies module) holds None the same way until a status is set.
+        sub_response.status_code = None  # type: ignore[assignment]  # starlette
         context = await get_context(request)
         context.request = request
         context.background_tasks = BackgroundTasks()

@@ -147,10 +147,12 @@ class EveryKind(SchemaExtension):
         yield
         EVENTS.append("parse out")
 
-    async def on_validate(self) -> None:  # type: ignore[override]  # a coroutine function
+    # Ignore below: strawberry types a hook as a generator, but runs a coroutine function
+    # or a plain one as well (its extensions/context.py, `from_callable`).
+    async def on_validate(self) -> None:  # type: ignore[override]  # strawberry: see above
         EVENTS.append("validate")
 
-    def on_execute(self) -> None:  # type: ignore[override]  # a plain function
+    def on_execute(self) -> None:  # type: ignore[override]  # strawberry: as above
         EVENTS.append(f"execute {self.label}")
 
 
