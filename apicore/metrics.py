@@ -79,7 +79,7 @@ def metrics_response() -> Response:
 
         registry = CollectorRegistry()
         # Ignore below: prometheus_client leaves its multiprocess module unannotated.
-        mp.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        mp.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
@@ -90,7 +90,7 @@ def worker_stopped() -> None:
         from prometheus_client import multiprocess as mp
 
         # Ignore below: prometheus_client leaves its multiprocess module unannotated.
-        mp.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+        mp.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]  # prometheus_client
 
 
 def _walk(routes: Any, prefix: str = "") -> Iterator[tuple[re.Pattern[str], str, Any]]:

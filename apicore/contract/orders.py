@@ -127,9 +127,12 @@ class OrderCreate(StrictModel):
 class OrderUpdate(StrictModel):
     # user_id is accepted only to say it cannot change (legacy clients send whole objects).
     # A field sent as null is an error, not "no change".
-    user_id: uuid.UUID = None  # type: ignore[assignment]
-    items: Items = None  # type: ignore[assignment]
-    status: OrderStatus = None  # type: ignore[assignment]
+    # Ignore below (pydantic): it does not validate a default, so None stands for a field
+    # left out while the type stays that of a value sent, and a null sent is refused.
+    # `X | None` would accept null and change the exported schema (schema/).
+    user_id: uuid.UUID = None  # type: ignore[assignment]  # pydantic: unvalidated default
+    items: Items = None  # type: ignore[assignment]  # pydantic: unvalidated default
+    status: OrderStatus = None  # type: ignore[assignment]  # pydantic: unvalidated default
     # Unlike the others, null is a value here: no deadline any more. Absent: no change.
     due_date: DueDate = None
     # Null is a value too: nobody assigned any more. Absent: no change.
@@ -169,15 +172,19 @@ class OrderPartial(PartialModel):
     """An order as `?fields=` returns it: `id` and the fields asked for."""
 
     id: uuid.UUID
-    user_id: uuid.UUID = None  # type: ignore[assignment]
+    # Ignore below (pydantic): it does not validate a default, so None stands for a field
+    # not asked for (absent from the answer) while the type stays that of one given.
+    # `X | None` would say null can come, in the exported schema (schema/) too.
+    user_id: uuid.UUID = None  # type: ignore[assignment]  # pydantic: unvalidated default
     assignee_id: uuid.UUID | None = None
-    items: list[OrderItemPublic] = None  # type: ignore[assignment]
-    status: OrderStatus = None  # type: ignore[assignment]
-    total_amount: str = Field(None, examples=["520.00"])  # type: ignore[assignment]
+    items: list[OrderItemPublic] = None  # type: ignore[assignment]  # pydantic: unvalidated default
+    status: OrderStatus = None  # type: ignore[assignment]  # pydantic: unvalidated default
+    # Ignore below (pydantic): as above.
+    total_amount: str = Field(None, examples=["520.00"])  # type: ignore[assignment]  # pydantic
     due_date: date | None = None
-    overdue: bool = None  # type: ignore[assignment]
-    created_at: datetime = None  # type: ignore[assignment]
-    updated_at: datetime = None  # type: ignore[assignment]
+    overdue: bool = None  # type: ignore[assignment]  # pydantic: unvalidated default
+    created_at: datetime = None  # type: ignore[assignment]  # pydantic: unvalidated default
+    updated_at: datetime = None  # type: ignore[assignment]  # pydantic: unvalidated default
     created_by: uuid.UUID | None = None
     updated_by: uuid.UUID | None = None
 

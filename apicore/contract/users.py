@@ -53,10 +53,13 @@ class UserCreate(StrictModel):
 class UserUpdate(StrictModel):
     """Any subset of the fields; a field sent as null is an error, not "no change"."""
 
-    email: Email = None  # type: ignore[assignment]
-    name: NonBlank200 = None  # type: ignore[assignment]
-    password: Password = None  # type: ignore[assignment]
-    roles: Roles = None  # type: ignore[assignment]
+    # Ignore below (pydantic): it does not validate a default, so None stands for a field
+    # left out while the type stays that of a value sent, and a null sent is refused.
+    # `X | None` would accept null and change the exported schema (schema/).
+    email: Email = None  # type: ignore[assignment]  # pydantic: unvalidated default
+    name: NonBlank200 = None  # type: ignore[assignment]  # pydantic: unvalidated default
+    password: Password = None  # type: ignore[assignment]  # pydantic: unvalidated default
+    roles: Roles = None  # type: ignore[assignment]  # pydantic: unvalidated default
 
 
 class UserPublic(BaseModel):
@@ -72,8 +75,11 @@ class UserPartial(PartialModel):
     """A user as `?fields=` returns it: `id` and the fields asked for."""
 
     id: uuid.UUID
-    email: str = None  # type: ignore[assignment]
-    name: str = None  # type: ignore[assignment]
-    roles: list[str] = None  # type: ignore[assignment]
-    created_at: datetime = None  # type: ignore[assignment]
-    updated_at: datetime = None  # type: ignore[assignment]
+    # Ignore below (pydantic): it does not validate a default, so None stands for a field
+    # not asked for (absent from the answer) while the type stays that of one given.
+    # `X | None` would say null can come, in the exported schema (schema/) too.
+    email: str = None  # type: ignore[assignment]  # pydantic: unvalidated default
+    name: str = None  # type: ignore[assignment]  # pydantic: unvalidated default
+    roles: list[str] = None  # type: ignore[assignment]  # pydantic: unvalidated default
+    created_at: datetime = None  # type: ignore[assignment]  # pydantic: unvalidated default
+    updated_at: datetime = None  # type: ignore[assignment]  # pydantic: unvalidated default

@@ -39,7 +39,10 @@ class BreakerReport(PartialModel):
     fail_max: int
     reset_timeout_s: float
     window: WindowReport
-    retry_after_s: int = None  # type: ignore[assignment]  # only while open
+    # Ignore below (pydantic): it does not validate a default, so None stands for a field
+    # absent from the answer (as in apicore/contract/users.py's UserPartial); `int | None`
+    # would say null can come, in the exported schema (schema/) too. Only while open.
+    retry_after_s: int = None  # type: ignore[assignment]  # pydantic: unvalidated default
 
 
 class RateLimitReport(BaseModel):
@@ -52,8 +55,9 @@ class GatewayHealth(PartialModel):
     service: str
     timestamp: datetime
     circuit_breakers: dict[str, BreakerReport]
-    # Only with GATEWAY_REDIS_URL: whether the shared rate-limit storage answers.
-    rate_limits: RateLimitReport = None  # type: ignore[assignment]
+    # Only with GATEWAY_REDIS_URL: whether the shared rate-limit storage answers (absent
+    # otherwise: the ignore as above).
+    rate_limits: RateLimitReport = None  # type: ignore[assignment]  # pydantic: unvalidated default
 
 
 class StatusEnvelope(BaseModel, Generic[T]):
