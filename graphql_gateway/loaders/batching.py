@@ -90,3 +90,16 @@ async def in_chunks(
     chunks = [keys[i : i + MAX_BATCH_IDS] for i in range(0, len(keys), MAX_BATCH_IDS)]
     results = await asyncio.gather(*(fetch(chunk) for chunk in chunks))
     return [row for chunk in results for row in chunk]
+
+
+def grouped(
+    keys: Sequence[str], rows: Iterable[T], key_of: Callable[[T], str | None]
+) -> list[list[T]]:
+    """`rows` in one list per key, in the order of `keys` (rows of no asked key left out):
+    what a batch of "the orders of each user" answers."""
+    by_key: dict[str, list[T]] = {key: [] for key in keys}
+    for row in rows:
+        bucket = by_key.get(key_of(row) or "")
+        if bucket is not None:
+            bucket.append(row)
+    return [by_key[key] for key in keys]

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from graphql_gateway import metrics
 from graphql_gateway.clients.orders import OrdersClient
-from graphql_gateway.loaders.batching import Loader, Projection, in_chunks
+from graphql_gateway.loaders.batching import Loader, Projection, grouped, in_chunks
 from graphql_gateway.types import OrderData
 
 
@@ -27,9 +27,4 @@ async def _orders_by_assignee(
     found = await in_chunks(
         user_ids, lambda chunk: orders.get_orders_by_assignee_ids(chunk, fields=fields)
     )
-    by_user: dict[str, list[OrderData]] = {user_id: [] for user_id in user_ids}
-    for order in found:
-        bucket = by_user.get(order["assignee_id"] or "")
-        if bucket is not None:
-            bucket.append(order)
-    return [by_user[user_id] for user_id in user_ids]
+    return grouped(user_ids, found, lambda order: order["assignee_id"])

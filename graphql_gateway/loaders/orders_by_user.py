@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from graphql_gateway import metrics
 from graphql_gateway.clients.orders import OrdersClient
-from graphql_gateway.loaders.batching import Loader, Projection, in_chunks
+from graphql_gateway.loaders.batching import Loader, Projection, grouped, in_chunks
 from graphql_gateway.types import OrderData
 
 
@@ -26,9 +26,4 @@ async def _orders_by_user(
     found = await in_chunks(
         user_ids, lambda chunk: orders.get_orders_by_user_ids(chunk, fields=fields)
     )
-    by_user: dict[str, list[OrderData]] = {user_id: [] for user_id in user_ids}
-    for order in found:
-        bucket = by_user.get(order["user_id"])
-        if bucket is not None:
-            bucket.append(order)
-    return [by_user[user_id] for user_id in user_ids]
+    return grouped(user_ids, found, lambda order: order["user_id"])
