@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal
 
 from graphql_gateway import metrics
 from graphql_gateway.clients.orders import OrdersClient
 from graphql_gateway.loaders.batching import Loader, Projection, grouped, in_chunks
 from graphql_gateway.types import OrderData
+
+# A client call for the orders of some users: (user ids, fields=…) -> their orders.
+OrdersOf = Callable[..., Awaitable[list[OrderData]]]
 
 
 class OrdersByUserLoader(Loader[str, list[OrderData]]):
@@ -15,15 +19,21 @@ class OrdersByUserLoader(Loader[str, list[OrderData]]):
     def __init__(self, orders: OrdersClient, projection: Projection) -> None:
         # The batch function holds what it needs, not the loader: no reference cycle, so a
         # request's loaded answers are freed when it ends (docs/performance.md).
-        super().__init__(load_fn=functools.partial(_orders_by_user, orders, projection))
+        fetch = orders.get_orders_by_user_ids
+        super().__init__(
+            load_fn=functools.partial(orders_by, "orders_by_user", fetch, "user_id", projection)
+        )
 
 
-async def _orders_by_user(
-    orders: OrdersClient, projection: Projection, user_ids: Sequence[str]
+async def orders_by(
+    loader: str,
+    fetch: OrdersOf,
+    key: Literal["user_id", "assignee_id"],
+    projection: Projection,
+    user_ids: Sequence[str],
 ) -> list[list[OrderData]]:
-    metrics.BATCH_SIZE("orders_by_user").observe(len(user_ids))
+    """One batch: the orders of `user_ids` (in calls of at most 500), grouped by `key`."""
+    metrics.BATCH_SIZE(loader).observe(len(user_ids))
     fields = projection.get("Order")
-    found = await in_chunks(
-        user_ids, lambda chunk: orders.get_orders_by_user_ids(chunk, fields=fields)
-    )
-    return grouped(user_ids, found, lambda order: order["user_id"])
+    found = await in_chunks(user_ids, lambda chunk: fetch(chunk, fields=fields))
+    return grouped(user_ids, found, lambda order: order[key])
