@@ -8,7 +8,8 @@ valid (400) before its user is looked up (422 USER_NOT_FOUND).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
@@ -204,18 +205,25 @@ def _scoped_query(identity: IdentityDep, request: Request, user_id: object) -> b
     return urlencode([*query, ("userId", owner)]).encode()
 
 
+class _Asked(NamedTuple):
+    """Who asks for a report, and how (its route's parameters that `_report` reads)."""
+
+    clients: ClientsDep
+    identity: IdentityDep
+    request: Request
+    user_id: object
+    format_: str | None
+
+
 async def _report(
-    clients: ClientsDep,
-    identity: IdentityDep,
-    request: Request,
-    user_id: object,
-    format_: str | None,
+    asked: _Asked,
     path: str,
     empty: Callable[[], Any],
     rows: Callable[[Any], tuple[list[str], list[list[Any]]]],
 ) -> Response:
     """A report as the service answers it (JSON), or written as CSV (`rows` of its data);
     `empty()` is the report of no orders, for a caller who may read none."""
+    clients, identity, request, user_id, format_ = asked
     as_csv = csv_export.wants_csv(request, format_)
     query = _scoped_query(identity, request, user_id)
     if query is None:
@@ -250,16 +258,8 @@ async def order_stats(
     """Counts and amounts in all, per status and overdue; `from`/`to` bound `created_at`.
     As CSV: a row per status, then `all`."""
     parse_period(first, last)
-    return await _report(
-        clients,
-        identity,
-        request,
-        user_id,
-        format_,
-        "/orders/stats",
-        resolvers.no_orders,
-        csv_export.stats_rows,
-    )
+    asked = _Asked(clients, identity, request, user_id, format_)
+    return await _report(asked, "/orders/stats", resolvers.no_orders, csv_export.stats_rows)
 
 
 @router.get(
@@ -279,16 +279,9 @@ async def orders_by_day(
 ) -> Response:
     """Orders created and completed on each day (default: the last 30 days; 366 at most)."""
     start, end = daily_period(first, last)
-    return await _report(
-        clients,
-        identity,
-        request,
-        user_id,
-        format_,
-        "/orders/stats/daily",
-        lambda: resolvers.no_orders_by_day(start, end),
-        csv_export.days_rows,
-    )
+    asked = _Asked(clients, identity, request, user_id, format_)
+    empty = partial(resolvers.no_orders_by_day, start, end)
+    return await _report(asked, "/orders/stats/daily", empty, csv_export.days_rows)
 
 
 @router.post(

@@ -85,6 +85,16 @@ async def get(raw: RawTransport, url: str, read_within: float = 1.0) -> Answer:
     return answer
 
 
+async def get_fails(url: str, error: type[Exception]) -> None:
+    """A GET on a fresh transport raises `error`."""
+    raw = transport()
+    try:
+        with pytest.raises(error):
+            await get(raw, url)
+    finally:
+        await raw.aclose()
+
+
 @asynccontextmanager
 async def serving_answers(*answers: bytes, then_close: bool = False) -> AsyncIterator[Server]:
     """Each request on a connection gets the next answer; with `then_close`, the
@@ -261,12 +271,7 @@ async def test_closed_before_answering_is_a_remote_protocol_error() -> None:
         await server.read(reader)  # and closes without a word
 
     async with serving(handle) as server:
-        raw = transport()
-        try:
-            with pytest.raises(httpx.RemoteProtocolError):
-                await get(raw, server.url)
-        finally:
-            await raw.aclose()
+        await get_fails(server.url, httpx.RemoteProtocolError)
 
 
 async def test_a_kept_alive_connection_the_service_closes_is_a_remote_protocol_error() -> None:
@@ -306,23 +311,13 @@ async def test_a_connection_the_service_closed_while_idle_is_not_used() -> None:
 async def test_closed_mid_body_is_a_remote_protocol_error() -> None:
     short = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 10
     async with serving_answers(short, then_close=True) as server:
-        raw = transport()
-        try:
-            with pytest.raises(httpx.RemoteProtocolError):
-                await get(raw, server.url)
-        finally:
-            await raw.aclose()
+        await get_fails(server.url, httpx.RemoteProtocolError)
 
 
 async def test_closed_mid_chunk_is_a_remote_protocol_error() -> None:
     short = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc"
     async with serving_answers(short, then_close=True) as server:
-        raw = transport()
-        try:
-            with pytest.raises(httpx.RemoteProtocolError):
-                await get(raw, server.url)
-        finally:
-            await raw.aclose()
+        await get_fails(server.url, httpx.RemoteProtocolError)
 
 
 @pytest.mark.parametrize(
@@ -336,12 +331,7 @@ async def test_closed_mid_chunk_is_a_remote_protocol_error() -> None:
 )
 async def test_an_answer_that_is_not_http_is_a_remote_protocol_error(garbage: bytes) -> None:
     async with serving_answers(garbage) as server:
-        raw = transport()
-        try:
-            with pytest.raises(httpx.RemoteProtocolError):
-                await get(raw, server.url)
-        finally:
-            await raw.aclose()
+        await get_fails(server.url, httpx.RemoteProtocolError)
 
 
 @pytest.mark.parametrize("at_once", [True, False])
@@ -416,12 +406,7 @@ async def test_a_reset_is_a_read_error() -> None:
         writer.transport.abort()  # RST
 
     async with serving(handle) as server:
-        raw = transport()
-        try:
-            with pytest.raises(httpx.ReadError):
-                await get(raw, server.url)
-        finally:
-            await raw.aclose()
+        await get_fails(server.url, httpx.ReadError)
 
 
 async def test_a_header_http_forbids_is_refused_before_sending() -> None:
