@@ -86,12 +86,16 @@ class _Walk:
         self.bad_page: list[dict[str, str]] | None = None
         self._active: set[str] = set()
 
+    def _variable(self, node: VariableNode) -> Any:
+        """A variable's value (None if not given); the analysis then depends on variables."""
+        self.uses_variables = True
+        return self.variables.get(node.name.value)
+
     def _int_argument(self, node: ValueNode | None) -> int | None:
         if isinstance(node, IntValueNode):
             return int(node.value)
         if isinstance(node, VariableNode):
-            self.uses_variables = True
-            value = self.variables.get(node.name.value)
+            value = self._variable(node)
             return value if type(value) is int else None
         return None
 
@@ -99,8 +103,7 @@ class _Walk:
         if isinstance(node, ListValueNode):
             return len(node.values)
         if isinstance(node, VariableNode):
-            self.uses_variables = True
-            value = self.variables.get(node.name.value)
+            value = self._variable(node)
             return len(value) if isinstance(value, list) else None
         return None
 
