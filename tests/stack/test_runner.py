@@ -32,7 +32,7 @@ import pytest
 
 from stack.seed import ADMIN, ORDERS, PEOPLE
 from stack.seed import seed as load_demo_data
-from tests.support.procs import ROOT, free_port
+from tests.support.procs import ROOT, free_ports
 
 pytestmark = pytest.mark.slow  # `python -m stack` with its embedded PostgreSQL, per test
 
@@ -214,7 +214,8 @@ def start_runner() -> Iterator[Callable[..., Run]]:
         args: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
     ) -> Run:
-        ports = ports or {name: free_port() for name in ("users", "orders", "gateway")}
+        names = ("users", "orders", "gateway")
+        ports = ports or dict(zip(names, free_ports(len(names)), strict=True))
         log_path = log_dir / f"run-{len(runs)}.log"
         with log_path.open("wb") as out:  # the runner keeps its own descriptor
             process = subprocess.Popen(
@@ -557,7 +558,7 @@ def test_a_port_taken_by_another_program_is_named_before_anything_starts(
     with socket.socket() as blocker:  # another program, listening
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
-        ports = {name: free_port() for name in MODULES}
+        ports = dict(zip(MODULES, free_ports(len(MODULES)), strict=True))
         ports[taken] = blocker.getsockname()[1]
         run = start_runner(fresh_data_dir, ports=ports)
         code, took = wait_exit(run, START_TIMEOUT)
